@@ -1,0 +1,168 @@
+"""Running a .tflite image classifier with the LiteRT interpreter — no TensorFlow here.
+
+This is the same kernel library a phone runs. The model's embedded description supplies
+its labels and input contract; a third-party classifier can be given labels explicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeposinv.errors import ModelError
+from edgeposinv.preprocess import InputContract, prepare, quantize_input
+from edgeposinv.tflite_meta import read_contract
+
+
+def runtime_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ai-edge-litert")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def read_labels_file(path: str | os.PathLike) -> tuple[str, ...]:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"Labels file {path} does not exist (expected one label per line)")
+    labels = tuple(line.strip() for line in path.read_text("utf-8").splitlines() if line.strip())
+    if not labels:
+        raise ModelError(f"Labels file {path} is empty (expected one label per line)")
+    return labels
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float
+    zero_point: int
+
+    def to_dict(self) -> dict:
+        return {"shape": list(self.shape), "dtype": self.dtype, "scale": self.scale, "zero_point": self.zero_point}
+
+
+class TFLiteClassifier:
+    """A .tflite classifier with a ``(1, S, S, 3)`` input and a ``(1, C)`` output."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        threads: int = 1,
+        labels: tuple[str, ...] | None = None,
+    ) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(model_path)
+        if not self.path.is_file():
+            raise ModelError(f"Model file {self.path} does not exist")
+        self.model_bytes = self.path.read_bytes()
+        self.threads = threads
+        try:
+            self.description = read_contract(self.model_bytes) or {}
+            self.interpreter = Interpreter(model_content=self.model_bytes, num_threads=threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError, ModelError) as e:
+            raise ModelError(f"{self.path} is not a loadable .tflite model ({str(e).splitlines()[0]})") from None
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(
+                f"{self.path} has {len(inputs)} inputs and {len(outputs)} outputs; an image classifier has one of each"
+            )
+        self._in, self._out = inputs[0], outputs[0]
+        in_shape = tuple(int(d) for d in self._in["shape"])
+        if len(in_shape) != 4 or in_shape[3] != 3 or in_shape[1] != in_shape[2]:
+            raise ModelError(f"{self.path} input shape is {list(in_shape)}; expected [1, S, S, 3] (square RGB)")
+        out_shape = tuple(int(d) for d in self._out["shape"])
+        if len(out_shape) != 2:
+            raise ModelError(
+                f"{self.path} output shape is {list(out_shape)}; an image classifier outputs [1, num_classes]"
+            )
+        if labels is None and "labels" in self.description:
+            labels = tuple(self.description["labels"])
+        if labels is None:
+            raise ModelError(f"{self.path} carries no labels; pass a labels file (--labels FILE, one per line)")
+        if len(labels) != out_shape[1]:
+            raise ModelError(
+                f"{self.path} has {out_shape[1]} outputs but {len(labels)} labels were given; they must match"
+            )
+        self.labels = tuple(labels)
+        if "input" in self.description:
+            self.contract = InputContract.from_dict(self.description["input"])
+        else:
+            self.contract = InputContract(image_size_px=in_shape[1])
+        if self.contract.image_size_px != in_shape[1]:
+            raise ModelError(
+                f"{self.path}: embedded image size {self.contract.image_size_px} differs from the input tensor {in_shape[1]}"
+            )
+
+    @staticmethod
+    def _info(detail: dict) -> TensorInfo:
+        scale, zero_point = detail["quantization"]
+        return TensorInfo(tuple(int(d) for d in detail["shape"]), np.dtype(detail["dtype"]).name, float(scale), int(zero_point))
+
+    @property
+    def input_info(self) -> TensorInfo:
+        return self._info(self._in)
+
+    @property
+    def output_info(self) -> TensorInfo:
+        return self._info(self._out)
+
+    @property
+    def image_size_px(self) -> int:
+        return self.contract.image_size_px
+
+    @property
+    def quantization(self) -> str:
+        if "quantization" in self.description:
+            return str(self.description["quantization"])
+        return "int8" if self.input_info.dtype in ("uint8", "int8") else "float32"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.model_bytes).hexdigest()
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        return prepare(rgb, self.image_size_px)
+
+    def predict_raw(self, pixels: np.ndarray) -> np.ndarray:
+        """Run one prepared ``(S, S, 3)`` uint8 image; return the raw output row."""
+        info = self.input_info
+        tensor = quantize_input(pixels, np.dtype(info.dtype), info.scale, info.zero_point)
+        self.interpreter.set_tensor(self._in["index"], tensor[None])
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._out["index"])[0].copy()
+
+    def dequantize(self, raw: np.ndarray) -> np.ndarray:
+        info = self.output_info
+        if info.scale == 0:
+            return raw.astype(np.float32)
+        return ((raw.astype(np.float32) - info.zero_point) * info.scale).astype(np.float32)
+
+    def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
+        return self.dequantize(self.predict_raw(pixels))
+
+    def measure_latency(self, pixels: np.ndarray, runs: int = 50, warmup: int = 5) -> dict:
+        """Median and p90 of single-image invoke time (ms), after ``warmup`` invocations."""
+        for _ in range(warmup):
+            self.predict_raw(pixels)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            self.predict_raw(pixels)
+            times.append((time.perf_counter() - t0) * 1000.0)
+        return {
+            "median": float(np.median(times)),
+            "p90": float(np.percentile(times, 90)),
+            "runs": runs,
+            "warmup": warmup,
+            "threads": self.threads,
+        }

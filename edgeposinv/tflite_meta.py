@@ -1,0 +1,79 @@
+"""Read and write named metadata entries inside a .tflite flatbuffer — without TensorFlow.
+
+A .tflite model has a ``metadata`` list of ``(name, buffer)`` pairs. edgeposinv stores
+its model description (labels, input contract, quantization) as canonical JSON under
+:data:`CONTRACT_NAME`, so any consumer can classify with the file alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+import flatbuffers
+import numpy as np
+
+from edgeposinv.errors import ModelError
+
+CONTRACT_NAME = "edgeposinv.model"
+CONTRACT_SCHEMA = "edgeposinv.model/1"
+_FILE_IDENTIFIER = b"TFL3"
+
+
+def _schema():
+    from ai_edge_litert import schema_py_generated
+
+    return schema_py_generated
+
+
+def _root(model_bytes: bytes):
+    schema = _schema()
+    if len(model_bytes) < 8 or model_bytes[4:8] != _FILE_IDENTIFIER:
+        raise ModelError("not a TFLite flatbuffer (missing the 'TFL3' identifier); is the file truncated?")
+    return schema.Model.GetRootAs(model_bytes, 0)
+
+
+def read_entries(model_bytes: bytes) -> dict[str, bytes]:
+    """Every metadata entry of the model, name → raw bytes."""
+    model = _root(model_bytes)
+    entries: dict[str, bytes] = {}
+    try:
+        for i in range(model.MetadataLength()):
+            meta = model.Metadata(i)
+            buf = model.Buffers(meta.Buffer())
+            if buf.Offset() > 1:  # stored outside the flatbuffer (models over 2 GB)
+                data = model_bytes[buf.Offset() : buf.Offset() + buf.Size()]
+            else:
+                data = buf.DataAsNumpy().tobytes() if buf.DataLength() else b""
+            entries[meta.Name().decode("utf-8")] = data
+    except (IndexError, ValueError, TypeError) as e:
+        raise ModelError(f"the model's metadata cannot be read ({e}); is the file truncated?") from None
+    return entries
+
+
+def write_entries(model_bytes: bytes, entries: dict[str, bytes]) -> bytes:
+    """Return a copy of the model with ``entries`` added (replacing entries of the same name)."""
+    schema = _schema()
+    model = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+    model.metadata = [m for m in (model.metadata or []) if m.name.decode("utf-8") not in entries]
+    model.buffers = model.buffers or []
+    for name, data in entries.items():
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(data, dtype=np.uint8)
+        model.buffers.append(buffer)
+        meta = schema.MetadataT()
+        meta.name = name.encode("utf-8")
+        meta.buffer = len(model.buffers) - 1
+        model.metadata.append(meta)
+    builder = flatbuffers.Builder(len(model_bytes) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=_FILE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+def canonical_json(obj: dict) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def read_contract(model_bytes: bytes) -> dict | None:
+    """The edgeposinv model description embedded in the model, or ``None`` for a foreign model."""
+    data = read_entries(model_bytes).get(CONTRACT_NAME)
+    return None if data is None else json.loads(data.decode("utf-8"))
