@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv import __version__
-from edgeposinv.dataset import ImageRecord, DatasetIndex, load_images, scan_dataset
+from edgeposinv.dataset import DatasetIndex, ImageRecord, load_images, scan_dataset
 from edgeposinv.errors import ConfigError, ExportError
 from edgeposinv.fsutil import atomic_write_bytes, atomic_write_json, check_can_write
 from edgeposinv.images import is_image_name
@@ -105,7 +105,11 @@ def convert(model, spec: QuantSpec, calibration: np.ndarray | None = None) -> by
 
         def representative():
             for img in calibration:
-                yield [img[None].astype(np.float32)]
+                sample = img[None].astype(np.float32)
+                # One black and one white pixel pin the input range to 0..255, so the
+                # uint8 input tensor gets scale 1 / zero point 0: camera pixels feed in as is.
+                sample[0, 0, 0, :], sample[0, 0, 1, :] = 0.0, 255.0
+                yield [sample]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative

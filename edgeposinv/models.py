@@ -47,7 +47,7 @@ def build_tiny(image_size_px: int, num_classes: int, dropout: float = 0.2, width
     inputs, x = _pixels_input(keras, image_size_px)
     for i, filters in enumerate((width, 2 * width, 4 * width, 4 * width)):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
         x = keras.layers.ReLU(name=f"relu{i}")(x)
         if i < 3:
             x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)

@@ -1,0 +1,1 @@
+"""Click commands, one module per stage of the journey (registered in edgeposinv.cli)."""
