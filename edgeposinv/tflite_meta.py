@@ -8,6 +8,7 @@ its model description (labels, input contract, quantization) as canonical JSON u
 from __future__ import annotations
 
 import json
+import struct
 
 import flatbuffers
 import numpy as np
@@ -34,9 +35,9 @@ def _root(model_bytes: bytes):
 
 def read_entries(model_bytes: bytes) -> dict[str, bytes]:
     """Every metadata entry of the model, name → raw bytes."""
-    model = _root(model_bytes)
     entries: dict[str, bytes] = {}
     try:
+        model = _root(model_bytes)
         for i in range(model.MetadataLength()):
             meta = model.Metadata(i)
             buf = model.Buffers(meta.Buffer())
@@ -45,7 +46,7 @@ def read_entries(model_bytes: bytes) -> dict[str, bytes]:
             else:
                 data = buf.DataAsNumpy().tobytes() if buf.DataLength() else b""
             entries[meta.Name().decode("utf-8")] = data
-    except (IndexError, ValueError, TypeError) as e:
+    except (IndexError, ValueError, TypeError, struct.error) as e:
         raise ModelError(f"the model's metadata cannot be read ({e}); is the file truncated?") from None
     return entries
 
