@@ -7,6 +7,7 @@ files with their own timeline, so ``--every-ms`` means the same thing for both.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -82,10 +83,11 @@ class CaptureSource(FrameSource):
         self.live = kind in ("camera", "stream")
         self.requested = resolution
         target = int(spec) if kind == "camera" else spec
-        self.cap = cv2.VideoCapture(target)
-        if not self.cap.isOpened():
-            self.cap.release()
-            raise SourceError(self._open_error())
+        with quiet_opencv():
+            self.cap = cv2.VideoCapture(target)
+            if not self.cap.isOpened():
+                self.cap.release()
+                raise SourceError(self._open_error())
         if resolution and kind == "camera":
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, resolution[0])
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, resolution[1])
@@ -183,6 +185,17 @@ class FolderSource(FrameSource):
                 continue
             suffix = ".jpg" if p.suffix.lower() == ".jpeg" else p.suffix.lower()
             yield Frame(image, 0.0, i, data=data, suffix=suffix, name=p.name)
+
+
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own warnings while probing: our error message says what went wrong."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _camera_opens(index: int) -> bool:
