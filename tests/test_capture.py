@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from capture_helpers import H, W, assert_consistent, frame, manifest, write_video
 from conftest import run_cli
+from test_capture_helpers import H, W, assert_consistent, write_video
 
 from edgeposinv.capture import (
     CaptureConfig,
@@ -161,16 +161,3 @@ def test_guide_names_and_grid_parsing():
         "left, upright", "right, upright", "left, upside down", "right, upside down", "left, upright"]
     with pytest.raises(ConfigError):
         QualityConfig(min_change=1.5)
-
-
-def test_frame_helper_is_sharp_and_distinct():
-    rng = np.random.default_rng(1)
-    from edgeposinv.capture.quality import change, sharpness, thumbnail, to_gray
-
-    a, b = to_gray(frame(0, rng)), to_gray(frame(1, rng))
-    assert sharpness(a) > 10 and change(thumbnail(a), thumbnail(b)) > 0.01
-
-
-def test_manifest_helper_reads_lines(tmp_path):
-    (tmp_path / "manifest.jsonl").write_text('{"path": "a/x.jpg"}\n')
-    assert manifest(tmp_path) == [{"path": "a/x.jpg"}]

@@ -1,4 +1,4 @@
-"""Helpers for the capture tests: videos and photos written with real OpenCV."""
+"""Helpers for the capture tests (videos written with real OpenCV, manifest checks), and their tests."""
 
 from __future__ import annotations
 
@@ -64,3 +64,16 @@ def assert_consistent(root: Path) -> list[dict]:
     for rel in listed:
         assert cv2.imread(str(root / rel)) is not None, f"{rel} is not a complete image"
     return entries
+
+
+def test_frame_helper_is_sharp_and_distinct():
+    rng = np.random.default_rng(1)
+    from edgeposinv.capture.quality import change, sharpness, thumbnail, to_gray
+
+    a, b = to_gray(frame(0, rng)), to_gray(frame(1, rng))
+    assert sharpness(a) > 10 and change(thumbnail(a), thumbnail(b)) > 0.01
+
+
+def test_manifest_helper_reads_lines(tmp_path):
+    (tmp_path / "manifest.jsonl").write_text('{"path": "a/x.jpg"}\n')
+    assert manifest(tmp_path) == [{"path": "a/x.jpg"}]
