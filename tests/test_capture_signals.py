@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from conftest import REPO
 from test_capture_helpers import assert_consistent, write_video
 
@@ -28,7 +27,6 @@ def _hashes(root):
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.glob("*/*")}
 
 
-@pytest.mark.slow
 def test_sigterm_mid_capture_then_resume(tmp_path):
     clip = write_video(tmp_path / "long.avi", 600, size=(320, 240))
     out = tmp_path / "data"
