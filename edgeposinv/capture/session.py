@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.capture.guide import GuideConfig, GuideStep, draw_guide, draw_status
+from edgeposinv.capture.preview import PreviewWindow, display_available
 from edgeposinv.capture.quality import QualityConfig, QualityGates
 from edgeposinv.capture.sources import Frame, FrameSource, open_source
 from edgeposinv.capture.writer import (
@@ -257,7 +258,7 @@ def _headless(run: _Run, stop: _StopFlag) -> str:
     return "end of source"
 
 
-def _preview(run: _Run, stop: _StopFlag, window) -> str:
+def _preview(run: _Run, stop: _StopFlag, window: PreviewWindow) -> str:
     cfg, summary = run.config, run.summary
     burst, next_burst = False, 0.0
     kept_before = sum(summary.kept.values())
@@ -289,18 +290,17 @@ def _preview(run: _Run, stop: _StopFlag, window) -> str:
     return "end of source"
 
 
-def run_capture(config: CaptureConfig, notify: Callable[[str], None] = log.info) -> CaptureSummary:
+def run_capture(config: CaptureConfig, notify: Callable[[str], None] = log.info,
+                window: PreviewWindow | None = None) -> CaptureSummary:
     """Capture (or import) images into ``config.out_dir`` with the guide and the quality gates.
 
     SIGINT/SIGTERM stop the run after the current image; everything kept stays listed.
+    ``window`` replaces the OpenCV preview window (anything with ``show``, ``closed``, ``close``).
     """
-    from edgeposinv.capture.preview import PreviewWindow, display_available
-
     source = open_source(config.source, config.resolution)
     try:
         writer = DatasetWriter(config.out_dir, config.image_format)
-        window = None
-        if config.preview and source.kind != "folder":
+        if window is None and config.preview and source.kind != "folder":
             ok, why = display_available()
             if ok:
                 import cv2
