@@ -6,10 +6,11 @@ import shutil
 
 import cv2
 import numpy as np
+import pytest
 from conftest import run_cli, shared_path
 from test_capture_helpers import assert_consistent, frame
 
-from edgeposinv.capture import CaptureConfig, QualityConfig, run_capture
+from edgeposinv.capture import CaptureConfig, QualityConfig, SourceError, run_capture
 from edgeposinv.dataset import load_images, scan_dataset, split_indices
 
 
@@ -77,3 +78,30 @@ def test_import_real_rps_photos_into_training_loader(tmp_path):
     train, val = split_indices(loaded.label_ids, 0.34, seed=0, groups=loaded.sessions)
     assert len(train) + len(val) == len(entries)
     assert set(loaded.label_ids[train]) == set(loaded.label_ids[val]) == {0, 1, 2}
+
+
+def test_stream_that_stops_delivering_frames(tmp_path):
+    """An HTTP stream (a real local server) that ends: clear error naming it, frames kept."""
+    import functools
+    import http.server
+    import threading
+
+    from test_capture_helpers import write_video
+
+    write_video(tmp_path / "live.avi", 20)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/live.avi"
+    out = tmp_path / "data"
+    try:
+        with pytest.raises(SourceError) as info:
+            run_capture(CaptureConfig(out, ("ball",), source=url, preview=False, every_ms=0),
+                        notify=lambda s: None)
+    finally:
+        server.shutdown()
+    msg = str(info.value)
+    assert f"The stream {url} stopped delivering frames after 20 frame(s)" in msg
+    entries = assert_consistent(out)
+    assert len(entries) == 20 and f"20 image(s) kept in {out}" in msg
+    assert entries[0]["source"] == {"kind": "stream", "id": url}

@@ -147,7 +147,7 @@ def draw_status(frame_bgr: np.ndarray, label: str, counts: Mapping[str, int], co
     if message:
         _text(frame_bgr, message, (8, h - 10), scale)
     rows, cols = coverage.shape
-    cell_px = max(6, min(w, h) // 40)
+    cell_px = max(6, min(w, h) // 25)
     mx0, my0 = w - cols * cell_px - 8, 8
     top = max(1, int(coverage.max()))
     for r in range(rows):

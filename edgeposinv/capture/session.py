@@ -16,7 +16,7 @@ import numpy as np
 from edgeposinv.capture.guide import GuideConfig, GuideStep, draw_guide, draw_status
 from edgeposinv.capture.preview import PreviewWindow, display_available
 from edgeposinv.capture.quality import QualityConfig, QualityGates
-from edgeposinv.capture.sources import Frame, FrameSource, open_source
+from edgeposinv.capture.sources import Frame, FrameSource, SourceError, open_source
 from edgeposinv.capture.writer import (
     CaptureWriteError,
     DatasetWriter,
@@ -262,13 +262,15 @@ def _preview(run: _Run, stop: _StopFlag, window: PreviewWindow) -> str:
     cfg, summary = run.config, run.summary
     burst, next_burst = False, 0.0
     kept_before = sum(summary.kept.values())
+    fps = float(getattr(run.source, "fps", 0.0))
+    wait_ms = max(1, int(1000 / fps)) if not run.source.live and fps > 0 else 1  # play videos in real time
     for frame in _frames(run.source, "preview"):
         if stop.signum is not None:
             return "signal"
         summary.frames_read += 1
         shown = draw_guide(frame.image, run.step()) if run.guided else frame.image.copy()
         draw_status(shown, run.label, run.counts(), run.coverage[run.label], burst, run.message)
-        action = window.show(shown)
+        action = window.show(shown, wait_ms)
         if action == "quit" or window.closed():
             return "quit key"
         if action == "burst":
@@ -318,6 +320,9 @@ def run_capture(config: CaptureConfig, notify: Callable[[str], None] = log.info,
         with stop_on_signals() as stop:
             try:
                 summary.stopped = _preview(run, stop, window) if window else _headless(run, stop)
+            except SourceError as e:
+                n = sum(summary.kept.values())
+                raise SourceError(f"{e} ({n} image(s) kept in {config.out_dir} are complete and listed)") from None
             finally:
                 if window:
                     window.close()

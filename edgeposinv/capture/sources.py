@@ -56,7 +56,7 @@ class FrameSource:
         self.problems: list[tuple[str, str]] = []  # (file, reason) for inputs that were skipped
 
     def describe(self) -> str:
-        return f"{self.kind} {getattr(self, 'spec', self.id)}"
+        return f"{self.kind} {self.id if self.kind == 'stream' else getattr(self, 'spec', self.id)}"
 
     def manifest_source(self) -> dict:
         return {"kind": self.kind, "id": self.id}
@@ -80,6 +80,8 @@ class CaptureSource(FrameSource):
         self.spec = spec
         if kind == "video":
             self.id = Path(spec).name
+        elif kind == "stream":
+            self.id = _without_password(spec)
         self.live = kind in ("camera", "stream")
         self.requested = resolution
         target = int(spec) if kind == "camera" else spec
@@ -101,7 +103,7 @@ class CaptureSource(FrameSource):
                 f"no camera index from {PROBE_INDICES[0]} to {PROBE_INDICES[-1]} opened")
             return f"Cannot open camera {self.id} ({found}); pass one of those to --source, or check the cable/permissions"
         if self.kind == "stream":
-            return f"Cannot open the stream {self.spec}; check the URL, the network and that OpenCV's FFmpeg backend supports it"
+            return f"Cannot open the stream {self.id}; check the URL, the network and that OpenCV's FFmpeg backend supports it"
         return f"Cannot open the video {self.spec}: OpenCV cannot decode it; re-encode it (e.g. to H.264 .mp4) or pass a folder of photos"
 
     def device(self) -> dict:
@@ -185,6 +187,17 @@ class FolderSource(FrameSource):
                 continue
             suffix = ".jpg" if p.suffix.lower() == ".jpeg" else p.suffix.lower()
             yield Frame(image, 0.0, i, data=data, suffix=suffix, name=p.name)
+
+
+def _without_password(url: str) -> str:
+    """The URL for the manifest and messages, with any password masked."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @contextlib.contextmanager
