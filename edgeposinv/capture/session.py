@@ -218,7 +218,7 @@ class _Run:
         self.message = f"undone: {entry['path']}"
 
     def counts(self) -> dict[str, int]:
-        return {name: int(self.coverage[name].sum()) if self.guided else self.n_label[name] for name in self.config.labels}
+        return {name: self.n_label[name] for name in self.config.labels}
 
 
 def _frames(source: FrameSource, mode: str) -> Iterator[Frame]:
