@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,15 @@ def test_guide_names_and_grid_parsing():
         "left, upright", "right, upright", "left, upside down", "right, upside down", "left, upright"]
     with pytest.raises(ConfigError):
         QualityConfig(min_change=1.5)
+
+
+def test_docs_python_example_runs(tmp_path, monkeypatch):
+    """The Python example of docs/capture.md, on a phone-style .mp4 (mp4v) the test writes."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "capture.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    write_video(tmp_path / "clip.mp4", 20, fourcc="mp4v")
+    exec(compile(code, "docs/capture.md", "exec"), {})
+    entries = assert_consistent(tmp_path / "data")
+    assert [e["frame_index"] for e in entries] == [0, 3, 5, 8, 10, 13, 15, 18]  # every 250 ms at 10 fps
+    assert (tmp_path / "coverage.png").stat().st_size > 1000

@@ -21,11 +21,11 @@ def frame(i: int, rng: np.random.Generator, radius: int = 15) -> np.ndarray:
 
 
 def write_video(path: Path, n_frames: int, blurred=(), repeated=(), dark=(), bright=(), seed: int = 0,
-                size: tuple[int, int] = (W, H)) -> Path:
+                size: tuple[int, int] = (W, H), fourcc: str = "MJPG") -> Path:
     """An MJPG .avi: moving circle; ``blurred`` frames heavily blurred, ``repeated`` copy the previous."""
     rng = np.random.default_rng(seed)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
-    assert writer.isOpened(), "OpenCV cannot write MJPG .avi here"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, size)
+    assert writer.isOpened(), f"OpenCV cannot write {fourcc} to {path.name} here"
     prev = None
     for i in range(n_frames):
         if i in repeated and prev is not None:
