@@ -75,6 +75,7 @@ class CaptureSummary:
     rejected: Counter = field(default_factory=Counter)
     flagged: Counter = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    rejected_files: list[tuple[str, str]] = field(default_factory=list)  # folder import: (file, why)
     frames_read: int = 0
     candidates: int = 0
     undone: int = 0
@@ -94,6 +95,9 @@ class CaptureSummary:
             out.append("  flagged exposure (kept): " + ", ".join(f"{k}: {v}" for k, v in sorted(self.flagged.items())))
         if self.undone:
             out.append(f"  undone: {self.undone}")
+        if self.rejected_files:
+            out.append(f"  rejected file(s), not copied ({len(self.rejected_files)}):")
+            out += [f"    {name}: {why}" for name, why in self.rejected_files]
         if self.problems:
             out.append(f"  skipped {len(self.problems)} file(s), not copied:")
             out += [f"    {path}: {reason}" for path, reason in self.problems]
@@ -170,6 +174,8 @@ class _Run:
             self.summary.rejected[verdict.reject] += 1
             detail = f"sharpness {verdict.sharpness:.1f}" if verdict.reject == "blurry" else f"change {verdict.change:.4f}"
             self.message = f"rejected: {verdict.reject} ({detail})"
+            if frame.name:
+                self.summary.rejected_files.append((frame.name, self.message.split(": ", 1)[1]))
             log.debug("frame %d %s", frame.index, self.message)
             return None
         step = self.step()
