@@ -39,6 +39,7 @@ class DatasetStats:
     per_session: Counter = field(default_factory=Counter)
     per_cell: dict[str, Counter] = field(default_factory=dict)
     cells: list[str] = field(default_factory=list)
+    per_angle: dict[str, Counter] = field(default_factory=dict)
     sizes: Counter = field(default_factory=Counter)
     has_manifest: bool = False
     unlisted: list[str] = field(default_factory=list)
@@ -82,6 +83,7 @@ class DatasetStats:
             "root": str(self.root), "labels": self.labels, "per_label": self.per_label,
             "per_session": dict(self.per_session),
             "per_cell": {k: dict(v) for k, v in self.per_cell.items()}, "cells": self.cells,
+            "per_angle": {k: dict(v) for k, v in self.per_angle.items()},
             "sizes": {f"{w}x{h}": n for (w, h), n in self.sizes.most_common()},
             "has_manifest": self.has_manifest, "unlisted": self.unlisted, "missing": self.missing,
             "bad_manifest_lines": [{"line": n, "problem": p} for n, p in self.bad_lines],
@@ -103,6 +105,9 @@ class DatasetStats:
             out.append("guide cells (per label): " + ", ".join(self.cells))
             out += [f"  {name:<20} " + " ".join(f"{self.per_cell.get(name, Counter())[c]:>4}" for c in self.cells)
                     for name in self.labels]
+        for name in self.labels:
+            if self.per_angle.get(name):
+                out.append(f"  angles of {name}: " + ", ".join(f"{a} {n}" for a, n in self.per_angle[name].most_common()))
         out.append("image sizes: " + (", ".join(f"{w}x{h} ({n})" for (w, h), n in self.sizes.most_common(5)) or "none"))
 
         def listing(title: str, items: list[str]) -> None:
@@ -182,6 +187,9 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
             cell_keys.setdefault(name, key)
             label = rel.split("/", 1)[0]
             stats.per_cell.setdefault(label, Counter())[name] += 1
+            angle = (e.get("guide") or {}).get("angle")
+            if isinstance(angle, str):
+                stats.per_angle.setdefault(label, Counter())[angle] += 1
         stats.unlisted = sorted(present - listed)
         stats.cells = sorted(cell_keys, key=cell_keys.get)
     return stats

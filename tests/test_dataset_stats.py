@@ -46,6 +46,7 @@ def test_stats_counts_and_problems_cli(tmp_path):
     assert s["cells"] == ["top-left", "top-right", "bottom-left", "bottom-right"]
     assert s["per_cell"]["ball"] == {"top-left": 3, "top-right": 3, "bottom-left": 3, "bottom-right": 2}
     assert s["per_cell"]["cup"] == {"top-left": 1, "top-right": 1, "bottom-left": 1}
+    assert s["per_angle"] == {"ball": {"upright": 11}, "cup": {"upright": 3}}
     assert s["sizes"] == {"160x120": 15}
     assert s["unlisted"] == ["cup/bad.png", "cup/copied.jpg"]
     assert s["missing"] == [ball[-1]["path"]]

@@ -227,17 +227,21 @@ class DatasetWriter:
 
     def undo(self, entry: dict) -> None:
         """Remove a kept image: its manifest line first (atomically), then the file."""
-        lines = self.manifest.read_text(encoding="utf-8").splitlines(keepends=True)
-        for i in range(len(lines) - 1, -1, -1):
-            try:
-                if json.loads(lines[i]).get("path") == entry["path"]:
-                    del lines[i]
-                    break
-            except (json.JSONDecodeError, AttributeError):
-                continue
-        atomic_write_text(self.manifest, "".join(lines))
-        with contextlib.suppress(FileNotFoundError):
-            (self.root / entry["path"]).unlink()
+        try:
+            lines = self.manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+            for i in range(len(lines) - 1, -1, -1):
+                try:
+                    if json.loads(lines[i]).get("path") == entry["path"]:
+                        del lines[i]
+                        break
+                except (json.JSONDecodeError, AttributeError):
+                    continue
+            atomic_write_text(self.manifest, "".join(lines))
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / entry["path"]).unlink()
+        except OSError as e:
+            raise CaptureWriteError(f"Cannot undo {entry['path']}: {_describe(e)}; the image and its "
+                                    f"manifest line are left as they were") from None
 
     def _error(self, path: Path, e: OSError) -> CaptureWriteError:
         return CaptureWriteError(
