@@ -6,8 +6,16 @@ key actions a user would press; frames, overlay drawing, gates and files are all
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import time
+
 import cv2
 import numpy as np
+import pytest
+from conftest import REPO
 from test_capture_helpers import assert_consistent, write_video
 
 from edgeposinv.capture import CaptureConfig, QualityConfig, run_capture
@@ -54,3 +62,61 @@ def test_preview_keys_with_scripted_window(tmp_path):
     tinted = np.abs(shown[60:78, 5:48] - raw[60:78, 5:48]).mean()
     untouched = np.abs(shown[60:78, 112:155] - raw[60:78, 112:155]).mean()  # middle-right
     assert tinted > 30 and untouched < 1, (tinted, untouched)
+
+
+def _poll(check, timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+def test_real_preview_window_keys_under_xvfb(tmp_path):
+    """The real OpenCV window on a virtual X display, with real key presses (xdotool)."""
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (apt-get install xvfb xdotool); "
+                    "the preview loop is still covered by test_preview_keys_with_scripted_window")
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        display = ":" + xvfb.stdout.readline().strip()
+        env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO)}
+        clip = write_video(tmp_path / "clip.avi", 300)  # 30 s at 10 fps: the preview plays it in real time
+        out = tmp_path / "data"
+        proc = subprocess.Popen([sys.executable, "-m", "edgeposinv", "capture", "--out", str(out), "--labels", "ball,cup",
+                                 "--source", str(clip)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def xdo(*args):
+            return subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=10).stdout.strip()
+
+        def lines():
+            m = out / "manifest.jsonl"
+            return m.read_text().count("\n") if m.is_file() else 0
+
+        try:
+            assert _poll(lambda: xdo("search", "--name", "edgeposinv capture") != ""), "no preview window appeared"
+            win = xdo("search", "--name", "edgeposinv capture").splitlines()[0]
+            xdo("key", "--window", win, "space")
+            assert _poll(lambda: lines() == 1)
+            xdo("key", "--window", win, "n")
+            time.sleep(0.3)
+            xdo("key", "--window", win, "space")
+            assert _poll(lambda: lines() == 2)
+            xdo("key", "--window", win, "u")
+            assert _poll(lambda: lines() == 1)
+            xdo("key", "--window", win, "q")
+            stdout, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, stderr
+        assert "(preview, video" in stdout and "stopped: quit key" in stdout and "undone: 1" in stdout
+        entries = assert_consistent(out)
+        assert [e["label"] for e in entries] == ["ball"]
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
