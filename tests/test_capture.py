@@ -83,6 +83,11 @@ def test_capture_video_sampling_and_limits(clip, tmp_path):
     run_capture(CaptureConfig(out2, ("ball",), source=str(clip), preview=False, every_ms=0, count=9,
                               quality=QualityConfig(0, 0)), notify=lambda s: None)
     assert [e["frame_index"] for e in assert_consistent(out2)] == list(range(9))
+    # A threshold above every frame: everything rejected, and the summary says what to do.
+    strict = run_capture(CaptureConfig(tmp_path / "data3", ("ball",), source=str(clip), preview=False, every_ms=0,
+                                       quality=QualityConfig(min_sharpness=1e6)), notify=lambda s: None)
+    assert strict.rejected["blurry"] == 30 and not strict.kept
+    assert any("lower --min-sharpness" in line and "median sharpness" in line for line in strict.lines())
 
 
 def test_capture_png_and_label_list(clip, tmp_path):

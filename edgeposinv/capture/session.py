@@ -76,6 +76,7 @@ class CaptureSummary:
     flagged: Counter = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)
     rejected_files: list[tuple[str, str]] = field(default_factory=list)  # folder import: (file, why)
+    sharpness_seen: list[float] = field(default_factory=list, repr=False)
     frames_read: int = 0
     candidates: int = 0
     undone: int = 0
@@ -91,6 +92,10 @@ class CaptureSummary:
             f"  rejected as blurry: {self.rejected['blurry']} (sharpness < --min-sharpness {self.quality.min_sharpness:g})",
             f"  rejected as near-duplicates: {self.rejected['duplicate']} (change < --min-change {self.quality.min_change:g})",
         ]
+        if self.candidates and self.rejected["blurry"] > self.candidates / 2:
+            median = float(np.median(self.sharpness_seen))
+            out.append(f"  more than half the frames were rejected as blurry (median sharpness {median:.1f}); "
+                       "if they look sharp, lower --min-sharpness (sharpness depends on resolution and scene)")
         if self.flagged:
             out.append("  flagged exposure (kept): " + ", ".join(f"{k}: {v}" for k, v in sorted(self.flagged.items())))
         if self.undone:
@@ -170,6 +175,7 @@ class _Run:
         self.summary.candidates += 1
         label = self.label
         verdict, thumb = self.gates.judge(frame.image, label)
+        self.summary.sharpness_seen.append(verdict.sharpness)
         if not verdict.kept:
             self.summary.rejected[verdict.reject] += 1
             detail = f"sharpness {verdict.sharpness:.1f}" if verdict.reject == "blurry" else f"change {verdict.change:.4f}"
