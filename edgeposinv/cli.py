@@ -14,7 +14,14 @@ import click
 from edgeposinv import __version__
 
 #: Modules under edgeposinv.commands, each defining click commands in ``COMMANDS``.
-COMMAND_MODULES = ("train", "export", "evaluate", "demo")
+COMMAND_MODULES = (
+    "train",
+    "export",
+    "evaluate",
+    "demo",
+    "capture",
+    "dataset",
+)
 
 
 class _Group(click.Group):

@@ -187,11 +187,19 @@ def split_indices(
         if len(set(groups)) >= n_splits:
             splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
             train_idx, val_idx = next(splitter.split(indices, label_ids, groups=list(groups)))
-            return np.sort(train_idx), np.sort(val_idx)
-        log.warning(
-            "Only %d capture sessions for a %d-fold grouped split; splitting by image instead",
-            len(set(groups)), n_splits,
-        )
+            classes = set(np.unique(label_ids))
+            if set(label_ids[train_idx]) == classes and set(label_ids[val_idx]) == classes:
+                return np.sort(train_idx), np.sort(val_idx)
+            # e.g. one capture session per label: a grouped split would hide a class from one side
+            log.warning(
+                "The capture sessions cannot be split so that every class is on both sides "
+                "(each class needs images from at least two sessions); splitting by image instead"
+            )
+        else:
+            log.warning(
+                "Only %d capture sessions for a %d-fold grouped split; splitting by image instead",
+                len(set(groups)), n_splits,
+            )
     train_idx, val_idx = train_test_split(
         indices, test_size=n_val, stratify=label_ids, random_state=seed
     )
