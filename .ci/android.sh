@@ -26,3 +26,26 @@ if [ "$status" -ne 0 ]; then
     tail -n 60 "$log" >&2
     exit "$status"
 fi
+
+# The report the Java evaluation mode wrote in its test must render with the host's renderer.
+report=android_demo/maven/app/target/test-out/device-report/report.json
+py=""
+for candidate in ${PYTHON:-} python python3; do
+    if PYTHONPATH=$PWD "$candidate" -c "import edgeposinv.report" 2>/dev/null; then
+        py=$candidate
+        break
+    fi
+done
+if [ -n "$py" ]; then
+    PYTHONPATH=$PWD "$py" - "$report" <<'PY'
+import json, sys
+from edgeposinv.report import render_report_html
+report = json.load(open(sys.argv[1]))
+assert report["generator"]["host"] == "android", report["generator"]
+html = render_report_html(report)
+assert "<img" in html and "wild" in html
+print(f"android.sh: the Java-written report.json renders on the host ({len(html)} bytes of HTML)")
+PY
+else
+    echo "android.sh: NOTE: no python here imports edgeposinv (set PYTHON=...); the Java report was not rendered"
+fi
