@@ -12,6 +12,7 @@ import json
 import numpy as np
 
 from edgeposinv.runtime import TFLiteClassifier
+from edgeposinv.tflite_meta import CONTRACT_NAME, read_entries
 from tests.conftest import REPO
 from tests.golden import make_golden
 
@@ -37,6 +38,10 @@ def test_golden_model_is_a_small_real_export():
     assert clf.labels == ("circle", "square", "triangle")
     assert clf.input_info.dtype == "uint8" and (clf.input_info.scale, clf.input_info.zero_point) == (1.0, 0)
     assert clf.description["input"]["image_size_px"] == 32
+    std = (GOLDEN / make_golden.STD_MODEL_NAME).read_bytes()
+    entries = read_entries(std)
+    assert "TFLITE_METADATA" in entries and CONTRACT_NAME not in entries  # the app's fallback path
+    assert len(std) < 100 * 1024
 
 
 def test_golden_cases_cover_every_resize_kind_and_orientation():

@@ -32,6 +32,8 @@ import numpy as np
 
 GOLDEN = Path(__file__).resolve().parent
 MODEL_NAME = "shapes_int8.tflite"
+#: The same model carrying only standard TFLite Metadata (the app's fallback path).
+STD_MODEL_NAME = "shapes_int8_stdmeta.tflite"
 MODEL_SIZE_PX = 32
 #: Max |Java - Python| per value. Crop and orientation are exact; OpenCV's resize uses
 #: fixed-point/SIMD arithmetic, an independent float implementation may differ by 1.
@@ -52,6 +54,38 @@ def build_model(out_path: Path, work_dir: Path) -> Path:
     export_run(run, work_dir / MODEL_NAME, QuantSpec.int8(), overwrite=True)
     out_path.write_bytes((work_dir / MODEL_NAME).read_bytes())
     return out_path
+
+
+def build_std_metadata_model(src: Path, out: Path) -> Path | None:
+    """``src`` without its ``edgeposinv.model`` entry, with standard TFLITE_METADATA and labels.txt.
+
+    Uses the exporter's own writer (``edgeposinv.tflite_std_metadata``); returns ``None`` when
+    this checkout does not have it.
+    """
+    try:
+        from edgeposinv.tflite_std_metadata import StdMetadata, append_associated_files, build_metadata
+    except ImportError:
+        return None
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    from edgeposinv.tflite_meta import CONTRACT_NAME, read_contract, write_entries
+
+    data = src.read_bytes()
+    description = read_contract(data)
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    model.metadata = [m for m in model.metadata if m.name.decode() != CONTRACT_NAME]
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    size = description["input"]["image_size_px"]
+    meta = StdMetadata(name="shapes", description="golden fixture", version="1", author="edgeposinv",
+                       image_size_px=size, color_space="RGB", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+                       input_min=0.0, input_max=255.0, input_description="RGB pixels",
+                       output_description="class probabilities", labels_file="labels.txt")
+    stripped = write_entries(bytes(builder.Output()), {"TFLITE_METADATA": build_metadata(meta)})
+    labels = ("\n".join(description["labels"]) + "\n").encode()
+    out.write_bytes(append_associated_files(stripped, {"labels.txt": labels}))
+    return out
 
 
 def _pattern(h: int, w: int, seed: int) -> np.ndarray:
@@ -240,6 +274,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             build_model(model_path, Path(tmp))
     write_all(GOLDEN, model_path)
+    if build_std_metadata_model(model_path, GOLDEN / STD_MODEL_NAME) is None:
+        print(f"note: edgeposinv.tflite_std_metadata is not here; {STD_MODEL_NAME} left as it is")
     print(f"golden vectors written to {GOLDEN}")
 
 
