@@ -63,7 +63,11 @@ def build_std_metadata_model(src: Path, out: Path) -> Path | None:
     this checkout does not have it.
     """
     try:
-        from edgeposinv.tflite_std_metadata import StdMetadata, append_associated_files, build_metadata
+        from edgeposinv.tflite_std_metadata import (
+            StdMetadata,
+            append_associated_files,
+            build_metadata,
+        )
     except ImportError:
         return None
     import flatbuffers
