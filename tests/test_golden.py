@@ -21,7 +21,7 @@ GOLDEN = REPO / "tests" / "golden"
 
 def test_golden_vectors_match_the_python_side(tmp_path):
     make_golden.write_all(tmp_path, GOLDEN / make_golden.MODEL_NAME)
-    for name in ("preprocess.json", "quantize.json", "dequantize.json", "metrics.json"):
+    for name in ("preprocess.json", "quantize.json", "dequantize.json", "metrics.json", "quality.json"):
         fresh = json.loads((tmp_path / name).read_text())
         committed = json.loads((GOLDEN / name).read_text())
         assert fresh == committed, f"tests/golden/{name} is stale: run tests/golden/make_golden.py"

@@ -16,7 +16,8 @@ the Java tests in ``android_demo/app/src/test`` reproduce it. Layout of ``tests/
   the raw output row of the real interpreter, the probabilities and the top-3 labels;
 - ``quantize.json``: pixel values → quantized input values for several scale/zero points;
 - ``dequantize.json``: raw output rows → probabilities and top-k;
-- ``metrics.json``: predictions → the report's per-set figures, gaps and latency.
+- ``metrics.json``: predictions → the report's per-set figures, gaps and latency;
+- ``quality.json``: frames → grey levels, sharpness and exposure of the capture manifest.
 """
 
 from __future__ import annotations
@@ -255,6 +256,22 @@ def metrics_vectors() -> dict:
             "latency_expected": {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90))}}
 
 
+def quality_vectors() -> dict:
+    """Grey level, sharpness (variance of the Laplacian) and exposure as the desktop capture computes them."""
+    cases = []
+    flat = np.full((12, 16, 3), 250, np.uint8)
+    for name, rgb in (("pattern", _pattern(24, 30, 9)), ("blurred", cv2.GaussianBlur(_pattern(24, 30, 9), (7, 7), 3)),
+                      ("bright", flat), ("dark", np.full((9, 7, 3), 10, np.uint8))):
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        n = gray.size
+        exposure = ("dark" if np.count_nonzero(gray <= 20) >= 0.95 * n
+                    else "bright" if np.count_nonzero(gray >= 235) >= 0.95 * n else "ok")
+        cases.append({"name": name, "height": rgb.shape[0], "width": rgb.shape[1], "rgb": rgb.reshape(-1).tolist(),
+                      "gray": gray.reshape(-1).tolist(), "sharpness": float(cv2.Laplacian(gray, cv2.CV_64F).var()),
+                      "exposure": exposure})
+    return {"cases": cases}
+
+
 def write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -265,6 +282,7 @@ def write_all(out_dir: Path, model_path: Path) -> None:
     write_json(out_dir / "quantize.json", quantize_vectors())
     write_json(out_dir / "dequantize.json", dequantize_vectors())
     write_json(out_dir / "metrics.json", metrics_vectors())
+    write_json(out_dir / "quality.json", quality_vectors())
 
 
 def main() -> None:

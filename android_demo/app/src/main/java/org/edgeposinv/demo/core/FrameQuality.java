@@ -7,14 +7,14 @@ package org.edgeposinv.demo.core;
 public final class FrameQuality {
     private FrameQuality() {}
 
-    /** Grey levels with OpenCV's RGB→grey weights (0.299, 0.587, 0.114), rounded. */
+    /** Grey levels exactly as OpenCV's RGB→grey (weights 0.299/0.587/0.114 in 15-bit fixed point). */
     public static int[] gray(RgbImage img) {
         int[] g = new int[img.width * img.height];
         for (int i = 0; i < g.length; i++) {
             int r = img.rgb[3 * i] & 0xff;
             int gr = img.rgb[3 * i + 1] & 0xff;
             int b = img.rgb[3 * i + 2] & 0xff;
-            g[i] = (int) Math.round(0.299 * r + 0.587 * gr + 0.114 * b);
+            g[i] = (r * 9798 + gr * 19235 + b * 3735 + (1 << 14)) >> 15;
         }
         return g;
     }
