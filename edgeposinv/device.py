@@ -139,6 +139,19 @@ def check_app(adb: Adb) -> None:
         )
 
 
+def ensure_app_storage(adb: Adb) -> None:
+    """The app's external files folder must be created by Android for the app, not by adb:
+    start the app once when it is missing (its main screen asks Android for the folder)."""
+    if adb.exists(DEVICE_ROOT):
+        return
+    adb.shell("am", "start", "-W", "-n", f"{APP_ID}/.MainActivity", what="starting the app once")
+    for _ in range(20):
+        if adb.exists(DEVICE_ROOT):
+            return
+        time.sleep(0.5)
+    raise DeviceError(f"{DEVICE_ROOT} does not exist on {adb.serial}; open the edgeposinv app once and try again")
+
+
 def free_bytes(adb: Adb, path: str = "/sdcard") -> int:
     """Free space of the file system holding ``path`` (``df -k``)."""
     out = adb.shell("df", "-k", path, what="checking free storage")
@@ -294,6 +307,7 @@ def device_eval(
     _, needed = _check_sets(model_path, sets)
     adb = connect(serial, adb_path)
     check_app(adb)
+    ensure_app_storage(adb)
     check_space(adb, needed)
     remote = f"{DEVICE_ROOT}/eval/{new_run_id()}"
     out = f"{remote}/out"

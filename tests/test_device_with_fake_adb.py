@@ -106,6 +106,9 @@ if cmd == "cat":
 if cmd == "rm":
     shutil.rmtree(dev(words[-1]), ignore_errors=True)
     sys.exit(0)
+if cmd == "am" and words[words.index("-n") + 1].endswith(".MainActivity"):
+    dev("/sdcard/Android/data/org.edgeposinv.demo/files").mkdir(parents=True, exist_ok=True)
+    sys.exit(0)
 if cmd == "am":
     extras = {}
     i = words.index("-n") + 2
@@ -210,8 +213,9 @@ def test_device_eval_with_fake_adb_writes_a_device_report(fake_adb, shape_sets, 
     pushed = [c for c in calls if "push" in c]
     assert any(c[-1].endswith("/model.tflite") for c in pushed)
     assert sum(len(c) - 4 for c in pushed if not c[-1].endswith(".tflite")) == 24  # every image, once
-    start = next(c for c in calls if len(c) > 3 and c[2] == "shell" and c[3].startswith("am start"))
+    start = next(c for c in calls if len(c) > 3 and c[2] == "shell" and c[3].startswith("am start") and "EvalActivity" in c[3])
     assert "--ei threads 2" in start[3] and "--es delegate xnnpack" in start[3]
+    assert any("MainActivity" in c[-1] for c in calls if len(c) > 3), "the app was started once to get its storage"
     assert not any((fake_adb.device_root / FILES.lstrip("/") / "eval").iterdir()), "the phone is left clean"
 
 

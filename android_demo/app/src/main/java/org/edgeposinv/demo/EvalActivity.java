@@ -97,8 +97,13 @@ public final class EvalActivity extends Activity {
                                 runOnUiThread(() -> status.setText(String.format(Locale.ROOT, "evaluating: %d / %d", done, total)));
                             }
                         });
-                String summary = "done: " + report.getJSONObject("sets").toString().length() + " bytes of figures in " + out;
-                runOnUiThread(() -> status.setText(summary));
+                StringBuilder summary = new StringBuilder("done → " + out + "\n");
+                for (String name : names) {
+                    JSONObject set = report.getJSONObject("sets").getJSONObject(name);
+                    summary.append(String.format(Locale.ROOT, "%s: top-1 %.1f%% (n=%d)%n", name,
+                            100 * set.getDouble("top1"), set.getInt("n")));
+                }
+                runOnUiThread(() -> status.setText(summary.toString()));
             }
         } catch (Exception e) {  // anything: the host must get a reason, never a silent hang
             String reason = e.getMessage() == null ? e.toString() : e.getMessage();
