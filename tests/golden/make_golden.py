@@ -43,7 +43,6 @@ TOLERANCE = {"none": 0, "area": 1, "bilinear": 1}
 
 def build_model(out_path: Path, work_dir: Path) -> Path:
     """Train the tiny shapes model (a few seconds) and export it as full int8."""
-    sys.path.insert(0, str(GOLDEN.parents[1]))
     from edgeposinv.export import QuantSpec, export_run
     from edgeposinv.train import TrainConfig, train
     from tests.conftest import make_shapes_dataset
@@ -288,6 +287,7 @@ def write_all(out_dir: Path, model_path: Path) -> None:
 def main() -> None:
     import tempfile
 
+    sys.path.insert(0, str(GOLDEN.parents[1]))  # the checkout's edgeposinv and tests.conftest
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="store_true", help=f"retrain and re-export {MODEL_NAME} first")
     args = parser.parse_args()

@@ -121,6 +121,13 @@ public final class Classifier implements AutoCloseable, Evaluation.Engine {
         return Tensors.readRaw(output, contract.file.output);
     }
 
+    /** The image the input tensor holds now, decoded from the tensor bytes (the "model input" view). */
+    public synchronized RgbImage lastInput() {
+        RgbImage img = Tensors.inputToImage(input, contract.file.input, contract.appNormalization());
+        input.rewind();
+        return img;
+    }
+
     public Result classify(RgbImage prepared, int k) {
         float[] probs = Tensors.dequantize(run(prepared), contract.file.output);
         int[] top = Tensors.topK(probs, k);

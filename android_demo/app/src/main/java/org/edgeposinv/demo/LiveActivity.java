@@ -29,7 +29,7 @@ import org.edgeposinv.demo.core.RgbImage;
 /**
  * Live mode: camera preview, each frame rotated upright and prepared by the model's own input
  * contract, top-3 labels, inference time and frames per second; threads and delegate can be
- * changed; "model input" shows the exact pixels the model received.
+ * changed; "model input" shows the exact tensor the model received, decoded from its bytes.
  */
 public final class LiveActivity extends Activity implements CameraSource.FrameListener {
     private static final int PICK_MODEL = 11;
@@ -268,7 +268,7 @@ public final class LiveActivity extends Activity implements CameraSource.FrameLi
         lastFrameNs = now;
         String text = r.format() + String.format(Locale.ROOT, "inference %.1f ms · %.1f fps · %d threads · %s",
                 r.inferenceMs, fps, c.threads, c.delegateName);
-        Bitmap input = showInput ? AndroidImages.toBitmap(prepared) : null;
+        Bitmap input = showInput ? AndroidImages.toBitmap(c.lastInput()) : null;
         runOnUiThread(() -> {
             results.setText(text);
             if (input != null) {

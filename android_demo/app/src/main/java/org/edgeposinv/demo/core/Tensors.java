@@ -54,6 +54,32 @@ public final class Tensors {
         out.rewind();
     }
 
+    /**
+     * The image an input tensor holds, read back from the tensor bytes themselves (the "model
+     * input" view): quantized values map back with {@code (q - zero_point) * scale}, floats
+     * through the inverse of the app's normalisation; rounded and clamped to 0..255.
+     */
+    public static RgbImage inputToImage(ByteBuffer in, TensorSpec spec, ModelContract.Normalization normalize) {
+        int h = spec.shape[1];
+        int w = spec.shape[2];
+        double[] raw = readRaw(in, spec);
+        byte[] px = new byte[raw.length];
+        for (int i = 0; i < raw.length; i++) {
+            double v = raw[i];
+            if (TensorSpec.FLOAT32.equals(spec.dtype)) {
+                if (normalize != null) {
+                    v = v * normalize.std[i % 3] + normalize.mean[i % 3];
+                }
+            } else if (spec.scale != 0f) {
+                v = (v - spec.zeroPoint) * spec.scale;
+            } else if (TensorSpec.INT8.equals(spec.dtype)) {
+                v = (int) v & 0xff;
+            }
+            px[i] = (byte) Preprocess.clamp((int) Math.rint(v), 0, 255);
+        }
+        return new RgbImage(w, h, px);
+    }
+
     /** Raw output values (uint8 as 0..255, int8 as -128..127, float32 as is). */
     public static double[] readRaw(ByteBuffer out, TensorSpec spec) {
         out.rewind();

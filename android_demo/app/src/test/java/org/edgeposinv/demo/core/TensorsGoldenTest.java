@@ -47,6 +47,22 @@ public class TensorsGoldenTest {
     }
 
     @Test
+    public void theModelInputViewDecodesTheTensorBackToThePixels() throws Exception {
+        RgbImage img = Golden.source("crop_only");
+        RgbImage prepared = Preprocess.prepare(img, 1, 32);
+        ModelContract.Normalization norm = new ModelContract.Normalization(
+                new float[] {127.5f, 127.5f, 127.5f}, new float[] {127.5f, 127.5f, 127.5f});
+        String[][] specs = {{"uint8", "1", "0"}, {"int8", "1", "-128"}, {"float32", "0", "0"}};
+        for (String[] s : specs) {
+            TensorSpec spec = new TensorSpec(new int[] {1, 32, 32, 3}, s[0], Float.parseFloat(s[1]), Integer.parseInt(s[2]));
+            ByteBuffer buf = ByteBuffer.allocateDirect(spec.elementCount() * spec.bytesPerElement()).order(ByteOrder.nativeOrder());
+            ModelContract.Normalization n = "float32".equals(s[0]) ? norm : null;
+            Tensors.fillInput(prepared, spec, n, buf);
+            assertArrayEquals(spec.toString(), prepared.rgb, Tensors.inputToImage(buf, spec, n).rgb);
+        }
+    }
+
+    @Test
     public void dequantizeAndTopKMatchPython() throws Exception {
         JSONArray cases = Golden.json("dequantize.json").getJSONArray("cases");
         for (int i = 0; i < cases.length(); i++) {
