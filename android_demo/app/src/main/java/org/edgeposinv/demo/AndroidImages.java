@@ -15,6 +15,7 @@ final class AndroidImages implements Evaluation.Decoder {
     public Evaluation.Decoded decode(File file) throws IOException {
         BitmapFactory.Options o = new BitmapFactory.Options();
         o.inPreferredConfig = Bitmap.Config.ARGB_8888;  // grey → 3 equal channels, alpha dropped below
+        o.inPremultiplied = false;  // keep the stored colour of translucent pixels, as OpenCV does
         Bitmap bmp = BitmapFactory.decodeFile(file.getPath(), o);
         if (bmp == null) {
             throw new IOException(file + ": not a decodable image");
