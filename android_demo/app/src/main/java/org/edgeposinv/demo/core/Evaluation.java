@@ -146,11 +146,19 @@ public final class Evaluation {
         boolean warmedUp = false;
         for (int s = 0; s < sets.size(); s++) {
             List<Item> items = sets.get(s);
-            int[] trueIds = new int[items.size()];
+            List<Integer> trueIdList = new ArrayList<>();
             List<float[]> scores = new ArrayList<>();
+            int skipped = 0;
             for (int i = 0; i < items.size(); i++) {
                 Item item = items.get(i);
-                Decoded d = decoder.decode(item.file);
+                Decoded d;
+                try {
+                    d = decoder.decode(item.file);
+                } catch (IOException e) {  // as the host: an undecodable file is counted, not fatal
+                    skipped++;
+                    done++;
+                    continue;
+                }
                 RgbImage prepared = Preprocess.prepare(d.image, d.exifOrientation, model);
                 if (!warmedUp) {
                     for (int w = 0; w < warmup; w++) {
@@ -164,7 +172,7 @@ public final class Evaluation {
                 latencies.add(ms);
                 float[] probs = Tensors.dequantize(raw, model.file.output);
                 int pred = Metrics.argmax(probs);
-                trueIds[i] = model.labels.indexOf(item.label);
+                trueIdList.add(model.labels.indexOf(item.label));
                 scores.add(probs);
                 csv.append(csvField(setNames.get(s))).append(',').append(csvField(item.relativePath)).append(',')
                         .append(csvField(item.label)).append(',').append(csvField(model.labels.get(pred))).append(',')
@@ -178,8 +186,16 @@ public final class Evaluation {
                     writeProgress(outDir, done, total);
                 }
             }
+            if (scores.isEmpty()) {
+                throw new IOException("Set '" + setNames.get(s) + "': none of its " + items.size()
+                        + " images could be decoded (" + setDirs.get(s) + ")");
+            }
+            int[] trueIds = new int[trueIdList.size()];
+            for (int i = 0; i < trueIds.length; i++) {
+                trueIds[i] = trueIdList.get(i);
+            }
             JSONObject figures = Metrics.setFigures(trueIds, scores, model.labels, topK);
-            JSONObject set = new JSONObject().put("path", setDirs.get(s).getPath());
+            JSONObject set = new JSONObject().put("path", setDirs.get(s).getPath()).put("skipped", skipped);
             for (String key : names(figures)) {
                 set.put(key, figures.get(key));
             }
@@ -213,7 +229,8 @@ public final class Evaluation {
                 .put("output", f.output.toJson())
                 .put("quantization", model.quantization)
                 .put("labels", labels)
-                .put("contract", model.inputJson);
+                .put("contract", model.inputJson)
+                .put("metadata", metadata(model.description));
         JSONObject runtimeJson = new JSONObject().put("name", runtime.name).put("version", runtime.version)
                 .put("threads", runtime.threads).put("delegate", runtime.delegate).put("platform", runtime.platform);
         String reference = setNames.get(0);
@@ -239,7 +256,7 @@ public final class Evaluation {
         JSONObject latency = new JSONObject().put("median", Metrics.percentile(lat, 50)).put("p90", Metrics.percentile(lat, 90))
                 .put("runs", lat.length).put("warmup", warmup).put("threads", runtime.threads);
         return new JSONObject()
-                .put("schema_version", "1.0")
+                .put("schema_version", "1.1")
                 .put("generator", new JSONObject().put("name", "edgeposinv").put("version", "0.1.0").put("host", "android"))
                 .put("model", modelJson)
                 .put("runtime", runtimeJson)
@@ -247,6 +264,17 @@ public final class Evaluation {
                 .put("reference", reference)
                 .put("gaps", gaps)
                 .put("latency_ms", latency);
+    }
+
+    /** The embedded description without what the report states elsewhere (labels, input). */
+    private static JSONObject metadata(JSONObject description) throws JSONException {
+        JSONObject m = new JSONObject();
+        for (String key : names(description)) {
+            if (!"labels".equals(key) && !"input".equals(key)) {
+                m.put(key, description.get(key));
+            }
+        }
+        return m;
     }
 
     static void writeProgress(File outDir, int done, int total) throws IOException, JSONException {

@@ -124,6 +124,7 @@ public final class Metrics {
                 .put("n", n)
                 .put("top1", n == 0 ? 0.0 : (double) correct / n)
                 .put("top1_ci95", new JSONArray().put(ci[0]).put(ci[1]))
+                .put("correct", correct)
                 .put("top_k", new JSONObject().put("k", k).put("accuracy", n == 0 ? 0.0 : (double) inK / n))
                 .put("per_class", perClass)
                 .put("confusion", conf);

@@ -55,10 +55,12 @@ public final class ModelContract {
     public final String source;
     /** The {@code input} object of the embedded description (for report.json's {@code model.contract}). */
     public final JSONObject inputJson;
+    /** The whole embedded description; empty for a model with standard metadata only. */
+    public final JSONObject description;
 
     private ModelContract(List<String> labels, int imageSizePx, String resizeDown, String resizeUp, String crop,
                           String orientation, Normalization normalization, boolean inside, String quantization,
-                          ModelFile file, String source, JSONObject inputJson) {
+                          ModelFile file, String source, JSONObject inputJson, JSONObject description) {
         this.labels = Collections.unmodifiableList(new ArrayList<>(labels));
         this.imageSizePx = imageSizePx;
         this.resizeDown = resizeDown;
@@ -71,6 +73,7 @@ public final class ModelContract {
         this.file = file;
         this.source = source;
         this.inputJson = inputJson;
+        this.description = description;
         check();
     }
 
@@ -111,7 +114,7 @@ public final class ModelContract {
             return new ModelContract(labels, in.getInt("image_size_px"), in.optString("resize_down", "area"),
                     in.optString("resize_up", "bilinear"), in.optString("crop", "center_square"),
                     in.optString("orientation", "exif"), norm, in.optBoolean("normalization_inside_model", true),
-                    d.optString("quantization", quantizationOf(file)), file, ENTRY_NAME, in);
+                    d.optString("quantization", quantizationOf(file)), file, ENTRY_NAME, in, d);
         } catch (JSONException e) {
             throw new ModelException("the model's 'edgeposinv.model' description is not valid (" + e.getMessage()
                     + "); re-export the model with 'edgeposinv export'", e);
@@ -151,7 +154,7 @@ public final class ModelContract {
                 norm = new Normalization(new float[] {127.5f, 127.5f, 127.5f}, new float[] {127.5f, 127.5f, 127.5f});
             }
             return new ModelContract(labels, size, "area", "bilinear", "center_square", "exif", norm, inside,
-                    quantizationOf(file), file, "TFLITE_METADATA", inputJson);
+                    quantizationOf(file), file, "TFLITE_METADATA", inputJson, new JSONObject());
         } catch (IOException | JSONException | RuntimeException e) {
             if (e instanceof ModelException) {
                 throw (ModelException) e;

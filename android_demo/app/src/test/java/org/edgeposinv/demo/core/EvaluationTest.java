@@ -1,6 +1,7 @@
 package org.edgeposinv.demo.core;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -75,13 +76,17 @@ public class EvaluationTest {
         assertEquals(n, seen[0]);
         assertEquals(n + 2, engine.calls);
         assertEquals("android", report.getJSONObject("generator").getString("host"));
-        assertEquals("1.0", report.getString("schema_version"));
+        assertEquals("1.1", report.getString("schema_version"));
+        assertEquals("int8", report.getJSONObject("model").getJSONObject("metadata").getString("quantization"));
+        assertFalse(report.getJSONObject("model").getJSONObject("metadata").has("labels"));
         assertEquals("cpu", report.getJSONObject("runtime").getString("delegate"));
         assertEquals("JVM test", report.getJSONObject("runtime").getJSONObject("platform").getString("device_model"));
         JSONObject wild = report.getJSONObject("sets").getJSONObject("wild");
         assertEquals(n, wild.getInt("n"));
         // golden top-1 labels: circle→square, square→square, triangle→triangle, circle→square, triangle→triangle
         assertEquals(3.0 / 5.0, wild.getDouble("top1"), 1e-12);
+        assertEquals(3, wild.getInt("correct"));
+        assertEquals(0, wild.getInt("skipped"));
         assertEquals(n, report.getJSONObject("latency_ms").getInt("runs"));
         assertEquals(2, report.getJSONObject("latency_ms").getInt("warmup"));
         JSONObject m = report.getJSONObject("model");
@@ -100,6 +105,31 @@ public class EvaluationTest {
         assertTrue(rows.get(1), rows.get(1).startsWith("wild,circle/model_0_circle.png,circle,square,"));
         JSONObject progress = new JSONObject(new String(Files.readAllBytes(new File(out, "progress.json").toPath()), StandardCharsets.UTF_8));
         assertEquals(n, progress.getInt("done"));
+    }
+
+    @Test
+    public void anUndecodableFileIsCountedNotFatal() throws Exception {
+        ModelContract model = ModelContract.read(Golden.model());
+        File setDir = tmp.newFolder("set");
+        new File(setDir, "square").mkdirs();
+        Files.copy(new File(Golden.dir(), "images/model_1_square.src.png").toPath(), new File(setDir, "square/ok.png").toPath());
+        Files.write(new File(setDir, "square/broken.png").toPath(), new byte[] {1, 2, 3});
+        ReplayEngine engine = new ReplayEngine();
+        engine.tensors.add(Golden.tensor("model_1_square"));
+        JSONArray cases = Golden.json("preprocess.json").getJSONArray("cases");
+        for (int i = 0; i < cases.length(); i++) {
+            if ("model_1_square".equals(cases.getJSONObject(i).getString("name"))) {
+                engine.outputs.add(Golden.doubles(cases.getJSONObject(i).getJSONArray("raw_output")));
+            }
+        }
+        JSONObject platform = new JSONObject().put("system", "Android").put("machine", "x86_64");
+        JSONObject report = Evaluation.run(model, "m.tflite", Arrays.asList("s"), Arrays.asList(setDir),
+                f -> new Evaluation.Decoded(Golden.png(f), 1), engine,
+                new Evaluation.Runtime("tensorflow-lite", "2.16.1", 1, "cpu", platform), tmp.newFolder("out"), 3, 0, null);
+        JSONObject s = report.getJSONObject("sets").getJSONObject("s");
+        assertEquals(1, s.getInt("n"));
+        assertEquals(1, s.getInt("skipped"));
+        assertEquals(1.0, s.getDouble("top1"), 0.0);
     }
 
     @Test
