@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "demo",
     "capture",
     "dataset",
+    "device",
 )
 
 

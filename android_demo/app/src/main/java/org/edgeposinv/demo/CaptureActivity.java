@@ -1,0 +1,228 @@
+package org.edgeposinv.demo;
+
+import android.app.Activity;
+import android.content.Context;
+import android.os.Build;
+import android.os.Bundle;
+import android.view.Gravity;
+import android.view.TextureView;
+import android.widget.ArrayAdapter;
+import android.widget.EditText;
+import android.widget.FrameLayout;
+import android.widget.LinearLayout;
+import android.widget.Spinner;
+import android.widget.TextView;
+import java.io.File;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import org.edgeposinv.demo.core.CaptureGuide;
+import org.edgeposinv.demo.core.DatasetWriter;
+import org.edgeposinv.demo.core.FrameQuality;
+import org.edgeposinv.demo.core.RgbImage;
+import org.json.JSONException;
+import org.json.JSONObject;
+
+/**
+ * Capture mode: the desktop tool's guided capture on the phone. The guide shows which grid
+ * cell and angle the object should be at next (per label), "Take" stores the current upright
+ * frame as {@code DATA/<label>/<session>_<seq>.jpg} and appends its manifest line.
+ * {@code adb pull} of the folder (or {@code edgeposinv device-pull}) gives a training set.
+ */
+public final class CaptureActivity extends Activity implements CameraSource.FrameListener {
+    private TextureView preview;
+    private GuideOverlay overlay;
+    private Spinner labelChoice;
+    private ArrayAdapter<String> labels;
+    private TextView status;
+    private CameraSource camera;
+    private DatasetWriter writer;
+    private final CaptureGuide guide = CaptureGuide.standard();
+    private final Map<String, Integer> kept = new HashMap<>();
+    private final Map<String, Integer> perCell = new TreeMap<>();
+    private volatile RgbImage latest;
+
+    static File datasetRoot(Context context) {
+        return new File(context.getExternalFilesDir(null), "datasets/DATA");
+    }
+
+    @Override
+    protected void onCreate(Bundle state) {
+        super.onCreate(state);
+        preview = new TextureView(this);
+        overlay = new GuideOverlay(this);
+        status = Ui.text(this, "", 14f);
+        labels = new ArrayAdapter<>(this, android.R.layout.simple_spinner_item, new ArrayList<>());
+        labels.setDropDownViewResource(android.R.layout.simple_spinner_dropdown_item);
+        labelChoice = new Spinner(this);
+        labelChoice.setAdapter(labels);
+        labelChoice.setOnItemSelectedListener(new android.widget.AdapterView.OnItemSelectedListener() {
+            @Override
+            public void onItemSelected(android.widget.AdapterView<?> p, android.view.View v, int pos, long id) {
+                refresh();
+            }
+
+            @Override
+            public void onNothingSelected(android.widget.AdapterView<?> p) {}
+        });
+        EditText newLabel = new EditText(this);
+        newLabel.setHint("new label");
+        newLabel.setSingleLine(true);
+        LinearLayout controls = new LinearLayout(this);
+        controls.setOrientation(LinearLayout.VERTICAL);
+        controls.addView(status);
+        controls.addView(Ui.row(this, labelChoice, newLabel, Ui.button(this, "Add", v -> {
+            try {
+                String l = DatasetWriter.checkLabel(newLabel.getText().toString());
+                if (labels.getPosition(l) < 0) {
+                    labels.add(l);
+                }
+                labelChoice.setSelection(labels.getPosition(l));
+                newLabel.setText("");
+            } catch (IllegalArgumentException e) {
+                status.setText(e.getMessage());
+            }
+        })));
+        controls.addView(Ui.button(this, "Take", v -> take()));
+        FrameLayout root = new FrameLayout(this);
+        root.addView(preview);
+        root.addView(overlay);
+        root.addView(controls, new FrameLayout.LayoutParams(-1, -2, Gravity.BOTTOM));
+        setContentView(root);
+        try {
+            writer = new DatasetWriter(datasetRoot(this), DatasetWriter.newSessionId(new Date()));
+            File[] existing = datasetRoot(this).listFiles(File::isDirectory);
+            if (existing != null) {
+                for (File d : existing) {
+                    labels.add(d.getName());
+                }
+            }
+        } catch (IOException e) {
+            status.setText("cannot open the dataset folder: " + e.getMessage());
+        }
+        refresh();
+    }
+
+    private String label() {
+        Object l = labelChoice.getSelectedItem();
+        return l == null ? null : (String) l;
+    }
+
+    private void refresh() {
+        String l = label();
+        if (l == null) {
+            overlay.setStep(null);
+            status.setText("Add a label (the object's class), then follow the guide.");
+            return;
+        }
+        CaptureGuide.Step step = guide.step(kept.getOrDefault(l, 0));
+        overlay.setStep(step);
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%s: %d this session · next: %s%n", l, kept.getOrDefault(l, 0), step.prompt()));
+        for (Map.Entry<String, Integer> e : perCell.entrySet()) {
+            if (e.getKey().startsWith(l + "|")) {
+                sb.append(e.getKey().substring(l.length() + 1)).append(": ").append(e.getValue()).append("  ");
+            }
+        }
+        sb.append("\n→ ").append(writer == null ? "?" : writer.root.getPath());
+        status.setText(sb.toString());
+    }
+
+    private void take() {
+        String l = label();
+        RgbImage frame = latest;
+        if (l == null || frame == null || writer == null) {
+            status.setText(l == null ? "Choose or add a label first." : "No camera frame yet.");
+            return;
+        }
+        CaptureGuide.Step step = guide.step(kept.getOrDefault(l, 0));
+        try {
+            int[] gray = FrameQuality.gray(frame);
+            JSONObject fields = new JSONObject()
+                    .put("source", new JSONObject().put("kind", "android").put("id", "back"))
+                    .put("device", new JSONObject().put("backend", "camera2").put("width", frame.width)
+                            .put("height", frame.height).put("model", Build.MANUFACTURER + " " + Build.MODEL)
+                            .put("rotation_deg", camera == null ? 0 : camera.rotationDegrees()))
+                    .put("guide", step.toJson())
+                    .put("sharpness", FrameQuality.sharpness(gray, frame.width, frame.height))
+                    .put("exposure", FrameQuality.exposure(gray))
+                    .put("timestamp", DatasetWriter.timestamp(new Date()));
+            writer.write(l, AndroidImages.jpeg(frame, 95), fields);
+            kept.merge(l, 1, Integer::sum);
+            perCell.merge(l + "|" + step.cellName() + "/" + step.angle, 1, Integer::sum);
+        } catch (IOException | JSONException e) {
+            status.setText("could not save: " + e.getMessage());
+            return;
+        }
+        refresh();
+    }
+
+    @Override
+    protected void onResume() {
+        super.onResume();
+        if (Ui.ensureCamera(this)) {
+            startCamera();
+        }
+    }
+
+    private void startCamera() {
+        camera = new CameraSource(this, preview, this);
+        if (preview.isAvailable()) {
+            camera.start();
+            return;
+        }
+        preview.setSurfaceTextureListener(new TextureView.SurfaceTextureListener() {
+            @Override
+            public void onSurfaceTextureAvailable(android.graphics.SurfaceTexture s, int w, int h) {
+                if (camera != null) {
+                    camera.start();
+                }
+            }
+
+            @Override
+            public void onSurfaceTextureSizeChanged(android.graphics.SurfaceTexture s, int w, int h) {}
+
+            @Override
+            public boolean onSurfaceTextureDestroyed(android.graphics.SurfaceTexture s) {
+                return true;
+            }
+
+            @Override
+            public void onSurfaceTextureUpdated(android.graphics.SurfaceTexture s) {}
+        });
+    }
+
+    @Override
+    public void onRequestPermissionsResult(int request, String[] permissions, int[] grants) {
+        super.onRequestPermissionsResult(request, permissions, grants);
+        if (request == Ui.CAMERA_REQUEST && grants.length > 0 && grants[0] == android.content.pm.PackageManager.PERMISSION_GRANTED) {
+            startCamera();
+        } else {
+            status.setText("Capture mode needs the camera permission.");
+        }
+    }
+
+    @Override
+    protected void onPause() {
+        if (camera != null) {
+            camera.stop();
+            camera = null;
+        }
+        super.onPause();
+    }
+
+    @Override
+    public void onFrame(RgbImage upright, int rotationDegrees) {
+        latest = upright;
+    }
+
+    @Override
+    public void onError(String message) {
+        runOnUiThread(() -> status.setText(message));
+    }
+}

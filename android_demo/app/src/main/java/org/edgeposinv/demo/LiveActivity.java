@@ -1,0 +1,290 @@
+package org.edgeposinv.demo;
+
+import android.app.Activity;
+import android.content.Intent;
+import android.graphics.Bitmap;
+import android.graphics.Color;
+import android.graphics.drawable.BitmapDrawable;
+import android.net.Uri;
+import android.os.Bundle;
+import android.os.Handler;
+import android.os.HandlerThread;
+import android.view.Gravity;
+import android.view.TextureView;
+import android.view.View;
+import android.widget.AdapterView;
+import android.widget.FrameLayout;
+import android.widget.ImageView;
+import android.widget.LinearLayout;
+import android.widget.Spinner;
+import android.widget.TextView;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Locale;
+import org.edgeposinv.demo.core.ModelException;
+import org.edgeposinv.demo.core.Preprocess;
+import org.edgeposinv.demo.core.RgbImage;
+
+/**
+ * Live mode: camera preview, each frame rotated upright and prepared by the model's own input
+ * contract, top-3 labels, inference time and frames per second; threads and delegate can be
+ * changed; "model input" shows the exact tensor the model received, decoded from its bytes.
+ */
+public final class LiveActivity extends Activity implements CameraSource.FrameListener {
+    private static final int PICK_MODEL = 11;
+
+    private TextureView preview;
+    private TextView results;
+    private ImageView modelInput;
+    private Spinner threadsChoice;
+    private Spinner delegateChoice;
+    private CameraSource camera;
+    private HandlerThread inferenceThread;
+    private Handler inference;
+    private ByteBuffer modelBytes;
+    private String modelName = "(none)";
+    private Classifier classifier;
+    private long lastFrameNs;
+    private double fps;
+    private volatile boolean showInput;
+
+    @Override
+    protected void onCreate(Bundle state) {
+        super.onCreate(state);
+        preview = new TextureView(this);
+        results = Ui.text(this, "loading model…", 18f);
+        modelInput = new ImageView(this);
+        modelInput.setVisibility(View.GONE);
+        modelInput.setBackgroundColor(Color.BLACK);
+        threadsChoice = Ui.spinner(this, Arrays.asList("1", "2", "3", "4", "6", "8"), 1);
+        delegateChoice = Ui.spinner(this, Arrays.asList(Classifier.DELEGATES), 0);
+        AdapterView.OnItemSelectedListener rebuild = new AdapterView.OnItemSelectedListener() {
+            @Override
+            public void onItemSelected(AdapterView<?> parent, View view, int position, long id) {
+                reloadClassifier();
+            }
+
+            @Override
+            public void onNothingSelected(AdapterView<?> parent) {}
+        };
+        threadsChoice.setOnItemSelectedListener(rebuild);
+        delegateChoice.setOnItemSelectedListener(rebuild);
+        LinearLayout controls = new LinearLayout(this);
+        controls.setOrientation(LinearLayout.VERTICAL);
+        controls.addView(Ui.row(this, Ui.text(this, "threads", 14f), threadsChoice, Ui.text(this, "delegate", 14f), delegateChoice));
+        controls.addView(Ui.row(this,
+                Ui.button(this, "Pick model…", v -> pickModel()),
+                Ui.button(this, "Model input", v -> {
+                    showInput = !showInput;
+                    modelInput.setVisibility(showInput ? View.VISIBLE : View.GONE);
+                })));
+        FrameLayout root = new FrameLayout(this);
+        root.addView(preview);
+        root.addView(results, new FrameLayout.LayoutParams(-2, -2, Gravity.TOP | Gravity.START));
+        root.addView(modelInput, new FrameLayout.LayoutParams(384, 384, Gravity.TOP | Gravity.END));
+        root.addView(controls, new FrameLayout.LayoutParams(-1, -2, Gravity.BOTTOM));
+        setContentView(root);
+
+        inferenceThread = new HandlerThread("inference");
+        inferenceThread.start();
+        inference = new Handler(inferenceThread.getLooper());
+        int threads0 = selectedThreads();
+        String delegate0 = selectedDelegate();
+        inference.post(() -> {
+            try {
+                if (ModelStore.hasBundledModel(this)) {
+                    modelBytes = ModelStore.mapAsset(this, ModelStore.BUNDLED_ASSET);
+                    modelName = "assets/" + ModelStore.BUNDLED_ASSET;
+                    buildClassifier(threads0, delegate0);
+                } else {
+                    show("No model in the app's assets: pick a .tflite exported by edgeposinv "
+                            + "(or run 'edgeposinv export RUN --out M.tflite --android-assets android_demo/app/src/main/assets').");
+                }
+            } catch (IOException | ModelException e) {
+                show("cannot load the bundled model: " + e.getMessage());
+            }
+        });
+    }
+
+    private void pickModel() {
+        Intent i = new Intent(Intent.ACTION_OPEN_DOCUMENT).addCategory(Intent.CATEGORY_OPENABLE).setType("*/*");
+        startActivityForResult(i, PICK_MODEL);
+    }
+
+    @Override
+    protected void onActivityResult(int request, int result, Intent data) {
+        super.onActivityResult(request, result, data);
+        if (request != PICK_MODEL || result != RESULT_OK || data == null || data.getData() == null) {
+            return;
+        }
+        Uri uri = data.getData();
+        int threads = selectedThreads();
+        String delegate = selectedDelegate();
+        inference.post(() -> {
+            try {
+                modelBytes = ModelStore.importDocument(this, uri);
+                modelName = uri.getLastPathSegment();
+                buildClassifier(threads, delegate);
+            } catch (IOException | ModelException e) {
+                show("cannot use " + uri.getLastPathSegment() + ": " + e.getMessage());
+            }
+        });
+    }
+
+    private int selectedThreads() {
+        return Integer.parseInt((String) threadsChoice.getSelectedItem());
+    }
+
+    private String selectedDelegate() {
+        return (String) delegateChoice.getSelectedItem();
+    }
+
+    /** UI thread: the choices changed; rebuild on the inference thread. */
+    private void reloadClassifier() {
+        int threads = selectedThreads();
+        String delegate = selectedDelegate();
+        if (inference != null) {
+            inference.post(() -> {
+                if (modelBytes != null) {
+                    buildClassifier(threads, delegate);
+                }
+            });
+        }
+    }
+
+    /** On the inference thread: replace the classifier (closing the old interpreter and delegate). */
+    private void buildClassifier(int threads, String delegate) {
+        if (classifier != null) {
+            classifier.close();
+            classifier = null;
+        }
+        try {
+            classifier = new Classifier(modelBytes, threads, delegate);
+            show(modelName + ": " + classifier.contract.labels.size() + " labels, " + classifier.imageSizePx() + " px");
+        } catch (RuntimeException e) {
+            show("cannot run " + modelName + " with " + delegate + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    protected void onResume() {
+        super.onResume();
+        if (!Ui.ensureCamera(this)) {
+            return;
+        }
+        startCamera();
+    }
+
+    private void startCamera() {
+        camera = new CameraSource(this, preview, this);
+        if (preview.isAvailable()) {
+            camera.start();
+        } else {
+            preview.setSurfaceTextureListener(new TextureView.SurfaceTextureListener() {
+                @Override
+                public void onSurfaceTextureAvailable(android.graphics.SurfaceTexture s, int w, int h) {
+                    if (camera != null) {
+                        camera.start();
+                    }
+                }
+
+                @Override
+                public void onSurfaceTextureSizeChanged(android.graphics.SurfaceTexture s, int w, int h) {}
+
+                @Override
+                public boolean onSurfaceTextureDestroyed(android.graphics.SurfaceTexture s) {
+                    return true;
+                }
+
+                @Override
+                public void onSurfaceTextureUpdated(android.graphics.SurfaceTexture s) {}
+            });
+        }
+    }
+
+    @Override
+    public void onRequestPermissionsResult(int request, String[] permissions, int[] grants) {
+        super.onRequestPermissionsResult(request, permissions, grants);
+        if (request == Ui.CAMERA_REQUEST && grants.length > 0 && grants[0] == android.content.pm.PackageManager.PERMISSION_GRANTED) {
+            startCamera();
+        } else {
+            show("Live mode needs the camera permission.");
+        }
+    }
+
+    @Override
+    protected void onPause() {
+        if (camera != null) {
+            camera.stop();
+            camera = null;
+        }
+        super.onPause();
+    }
+
+    @Override
+    protected void onDestroy() {
+        inference.post(() -> {
+            if (classifier != null) {
+                classifier.close();
+                classifier = null;
+            }
+        });
+        inferenceThread.quitSafely();
+        super.onDestroy();
+    }
+
+    /** Camera thread: hand the frame to the inference thread (frames arriving meanwhile are dropped). */
+    @Override
+    public void onFrame(RgbImage upright, int rotationDegrees) {
+        final Object done = new Object();
+        synchronized (done) {
+            inference.post(() -> {
+                classifyFrame(upright);
+                synchronized (done) {
+                    done.notifyAll();
+                }
+            });
+            try {
+                done.wait(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void classifyFrame(RgbImage upright) {
+        Classifier c = classifier;
+        if (c == null) {
+            return;
+        }
+        RgbImage prepared = Preprocess.prepare(upright, 1, c.contract);
+        Classifier.Result r = c.classify(prepared, 3);
+        long now = System.nanoTime();
+        if (lastFrameNs != 0) {
+            double instant = 1e9 / (now - lastFrameNs);
+            fps = fps == 0 ? instant : 0.9 * fps + 0.1 * instant;
+        }
+        lastFrameNs = now;
+        String text = r.format() + String.format(Locale.ROOT, "inference %.1f ms · %.1f fps · %d threads · %s",
+                r.inferenceMs, fps, c.threads, c.delegateName);
+        Bitmap input = showInput ? AndroidImages.toBitmap(c.lastInput()) : null;
+        runOnUiThread(() -> {
+            results.setText(text);
+            if (input != null) {
+                BitmapDrawable d = new BitmapDrawable(getResources(), input);
+                d.setFilterBitmap(false);  // show the model's pixels, not a smoothed version
+                modelInput.setImageDrawable(d);
+            }
+        });
+    }
+
+    @Override
+    public void onError(String message) {
+        show(message);
+    }
+
+    private void show(String message) {
+        runOnUiThread(() -> results.setText(message));
+    }
+}

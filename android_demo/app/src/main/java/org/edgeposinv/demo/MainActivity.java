@@ -1,0 +1,25 @@
+package org.edgeposinv.demo;
+
+import android.app.Activity;
+import android.content.Intent;
+import android.os.Bundle;
+import android.widget.LinearLayout;
+
+/** The start screen: live classification, guided capture, and how to run evaluation mode. */
+public final class MainActivity extends Activity {
+    @Override
+    protected void onCreate(Bundle state) {
+        super.onCreate(state);
+        LinearLayout l = new LinearLayout(this);
+        l.setOrientation(LinearLayout.VERTICAL);
+        l.setPadding(32, 64, 32, 32);
+        l.addView(Ui.text(this, "edgeposinv", 28f));
+        l.addView(Ui.button(this, "Live: classify the camera", v -> startActivity(new Intent(this, LiveActivity.class))));
+        l.addView(Ui.button(this, "Capture: build a dataset", v -> startActivity(new Intent(this, CaptureActivity.class))));
+        l.addView(Ui.text(this, "Evaluation mode is started from a computer:\n"
+                + "edgeposinv device-eval MODEL.tflite --set wild=DIR --report OUT\n"
+                + "(see android_demo/README.md for the adb command).\n\n"
+                + "Captured datasets: " + CaptureActivity.datasetRoot(this), 14f));
+        setContentView(l);
+    }
+}
