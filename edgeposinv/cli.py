@@ -14,7 +14,7 @@ import click
 from edgeposinv import __version__
 
 #: Modules under edgeposinv.commands, each defining click commands in ``COMMANDS``.
-COMMAND_MODULES = ("train", "export", "evaluate", "demo")
+COMMAND_MODULES = ("train", "export", "evaluate", "compare", "demo")
 
 
 class _Group(click.Group):
