@@ -24,7 +24,7 @@ from edgeposinv.errors import EvaluationError
 from edgeposinv.fsutil import atomic_dir, atomic_write_json, atomic_write_text, check_can_write
 from edgeposinv.images import ImageDecodeError, is_image_name, read_rgb
 from edgeposinv.metrics import classification_metrics, difference_interval
-from edgeposinv.parallel import ProbabilitiesTask, WorkResult, peak_rss_bytes, run_over_files
+from edgeposinv.parallel import ProbabilitiesTask, Workers, WorkResult, peak_rss_bytes
 from edgeposinv.runtime import ClassifierSpec, TFLiteClassifier, read_labels_file, runtime_version
 from edgeposinv.sweeps import (
     PositionSweepConfig,
@@ -213,9 +213,30 @@ def evaluate(
     backgrounds = (_load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
                    if sweeps.position_set and sweeps.backgrounds_dir else [])
 
+    with Workers(spec, threads, clf if threads == 1 else None) as workers:
+        report, rows, misclassified = _run_all(workers, clf, indexes, names, reference, top_k, sweeps, backgrounds,
+                                               show_progress)
+    report["throughput"]["startup_s"] = workers.startup_s
+    rss = peak_rss_bytes()
+    report["memory"] = {"peak_rss_bytes": rss["main"], "peak_rss_worker_bytes": rss["workers"]}
+
+    from edgeposinv.report import gallery_items, render_report_html
+
+    gallery = gallery_items(misclassified, clf.prepare, gallery_max)
+    html = render_report_html(report, gallery)
+    with atomic_dir(report_dir, overwrite=overwrite) as tmp:
+        atomic_write_json(tmp / REPORT_JSON, report)
+        atomic_write_text(tmp / PREDICTIONS_CSV, _predictions_csv(rows))
+        atomic_write_text(tmp / REPORT_HTML, html)
+    return report
+
+
+def _run_all(workers: Workers, clf: TFLiteClassifier, indexes: dict[str, DatasetIndex], names: list[str],
+             reference: str, top_k: int, sweeps: SweepRequest, backgrounds: list[np.ndarray], show_progress: bool):
+    """Every set, then every sweep asked for, on the same workers → (report, csv rows, mistakes)."""
+
     def run(task, paths, desc) -> WorkResult:
-        return run_over_files(spec, paths, task, workers=threads, desc=desc, show_progress=show_progress,
-                              clf=clf if threads == 1 else None)
+        return workers.run(task, paths, desc=desc, show_progress=show_progress)
 
     results: dict[str, dict] = {}
     data: dict[str, _SetData] = {}
@@ -231,7 +252,7 @@ def evaluate(
         data[name] = _SetData(index, y_true, paths)
         figures = classification_metrics(y_true, probs, clf.labels, top_k)
         results[name] = {"path": str(index.root), **figures, "skipped": len(work.failures) + len(index.skipped)}
-        log.info("%s: top-1 %.3f on %d images", name, figures["top1"], figures["n"])
+        log.debug("%s: top-1 %.3f on %d images", name, figures["top1"], figures["n"])
         for path, true, p in zip(paths, y_true, probs):
             pred, conf = int(p.argmax()), float(p.max())
             rel = path.relative_to(index.root).as_posix()
@@ -245,7 +266,7 @@ def evaluate(
         "generator": {"name": "edgeposinv", "version": __version__, "host": "python"},
         "model": model_summary(clf),
         "runtime": {
-            "name": "ai-edge-litert", "version": runtime_version(), "threads": threads, "delegate": "cpu",
+            "name": "ai-edge-litert", "version": runtime_version(), "threads": clf.threads, "delegate": "cpu",
             "platform": {"system": platform.system(), "machine": platform.machine(),
                          "processor": platform.processor() or platform.machine(),
                          "python": platform.python_version()},
@@ -278,15 +299,4 @@ def evaluate(
     first = data[names[0]].paths[0]
     report["latency_ms"] = clf.measure_latency(clf.prepare(read_rgb(first)))
     report["throughput"] = _throughput(works)
-    rss = peak_rss_bytes()
-    report["memory"] = {"peak_rss_bytes": rss["main"], "peak_rss_worker_bytes": rss["workers"]}
-
-    from edgeposinv.report import gallery_items, render_report_html
-
-    gallery = gallery_items(misclassified, clf.prepare, gallery_max)
-    html = render_report_html(report, gallery)
-    with atomic_dir(report_dir, overwrite=overwrite) as tmp:
-        atomic_write_json(tmp / REPORT_JSON, report)
-        atomic_write_text(tmp / PREDICTIONS_CSV, _predictions_csv(rows))
-        atomic_write_text(tmp / REPORT_HTML, html)
-    return report
+    return report, rows, misclassified

@@ -2,9 +2,9 @@
 
 A *task* is a picklable callable ``task(clf, pixels, index) -> np.ndarray`` that turns one
 contract-prepared image into a result row (class scores, or top-1 ids of its variants).
-:func:`run_over_files` decodes each file (EXIF honoured), prepares it with the model's
-input contract and runs the task — in ``workers`` processes, each with its own
-single-threaded interpreter, so every core is busy.
+:class:`Workers` decodes each file (EXIF honoured), prepares it with the model's input
+contract and runs the task — in ``n`` processes, each with its own single-threaded
+interpreter, so every core is busy.
 """
 
 from __future__ import annotations
@@ -51,17 +51,21 @@ class ProbabilitiesTask:
 _STATE: dict = {}
 
 
-def _init_worker(spec: ClassifierSpec, task: Task) -> None:
+def _init_worker(spec: ClassifierSpec) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already
     _STATE["clf"] = spec.open(threads=1)
-    _STATE["task"] = task
 
 
-def _run_chunk(chunk: Sequence[tuple[int, str]], clf: TFLiteClassifier | None = None, task: Task | None = None):
+def _ready(_: int) -> int:
+    time.sleep(0.02)  # long enough for the pool to hand each worker one of these
+    return os.getpid()
+
+
+def _run_chunk(payload: tuple[Task, Sequence[tuple[int, str]]], clf: TFLiteClassifier | None = None):
+    task, chunk = payload
     clf = clf or _STATE["clf"]
-    task = task or _STATE["task"]
     out, decode_s, infer_s = [], 0.0, 0.0
     for index, path in chunk:
         t0 = time.perf_counter()
@@ -83,59 +87,90 @@ def _cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_over_files(
-    spec: ClassifierSpec,
-    paths: Sequence[str | os.PathLike],
-    task: Task,
-    workers: int = 1,
-    desc: str = "evaluate",
-    show_progress: bool = True,
-    clf: TFLiteClassifier | None = None,
-) -> WorkResult:
-    """Run ``task`` on every file of ``paths``; ``workers`` > 1 uses that many processes.
+class Workers:
+    """``n`` worker processes, each holding one single-threaded interpreter, started once.
 
-    With one worker the work runs in this process (on ``clf`` when given).
+    With ``n == 1`` everything runs in this process on ``clf``. Use as a context manager;
+    :meth:`run` may be called many times (sets, sweeps) on the same workers.
     """
-    items = [(i, str(p)) for i, p in enumerate(paths)]
-    results: list[np.ndarray | None] = [None] * len(items)
-    failures: list[tuple[Path, str]] = []
-    workers = max(1, min(workers, len(items)))
-    chunk_size = max(1, min(16, len(items) // (workers * 4) or 1))
-    chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
-    decode_s = infer_s = 0.0
-    started = time.perf_counter()
-    cpu_self, cpu_children = _cpu_seconds(resource.RUSAGE_SELF), _cpu_seconds(resource.RUSAGE_CHILDREN)
-    bar = _bar(desc, len(items), show_progress)
 
-    def collect(done) -> None:
-        nonlocal decode_s, infer_s
-        rows, d, t = done
-        decode_s += d
-        infer_s += t
-        for index, value, error in rows:
-            if error is not None:
-                failures.append((Path(items[index][1]), error))
+    def __init__(self, spec: ClassifierSpec, n: int = 1, clf: TFLiteClassifier | None = None) -> None:
+        self.spec, self.n, self._clf, self._pool = spec, max(1, n), clf, None
+        self.startup_s = 0.0
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            if exc[0] is None:
+                self._pool.close()
             else:
-                results[index] = value
-        bar.update(len(rows))
+                self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
-    try:
-        if workers == 1:
-            clf = clf or spec.open(threads=1)
-            for chunk in chunks:
-                collect(_run_chunk(chunk, clf, task))
-        else:
-            ctx = multiprocessing.get_context("spawn")  # no fork of a process holding interpreters
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(spec, task)) as pool:
-                for done in pool.imap_unordered(_run_chunk, chunks):
-                    collect(done)
-                pool.close()
-                pool.join()
-    finally:
-        bar.close()
-    cpu = (_cpu_seconds(resource.RUSAGE_SELF) - cpu_self) + (_cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_children)
-    failures.sort()
-    return WorkResult(results, failures, time.perf_counter() - started, decode_s, infer_s, cpu, workers)
+    def _ensure_started(self) -> None:
+        if self.n == 1:
+            if self._clf is None:
+                self._clf = self.spec.open(threads=1)
+            return
+        if self._pool is None:
+            t0 = time.perf_counter()
+            ctx = multiprocessing.get_context("spawn")  # never fork a process that holds interpreters
+            self._pool = ctx.Pool(self.n, initializer=_init_worker, initargs=(self.spec,))
+            self._pool.map(_ready, range(self.n), chunksize=1)
+            self.startup_s = time.perf_counter() - t0
+            log.debug("%d workers ready in %.2fs", self.n, self.startup_s)
+
+    def run(self, task: Task, paths: Sequence[str | os.PathLike], desc: str = "evaluate",
+            show_progress: bool = True) -> WorkResult:
+        """Run ``task`` on every file of ``paths``; results come back in order."""
+        self._ensure_started()
+        items = [(i, str(p)) for i, p in enumerate(paths)]
+        results: list[np.ndarray | None] = [None] * len(items)
+        failures: list[tuple[Path, str]] = []
+        chunk_size = max(1, min(16, len(items) // (self.n * 4) or 1))
+        chunks = [(task, items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
+        decode_s = infer_s = 0.0
+        bar = _bar(desc, len(items), show_progress)
+        cpu_self, cpu_children = _cpu_seconds(resource.RUSAGE_SELF), _worker_cpu_seconds(self._pool)
+        started = time.perf_counter()
+        try:
+            done_iter = (
+                (_run_chunk(c, self._clf) for c in chunks) if self._pool is None
+                else self._pool.imap_unordered(_run_chunk, chunks)
+            )
+            for rows, d, t in done_iter:
+                decode_s += d
+                infer_s += t
+                for index, value, error in rows:
+                    if error is not None:
+                        failures.append((Path(items[index][1]), error))
+                    else:
+                        results[index] = value
+                bar.update(len(rows))
+        finally:
+            bar.close()
+        wall = time.perf_counter() - started
+        cpu = (_cpu_seconds(resource.RUSAGE_SELF) - cpu_self) + (_worker_cpu_seconds(self._pool) - cpu_children)
+        failures.sort()
+        return WorkResult(results, failures, wall, decode_s, infer_s, cpu, self.n)
+
+
+def _worker_cpu_seconds(pool) -> float:
+    """CPU seconds used so far by the live worker processes (from /proc; 0 where unavailable)."""
+    if pool is None:
+        return 0.0
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for proc in getattr(pool, "_pool", []):
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def _bar(desc: str, total: int, show_progress: bool):
