@@ -130,7 +130,7 @@ class Workers:
         items = [(i, str(p)) for i, p in enumerate(paths)]
         results: list[np.ndarray | None] = [None] * len(items)
         failures: list[tuple[Path, str]] = []
-        chunk_size = max(1, min(16, len(items) // (self.n * 4) or 1))
+        chunk_size = max(1, min(64, len(items) // (self.n * 4) or 1))
         chunks = [(task, items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
         decode_s = infer_s = 0.0
         bar = _bar(desc, len(items), show_progress)
