@@ -213,7 +213,8 @@ def evaluate(
     backgrounds = (_load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
                    if sweeps.position_set and sweeps.backgrounds_dir else [])
 
-    with Workers(spec, threads, clf if threads == 1 else None) as workers:
+    n_workers = min(threads, sum(len(index.records) for index in indexes.values()))
+    with Workers(spec, n_workers, clf if n_workers == 1 else None) as workers:
         report, rows, misclassified = _run_all(workers, clf, indexes, names, reference, top_k, sweeps, backgrounds,
                                                show_progress)
     report["throughput"]["startup_s"] = workers.startup_s

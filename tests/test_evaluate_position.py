@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import make_shapes_dataset
 
+from edgeposinv.errors import EvaluationError
 from edgeposinv.evaluate import SweepRequest, evaluate
 from edgeposinv.models import _pixels_input, available, register
 from edgeposinv.sweeps import PositionSweepConfig, PositionTask
@@ -79,3 +80,43 @@ def test_centre_only_model_has_a_peaked_heatmap_and_augmentation_flattens_it(tmp
     spread = {k: m["centre_accuracy"] - m["corner_accuracy"] for k, m in maps.items()}
     assert spread["default"] < spread["none"] - 0.1
     assert aug["worst_to_centre"] > base["worst_to_centre"]
+
+
+@pytest.mark.parametrize("background", ["blur", "folder"])
+def test_position_backgrounds(background):
+    size = 32
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    backdrops = [np.full((size, size, 3), v, np.uint8) for v in (7, 250)]
+    task = PositionTask(PositionSweepConfig(3, 3, 0.5, background), backdrops if background == "folder" else [])
+    for index in (0, 1):
+        v = task.variants(img, index)[0]  # object in the top-left cell: the bottom-right corner is background
+        if background == "folder":
+            assert v[-1, -1].tolist() == [backdrops[index][0, 0, 0]] * 3
+        else:
+            import cv2
+
+            blurred = cv2.GaussianBlur(img, (0, 0), sigmaX=size / 10)
+            assert np.abs(v[-1, -1].astype(int) - blurred[-1, -1]).max() <= 1
+            assert v[-1, -1].std() < img.std()
+
+
+def test_backgrounds_folder_is_used_by_evaluate(int8_model, tmp_path):
+    import cv2
+
+    data = make_shapes_dataset(tmp_path / "data", n_per_class=2, size=48, seed=5)
+    (tmp_path / "bg").mkdir()
+    cv2.imwrite(str(tmp_path / "bg" / "wall.png"), np.full((60, 80, 3), 90, np.uint8))
+    sweep = SweepRequest(position_set="d", position=PositionSweepConfig(3, 3, 0.6, "folder"),
+                         backgrounds_dir=str(tmp_path / "bg"))
+    report = evaluate(int8_model, [("d", data)], tmp_path / "r", show_progress=False, sweeps=sweep)
+    assert report["position_sweep"]["background"] == "folder"
+    assert report["position_sweep"]["backgrounds_dir"] == str(tmp_path / "bg")
+    assert np.asarray(report["position_sweep"]["accuracy"]).shape == (3, 3)
+    (tmp_path / "nobg").mkdir()
+    (tmp_path / "nobg" / "readme.txt").write_text("no pictures here")
+    with pytest.raises(EvaluationError, match="No readable images in --backgrounds"):
+        evaluate(int8_model, [("d", data)], tmp_path / "r2", show_progress=False,
+                 sweeps=SweepRequest(position_set="d", position=PositionSweepConfig(background="folder"),
+                                     backgrounds_dir=str(tmp_path / "nobg")))
+    assert not (tmp_path / "r2").exists()
