@@ -44,7 +44,11 @@ def load_report(path: str | os.PathLike) -> dict:
 
 
 def _names(paths: Sequence[Path]) -> list[str]:
-    names = [p.name if p.is_dir() else p.parent.name for p in paths]
+    folders = [(p if p.is_dir() else p.parent).resolve() for p in paths]
+    names = [f.name for f in folders]
+    if len(set(names)) == len(names):
+        return names
+    names = [f"{f.parent.name}/{f.name}" for f in folders]  # e.g. host/report vs device/report
     if len(set(names)) == len(names):
         return names
     return [f"{n} ({i + 1})" for i, n in enumerate(names)]
