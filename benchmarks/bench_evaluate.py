@@ -4,7 +4,7 @@
    the interpreter on pre-decoded, ready input tensors — same model, same number of
    worker processes (one single-threaded interpreter each), one run each. The harness
    figure "decode excluded" removes the workers' decode+prepare time (summed, divided by
-   the workers) from the evaluation's wall time. CPU utilisation = CPU seconds of all
+   the workers) from the evaluation's wall time. Best of ``--repeats`` alternating runs. CPU utilisation = CPU seconds of all
    processes / (wall × cores) with decoding included.
 2. Sweep cost: wall time of a 5x5 position sweep on 500 images.
 
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--sweep-images", type=int, default=500)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many alternating runs")
     args = parser.parse_args()
 
     from conftest import make_shapes_dataset
@@ -101,16 +102,23 @@ def main() -> None:
         n = len(files)
         print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
               f"model {model.name} {model.stat().st_size / 1024:.1f} KiB, input {tensors.shape[1]} px "
-              f"{tensors.dtype}; {n} images of 96 px; {args.threads} worker process(es)")
+              f"{tensors.dtype}; {n} images of 96 px; {args.threads} worker process(es); "
+              f"load average before: {os.getloadavg()[0]:.1f}")
 
-        bare = bare_loop(model, tensors, args.threads)
-        t0 = time.perf_counter()
-        report = evaluate(model, [("bench", data)], tmp / "report", threads=args.threads, show_progress=False)
-        total = time.perf_counter() - t0
+        # Alternate the two, best of --repeats: the machine may be shared with other work.
+        bare, harness, best = 0.0, 0.0, None
+        for i in range(args.repeats):
+            bare = max(bare, bare_loop(model, tensors, args.threads))
+            t0 = time.perf_counter()
+            report = evaluate(model, [("bench", data)], tmp / f"report{i}", threads=args.threads, show_progress=False)
+            total = time.perf_counter() - t0
+            t = report["throughput"]
+            rate = n / (t["seconds"] - t["decode_s"] / t["workers"])
+            if rate > harness:
+                harness, best = rate, (report, total)
+        report, total = best
         t = report["throughput"]
         work = t["seconds"]
-        no_decode = work - t["decode_s"] / t["workers"]
-        harness = n / no_decode
         print(f"bare loop (ready tensors)        : {bare:9.1f} img/s")
         print(f"evaluate, decode excluded        : {harness:9.1f} img/s  = {harness / bare:.0%} of the bare loop "
               f"(goal >= 90%)")

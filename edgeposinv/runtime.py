@@ -142,6 +142,13 @@ class TFLiteClassifier:
             raise ModelError(
                 f"{self.path}: embedded image size {self.contract.image_size_px} differs from the input tensor {in_shape[1]}"
             )
+        self._input_info, self._output_info = self._info(self._in), self._info(self._out)
+        info = self._input_info
+        # edgeposinv's int8 exports take camera pixels unchanged (uint8, scale 1, zero point 0).
+        self._pixels_as_is = (self.contract.normalization_inside_model and info.dtype == "uint8"
+                              and info.scale in (0.0, 1.0) and info.zero_point == 0)
+        out = self._output_info
+        self._out_scale, self._out_zero = np.float32(out.scale), np.float32(out.zero_point)
 
     @staticmethod
     def _info(detail: dict) -> TensorInfo:
@@ -150,14 +157,10 @@ class TFLiteClassifier:
 
     @property
     def input_info(self) -> TensorInfo:
-        if not hasattr(self, "_input_info"):
-            self._input_info = self._info(self._in)
         return self._input_info
 
     @property
     def output_info(self) -> TensorInfo:
-        if not hasattr(self, "_output_info"):
-            self._output_info = self._info(self._out)
         return self._output_info
 
     @property
@@ -179,6 +182,8 @@ class TFLiteClassifier:
 
     def to_tensor(self, pixels: np.ndarray) -> np.ndarray:
         """A prepared ``(S, S, 3)`` uint8 image → the ``(1, S, S, 3)`` input tensor the model expects."""
+        if self._pixels_as_is:
+            return np.ascontiguousarray(pixels, np.uint8)[None]
         info = self.input_info
         if not self.contract.normalization_inside_model:
             mean = np.asarray(self.contract.normalization_mean, np.float32)
@@ -202,10 +207,9 @@ class TFLiteClassifier:
         return self.invoke_tensor(self.to_tensor(pixels))
 
     def dequantize(self, raw: np.ndarray) -> np.ndarray:
-        info = self.output_info
-        if info.scale == 0:
+        if self._out_scale == 0:
             return raw.astype(np.float32)
-        return ((raw.astype(np.float32) - info.zero_point) * info.scale).astype(np.float32)
+        return (raw.astype(np.float32) - self._out_zero) * self._out_scale
 
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
         return self.dequantize(self.predict_raw(pixels))
