@@ -138,6 +138,13 @@ class TFLiteClassifier:
             )
         else:
             self.contract = InputContract(image_size_px=in_shape[1])
+        supported = InputContract(image_size_px=in_shape[1])
+        for key in ("color_order", "orientation", "crop", "resize_down", "resize_up", "policy_version"):
+            if getattr(self.contract, key) != getattr(supported, key):
+                raise ModelError(
+                    f"{self.path} asks for input {key}={getattr(self.contract, key)!r}; this edgeposinv implements "
+                    f"{key}={getattr(supported, key)!r} (preprocessing policy v{supported.policy_version}): upgrade edgeposinv"
+                )
         if self.contract.image_size_px != in_shape[1]:
             raise ModelError(
                 f"{self.path}: embedded image size {self.contract.image_size_px} differs from the input tensor {in_shape[1]}"

@@ -93,3 +93,16 @@ def test_existing_report_is_not_overwritten(int8_model, good_set, tmp_path):
     assert done.returncode == 1 and "--overwrite" in done.stderr
     assert (report / "mine.txt").read_text() == "keep me"
     assert np.array(sorted(p.name for p in report.iterdir())).tolist() == ["mine.txt"]
+
+
+def test_model_asking_for_another_preprocessing_policy(int8_model, good_set, tmp_path):
+    from edgeposinv.tflite_meta import CONTRACT_NAME, canonical_json, read_contract, write_entries
+
+    data = int8_model.read_bytes()
+    description = read_contract(data)
+    description["input"]["crop"] = "letterbox"
+    other = tmp_path / "letterbox.tflite"
+    other.write_bytes(write_entries(data, {CONTRACT_NAME: canonical_json(description)}))
+    report = tmp_path / "r"
+    done = run_cli("evaluate", str(other), "--set", f"x={good_set}", "--report", str(report))
+    _assert_one_line_error(done, report, "letterbox.tflite", "crop='letterbox'", "center_square")
