@@ -171,3 +171,93 @@ def test_exif_orientation_is_honoured(int8_model, tmp_path):
     untagged = {r["path"]: r for r in rows if r["set"] == "no_tag"}
     assert any(untagged[p]["predicted"] != up[p]["predicted"]
                or abs(float(untagged[p]["confidence"]) - float(up[p]["confidence"])) > 0.08 for p in up)
+
+
+def _prepared(model_path, folder):
+    """(true ids, prepared uint8 images) in the harness's file order, decoded independently."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    size = int(Interpreter(model_path=str(model_path)).get_input_details()[0]["shape"][1])
+    y, images = [], []
+    for label_id, label in enumerate(SHAPES):
+        for path in sorted((folder / label).iterdir()):
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            side = min(bgr.shape[:2])
+            y0, x0 = (bgr.shape[0] - side) // 2, (bgr.shape[1] - side) // 2
+            crop = bgr[y0 : y0 + side, x0 : x0 + side]
+            images.append(cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+            y.append(label_id)
+    return np.array(y), images
+
+
+def _top1(model_path, images) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(model_path))
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    preds = []
+    for img in images:
+        interp.set_tensor(inp["index"], img[None].astype(inp["dtype"]))  # uint8, scale 1: pixels as they are
+        interp.invoke()
+        preds.append(int(interp.get_tensor(out["index"])[0].argmax()))
+    return np.array(preds)
+
+
+def test_sweep_figures_match_an_independent_recomputation(int8_model, two_sets, tmp_path):
+    from edgeposinv.evaluate import SweepRequest
+    from edgeposinv.sweeps import PositionSweepConfig, RotationSweepConfig, ShiftConsistencyConfig
+
+    published, _ = two_sets
+    shift_config = ShiftConsistencyConfig(max_shift_frac=0.2, seed=3)
+    sweeps = SweepRequest(position_set="p", position=PositionSweepConfig(3, 3, 0.6, "mean"),
+                          rotation_set="p", rotation=RotationSweepConfig(step_deg=90),
+                          shift_set="p", shift=shift_config)
+    report = evaluate(int8_model, [("p", published)], tmp_path / "r", threads=2, show_progress=False, sweeps=sweeps)
+    y, images = _prepared(int8_model, published)
+    size = images[0].shape[0]
+    c = (size - 1) / 2
+
+    # Rotation about the pixel-grid centre, counter-clockwise on screen, borders replicated.
+    acc = []
+    for angle in (-180, -90, 0, 90, 180):
+        m = cv2.getRotationMatrix2D((c, c), angle, 1.0)
+        acc.append(float(np.mean(_top1(int8_model, [cv2.warpAffine(i, m, (size, size), flags=cv2.INTER_LINEAR,
+                                                                   borderMode=cv2.BORDER_REPLICATE) for i in images]) == y)))
+    rot = report["rotation_sweep"]
+    assert rot["angles_deg"] == [-180, -90, 0, 90, 180]
+    assert rot["accuracy"] == pytest.approx(acc, abs=1e-6)
+
+    # Position: scale 0.6 about the centre, centre moved to 0.3 / 0.5 / 0.7 of the side, over the mean colour.
+    heat = np.zeros((3, 3))
+    for r, fy in enumerate((0.3, 0.5, 0.7)):
+        for col, fx in enumerate((0.3, 0.5, 0.7)):
+            m = np.array([[0.6, 0, 0.4 * c + (fx - 0.5) * size], [0, 0.6, 0.4 * c + (fy - 0.5) * size]])
+            variants = []
+            for img in images:
+                obj = cv2.warpAffine(img.astype(np.float32), m, (size, size), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                cover = cv2.warpAffine(np.ones((size, size), np.float32), m, (size, size), flags=cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+                composite = obj + img.reshape(-1, 3).mean(0) * (1 - cover)
+                variants.append(np.clip(np.round(composite), 0, 255).astype(np.uint8))
+            heat[r, col] = np.mean(_top1(int8_model, variants) == y)
+    pos = report["position_sweep"]
+    assert np.asarray(pos["accuracy"]) == pytest.approx(heat, abs=1e-6)
+    assert pos["centre_accuracy"] == pytest.approx(heat[1, 1])
+    assert pos["worst_accuracy"] == pytest.approx(heat.min())
+    assert pos["corner_accuracy"] == pytest.approx(np.mean([heat[0, 0], heat[0, 2], heat[2, 0], heat[2, 2]]))
+
+    # Shift consistency: the two drawn shifts of each image, applied as plain translations.
+    first, second = [], []
+    for i, img in enumerate(images):
+        for out, (dx, dy) in zip((first, second), shift_config.shifts(i)):
+            assert abs(dx) <= 0.2 and abs(dy) <= 0.2
+            m = np.array([[1.0, 0, dx * size], [0, 1.0, dy * size]])
+            out.append(cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    same = _top1(int8_model, first) == _top1(int8_model, second)
+    shift = report["shift_consistency"]
+    assert shift["pairs"] == len(images)
+    assert shift["consistency"] == pytest.approx(same.mean())
+    assert shift["consistency_ci95"] == pytest.approx(list(wilson(int(same.sum()), len(same))), abs=1e-9)
+    assert shift["max_shift_frac"] == 0.2 and shift["max_shift_px"] == pytest.approx(0.2 * size)
