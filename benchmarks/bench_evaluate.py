@@ -122,8 +122,9 @@ def main() -> None:
         print(f"bare loop (ready tensors)        : {bare:9.1f} img/s")
         print(f"evaluate, decode excluded        : {harness:9.1f} img/s  = {harness / bare:.0%} of the bare loop "
               f"(goal >= 90%)")
-        print(f"evaluate, decode included        : {n / work:9.1f} img/s  (CPU utilisation {t['cpu_utilisation']:.0%} "
-              f"of {t['cores']} cores; decode {t['decode_s']:.2f} s, inference {t['infer_s']:.2f} s summed over workers)")
+        print(f"evaluate, decode included        : {n / work:9.1f} img/s  (workers busy {t['worker_busy']:.0%} of the "
+              f"time; CPU utilisation {t['cpu_utilisation']:.0%} of {t['cores']} cores, load average "
+              f"{os.getloadavg()[0]:.1f}; decode {t['decode_s']:.2f} s, inference {t['infer_s']:.2f} s summed over workers)")
         print(f"evaluate call end to end         : {total:9.2f} s  (worker start-up {t['startup_s']:.2f} s, latency "
               f"median {report['latency_ms']['median']:.3f} ms, report writing included)")
 

@@ -145,6 +145,9 @@ def _throughput(works: list[WorkResult]) -> dict:
         "seconds": wall, "images_per_s": n / wall if wall > 0 else None,
         "decode_s": sum(w.decode_s for w in works), "infer_s": sum(w.infer_s for w in works),
         "cpu_utilisation": sum(w.cpu_s for w in works) / (wall * cores) if wall > 0 else None,
+        # Fraction of the wall time the workers spent decoding or inferring (1.0: never starved).
+        "worker_busy": (sum(w.decode_s + w.infer_s for w in works) / (wall * works[0].workers)
+                        if works and wall > 0 else None),
     }
 
 
