@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "capture",
     "dataset",
     "device",
+    "compare",
 )
 
 

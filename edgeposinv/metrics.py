@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -45,11 +46,15 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, labels: tuple[
     precision, recall, _, support = precision_recall_fscore_support(
         y_true, y_pred, labels=ids, zero_division=0
     )
+    with warnings.catch_warnings():  # k >= classes: top-k is trivially 1, which the report shows with k
+        warnings.simplefilter("ignore")
+        top_k_accuracy = float(top_k_accuracy_score(y_true, probs, k=k, labels=ids)) if n else 0.0
     return {
         "n": n,
+        "correct": correct,
         "top1": correct / n if n else 0.0,
         "top1_ci95": list(wilson_interval(correct, n)),
-        "top_k": {"k": k, "accuracy": float(top_k_accuracy_score(y_true, probs, k=k, labels=ids)) if n else 0.0},
+        "top_k": {"k": k, "accuracy": top_k_accuracy},
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "n": int(support[i])}
             for i, name in enumerate(labels)

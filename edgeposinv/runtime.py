@@ -49,6 +49,30 @@ class TensorInfo:
         return {"shape": list(self.shape), "dtype": self.dtype, "scale": self.scale, "zero_point": self.zero_point}
 
 
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """Everything needed to open the same classifier again (in a worker process).
+
+    ``input_mean``/``input_std`` describe a third-party float model that expects
+    normalised input ``(x - mean) / std``; edgeposinv models carry their own contract.
+    """
+
+    model_path: str
+    labels: tuple[str, ...] | None = None
+    input_mean: float | None = None
+    input_std: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.input_mean is None) != (self.input_std is None):
+            raise ModelError("Give both --input-mean and --input-std (or neither).")
+        if self.input_std is not None and self.input_std <= 0:
+            raise ModelError(f"--input-std must be positive. Got {self.input_std}.")
+
+    def open(self, threads: int = 1) -> TFLiteClassifier:
+        return TFLiteClassifier(self.model_path, threads=threads, labels=self.labels,
+                                input_mean=self.input_mean, input_std=self.input_std)
+
+
 class TFLiteClassifier:
     """A .tflite classifier with a ``(1, S, S, 3)`` input and a ``(1, C)`` output."""
 
@@ -57,6 +81,8 @@ class TFLiteClassifier:
         model_path: str | os.PathLike,
         threads: int = 1,
         labels: tuple[str, ...] | None = None,
+        input_mean: float | None = None,
+        input_std: float | None = None,
     ) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
@@ -69,8 +95,13 @@ class TFLiteClassifier:
             self.description = read_contract(self.model_bytes) or {}
             self.interpreter = Interpreter(model_content=self.model_bytes, num_threads=threads)
             self.interpreter.allocate_tensors()
-        except (ValueError, RuntimeError, ModelError) as e:
-            raise ModelError(f"{self.path} is not a loadable .tflite model ({str(e).splitlines()[0]})") from None
+        except ModelError as e:
+            raise ModelError(f"{self.path} is not a loadable .tflite model ({e}); re-export or re-download it") from None
+        except Exception as e:  # the flatbuffer reader and the interpreter raise many types
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ModelError(
+                f"{self.path} is not a loadable .tflite model ({first}); is the file truncated? re-export or re-download it"
+            ) from None
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(
@@ -95,13 +126,36 @@ class TFLiteClassifier:
             )
         self.labels = tuple(labels)
         if "input" in self.description:
+            if input_mean is not None:
+                raise ModelError(
+                    f"{self.path} carries its own input contract; --input-mean/--input-std are for third-party models only"
+                )
             self.contract = InputContract.from_dict(self.description["input"])
+        elif input_mean is not None:
+            self.contract = InputContract(
+                image_size_px=in_shape[1], normalization_inside_model=False,
+                normalization_mean=(float(input_mean),) * 3, normalization_std=(float(input_std),) * 3,
+            )
         else:
             self.contract = InputContract(image_size_px=in_shape[1])
+        supported = InputContract(image_size_px=in_shape[1])
+        for key in ("color_order", "orientation", "crop", "resize_down", "resize_up", "policy_version"):
+            if getattr(self.contract, key) != getattr(supported, key):
+                raise ModelError(
+                    f"{self.path} asks for input {key}={getattr(self.contract, key)!r}; this edgeposinv implements "
+                    f"{key}={getattr(supported, key)!r} (preprocessing policy v{supported.policy_version}): upgrade edgeposinv"
+                )
         if self.contract.image_size_px != in_shape[1]:
             raise ModelError(
                 f"{self.path}: embedded image size {self.contract.image_size_px} differs from the input tensor {in_shape[1]}"
             )
+        self._input_info, self._output_info = self._info(self._in), self._info(self._out)
+        info = self._input_info
+        # edgeposinv's int8 exports take camera pixels unchanged (uint8, scale 1, zero point 0).
+        self._pixels_as_is = (self.contract.normalization_inside_model and info.dtype == "uint8"
+                              and info.scale in (0.0, 1.0) and info.zero_point == 0)
+        out = self._output_info
+        self._out_scale, self._out_zero = np.float32(out.scale), np.float32(out.zero_point)
 
     @staticmethod
     def _info(detail: dict) -> TensorInfo:
@@ -110,11 +164,11 @@ class TFLiteClassifier:
 
     @property
     def input_info(self) -> TensorInfo:
-        return self._info(self._in)
+        return self._input_info
 
     @property
     def output_info(self) -> TensorInfo:
-        return self._info(self._out)
+        return self._output_info
 
     @property
     def image_size_px(self) -> int:
@@ -133,19 +187,36 @@ class TFLiteClassifier:
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
         return prepare(rgb, self.image_size_px)
 
-    def predict_raw(self, pixels: np.ndarray) -> np.ndarray:
-        """Run one prepared ``(S, S, 3)`` uint8 image; return the raw output row."""
+    def to_tensor(self, pixels: np.ndarray) -> np.ndarray:
+        """A prepared ``(S, S, 3)`` uint8 image → the ``(1, S, S, 3)`` input tensor the model expects."""
+        if self._pixels_as_is:
+            return np.ascontiguousarray(pixels, np.uint8)[None]
         info = self.input_info
-        tensor = quantize_input(pixels, np.dtype(info.dtype), info.scale, info.zero_point)
-        self.interpreter.set_tensor(self._in["index"], tensor[None])
+        if not self.contract.normalization_inside_model:
+            mean = np.asarray(self.contract.normalization_mean, np.float32)
+            std = np.asarray(self.contract.normalization_std, np.float32)
+            values = (pixels.astype(np.float32) - mean) / std
+            if info.dtype == "float32":
+                return values[None]
+            q = np.round(values / info.scale) + info.zero_point
+            limits = np.iinfo(np.dtype(info.dtype))
+            return np.clip(q, limits.min, limits.max).astype(info.dtype)[None]
+        return quantize_input(pixels, np.dtype(info.dtype), info.scale, info.zero_point)[None]
+
+    def invoke_tensor(self, tensor: np.ndarray) -> np.ndarray:
+        """Run one ready input tensor; return the raw output row (the bare loop of the benchmark)."""
+        self.interpreter.set_tensor(self._in["index"], tensor)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self._out["index"])[0].copy()
 
+    def predict_raw(self, pixels: np.ndarray) -> np.ndarray:
+        """Run one prepared ``(S, S, 3)`` uint8 image; return the raw output row."""
+        return self.invoke_tensor(self.to_tensor(pixels))
+
     def dequantize(self, raw: np.ndarray) -> np.ndarray:
-        info = self.output_info
-        if info.scale == 0:
+        if self._out_scale == 0:
             return raw.astype(np.float32)
-        return ((raw.astype(np.float32) - info.zero_point) * info.scale).astype(np.float32)
+        return (raw.astype(np.float32) - self._out_zero) * self._out_scale
 
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
         return self.dequantize(self.predict_raw(pixels))
