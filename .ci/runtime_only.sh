@@ -33,7 +33,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 step "pip install . (base dependencies only) into $VENV"
 mkdir -p "$WORK/src"
-(cd "$REPO" && tar --exclude=.git --exclude='*.egg-info' --exclude=build --exclude=__pycache__ -cf - .) | tar -xf - -C "$WORK/src"
+(cd "$REPO" && tar --exclude=.git --exclude=.venv --exclude=venv --exclude=target --exclude='*.egg-info' --exclude=build --exclude=__pycache__ -cf - .) | tar -xf - -C "$WORK/src"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "$WORK/src" "pytest>=8,<10" \
     || fail "pip install . failed in $VENV"
 if "$VENV/bin/python" -c "import tensorflow" 2>/dev/null; then
