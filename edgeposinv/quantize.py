@@ -195,7 +195,21 @@ def load_run_model(run):
     from edgeposinv._keras import keras
 
     with tfmot.quantization.keras.quantize_scope():
-        return keras.models.load_model(run.model_path, compile=False)
+        with open(run.model_path, "rb") as f:
+            is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
+        try:
+            if is_hdf5:  # model.save(path, save_format="h5"): the format QAT wrappers round-trip in
+                import h5py
+
+                with h5py.File(run.model_path, "r") as h5:
+                    return keras.models.load_model(h5, compile=False)
+            return keras.models.load_model(run.model_path, compile=False)
+        except ValueError as e:
+            raise ExportError(
+                f"The QAT model {run.model_path} does not load ({str(e).splitlines()[0]}); tf_keras 2.21 "
+                "cannot reload tfmot wrappers from the .keras zip format: save the QAT model with "
+                "model.save(path, save_format='h5')"
+            ) from None
 
 
 def is_qat_run(run) -> bool:
