@@ -23,6 +23,7 @@ silently ignored. Build specs with the named constructors: ``QuantSpec.int8(...)
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.errors import ConfigError, ExportError
+
+log = logging.getLogger(__name__)
 
 #: mode → the options (QuantSpec fields) it accepts besides ``mode``.
 MODE_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -155,12 +158,26 @@ def _converter(model, via_saved_model: bool):
 
 
 def convert(model, spec: QuantSpec, calibration: np.ndarray | None = None) -> bytes:
-    """Convert a tf_keras model (QAT-wrapped included) to .tflite bytes, deterministically."""
-    from edgeposinv._keras import tf
+    """Convert a tf_keras model (QAT-wrapped included) to .tflite bytes, deterministically.
 
+    QAT models go through a SavedModel export; others through ``from_keras_model``, and
+    through a SavedModel when that fails.
+    """
     if spec.full_integer and (calibration is None or len(calibration) == 0):
         raise ExportError(f"--quantize {spec.mode} needs calibration images; none were loaded")
-    with _converter(model, via_saved_model=spec.mode == "int8-qat") as converter:
+    if spec.mode == "int8-qat":
+        return _convert(model, spec, calibration, via_saved_model=True)
+    try:
+        return _convert(model, spec, calibration, via_saved_model=False)
+    except ExportError as e:
+        log.info("from_keras_model failed (%s); converting through a SavedModel", e)
+        return _convert(model, spec, calibration, via_saved_model=True)
+
+
+def _convert(model, spec: QuantSpec, calibration: np.ndarray | None, via_saved_model: bool) -> bytes:
+    from edgeposinv._keras import tf
+
+    with _converter(model, via_saved_model) as converter:
         if spec.mode == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
