@@ -139,6 +139,13 @@ def main() -> int:
     print(f"target int8 size <= 0.3x float32: {i8['ratio']:.3f} -> {'MET' if size_ok else 'MISSED'}")
     print(f"target int8 top-1 within 1 point of float32: {100 * (i8['top1'] - f32['top1']):+.2f} points -> "
           f"{'MET' if acc_ok else 'MISSED'}")
+    from edgeposinv.inspect_model import inspect_model
+
+    for r in (f32, i8):
+        parts = inspect_model(work / "models" / f"{r['mode']}.tflite")["size_parts"]
+        r["size_parts"] = parts
+        print(f"{r['mode']} bytes: tensor data {parts['tensor_data'] / 1024:.1f} KiB, quantization parameters "
+              f"{parts['quantization_params'] / 1024:.1f} KiB, tensor names {parts['tensor_names'] / 1024:.1f} KiB")
     (work / "bench_export.json").write_text(json.dumps({"machine": m, "rows": rows, "options": asdict(options)},
                                                       indent=2, default=str))
     print(f"(figures also in {work / 'bench_export.json'})")

@@ -54,9 +54,20 @@ def inspect_model(path: str | os.PathLike) -> dict:
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
         codes.append(oc.CustomCode().decode("utf-8") if oc.CustomCode() else ops_by_code.get(code, str(code)))
     ops = Counter(codes[sg.Operators(i).OpcodeIndex()] for i in range(sg.OperatorsLength()))
+    quant_params = 0
+    for i in range(sg.TensorsLength()):
+        q = sg.Tensors(i).Quantization()
+        if q is not None:
+            quant_params += 4 * q.ScaleLength() + 8 * q.ZeroPointLength() + 4 * (q.MinLength() + q.MaxLength())
+    size_parts = {  # where the bytes go: weights vs per-channel quantization parameters vs names
+        "tensor_data": int(sum(model.Buffers(i).DataLength() for i in range(model.BuffersLength()))),
+        "quantization_params": int(quant_params),
+        "tensor_names": int(sum(len(sg.Tensors(i).Name() or b"") for i in range(sg.TensorsLength()))),
+    }
     facts: dict = {
         "path": str(path),
         "size_bytes": len(data),
+        "size_parts": size_parts,
         "sha256": hashlib.sha256(data).hexdigest(),
         "inputs": [_tensor(schema, sg, int(i), dtypes) for i in sg.InputsAsNumpy()],
         "outputs": [_tensor(schema, sg, int(i), dtypes) for i in sg.OutputsAsNumpy()],
@@ -121,6 +132,9 @@ def format_report(facts: dict) -> str:
     else:
         lines.append("No standard TFLite Metadata.")
     lines += ["Inputs:", *map(_tensor_line, facts["inputs"]), "Outputs:", *map(_tensor_line, facts["outputs"])]
+    parts = facts["size_parts"]
+    lines.append(f"Size: tensor data {parts['tensor_data'] / 1024:.1f} KiB (includes metadata), quantization "
+                 f"parameters {parts['quantization_params'] / 1024:.1f} KiB, tensor names {parts['tensor_names'] / 1024:.1f} KiB")
     lines.append(f"Ops ({facts['n_ops']}): " + ", ".join(f"{k} x{v}" for k, v in facts["ops"].items()))
     lines.append(f"Metadata entries: {', '.join(facts['metadata_entries']) or 'none'}; "
                  f"associated files: {', '.join(facts['associated_files']) or 'none'}")
