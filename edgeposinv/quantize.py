@@ -126,6 +126,11 @@ class QuantSpec:
     def from_options(cls, mode: str, calibration_dir: str | None = None, io: str | None = None,
                      calibration_size: int | None = None) -> QuantSpec:
         """Build from CLI options; options the mode does not take raise :class:`ConfigError`."""
+        if calibration_dir and calibration_size is not None:
+            raise ConfigError(
+                "--calibration-size sizes the sample of the training split; with --calibration "
+                f"{calibration_dir} every image of that folder is used. Pass one of the two."
+            )
         return cls(mode, Path(calibration_dir) if calibration_dir else None,
                    200 if calibration_size is None else calibration_size, io)
 

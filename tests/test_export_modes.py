@@ -48,6 +48,11 @@ def test_an_option_a_mode_does_not_accept_is_an_error(mode, option, value, flag)
         QuantSpec.from_options(mode, **{option: value})
 
 
+def test_calibration_size_with_a_calibration_folder_is_an_error():
+    with pytest.raises(ConfigError, match="--calibration-size sizes the sample"):
+        QuantSpec.from_options("int8", calibration_dir="calibration/x", calibration_size=50)
+
+
 def test_bad_mode_and_io_are_errors():
     with pytest.raises(ConfigError, match="--quantize must be one of"):
         QuantSpec("int4")
