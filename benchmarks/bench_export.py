@@ -44,11 +44,11 @@ def train_mobilenet_run(data_dir: Path, run_dir: Path, size: int, epochs: int, s
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((size, size, 3), name="pixels")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalize")(inputs)
-    backbone = keras.applications.MobileNetV2(input_shape=(size, size, 3), alpha=0.35, include_top=False,
-                                              weights=str(WEIGHTS))
-    backbone.trainable = False
-    x = backbone(x, training=False)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    # input_tensor keeps the backbone's layers in the outer model (flat), which tfmot's QAT needs
+    backbone = keras.applications.MobileNetV2(input_tensor=x, alpha=0.35, include_top=False, weights=str(WEIGHTS))
+    for layer in backbone.layers:
+        layer.trainable = False
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(backbone.output)
     x = keras.layers.Dropout(0.2, name="dropout")(x)
     outputs = keras.layers.Dense(len(data.labels), activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name="mobilenet_v2")
@@ -74,6 +74,43 @@ def train_mobilenet_run(data_dir: Path, run_dir: Path, size: int, epochs: int, s
     return float(hist["val_accuracy"][-1])
 
 
+def make_qat_run(run_dir: Path, qat_dir: Path, epochs: int, seed: int) -> None:
+    """Quantization-aware fine-tuning of a run's model (everything but the Rescaling layer),
+    saved as a QAT run: HDF5 model (tf_keras cannot reload tfmot wrappers from .keras), qat=true."""
+    import shutil
+
+    import tensorflow_model_optimization as tfmot
+
+    from edgeposinv._keras import keras
+    from edgeposinv.dataset import DatasetIndex, ImageRecord, load_images
+    from edgeposinv.runs import read_run
+
+    run = read_run(run_dir)
+    base = keras.models.load_model(run.model_path, compile=False)
+    for layer in base.layers:  # QAT fine-tunes the whole network (frozen wrappers never adapt their ranges)
+        layer.trainable = True
+
+    def annotate(layer):
+        if isinstance(layer, keras.layers.Rescaling):
+            return layer
+        return tfmot.quantization.keras.quantize_annotate_layer(layer)
+
+    keras.utils.set_random_seed(seed)
+    qat = tfmot.quantization.keras.quantize_apply(keras.models.clone_model(base, clone_function=annotate))
+    qat.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    size = run.contract.image_size_px
+    train = load_images(DatasetIndex(run.data_dir, run.labels, tuple(
+        ImageRecord(p, p.parent.name) for p in run.split_paths("train"))), size, show_progress=False)
+    qat.fit(train.images.astype(np.float32), train.label_ids, epochs=epochs, batch_size=32, verbose=2)
+    shutil.rmtree(qat_dir, ignore_errors=True)
+    shutil.copytree(run_dir, qat_dir)
+    (qat_dir / "model.keras").unlink()
+    qat.save(qat_dir / "model.keras", save_format="h5")
+    config = json.loads((qat_dir / "config.json").read_text())
+    config["train"].update(qat=True, qat_epochs=epochs)
+    (qat_dir / "config.json").write_text(json.dumps(config, indent=2))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="an existing run folder (default: train MobileNetV2-0.35 on --data)")
@@ -83,6 +120,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=50, help="timed invocations per model (after 5 warm-up)")
+    ap.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs for int8-qat (0: skip it)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
@@ -108,11 +146,17 @@ def main() -> int:
     specs = [QuantSpec.float32(), QuantSpec.float16(), QuantSpec.dynamic(), QuantSpec.int8(),
              QuantSpec.int8(io="float32")]
     options = ExportOptions(force=True, threads=args.threads, latency_runs=args.runs, latency_warmup=5)
+    jobs = [(run_dir, spec) for spec in specs]
+    if args.qat_epochs > 0:
+        t0 = time.monotonic()
+        make_qat_run(run_dir, work / "run_qat", args.qat_epochs, seed=0)
+        print(f"QAT fine-tuned {work / 'run_qat'} in {time.monotonic() - t0:.0f}s")
+        jobs.append((work / "run_qat", QuantSpec.int8_qat()))
     rows, preds = [], {}
-    for spec in specs:
+    for source, spec in jobs:
         name = spec.mode if spec.io == ("uint8" if spec.full_integer else "float32") else f"{spec.mode}/{spec.io}"
         t0 = time.monotonic()
-        res = export_run(run_dir, work / "models" / f"{name.replace('/', '_')}.tflite", spec, overwrite=True, options=options)
+        res = export_run(source, work / "models" / f"{name.replace('/', '_')}.tflite", spec, overwrite=True, options=options)
         clf = TFLiteClassifier(res.model_path, threads=args.threads)
         preds[name] = np.array([int(np.argmax(clf.predict_proba(x))) for x in val.images])
         side = res.sidecar
