@@ -87,7 +87,7 @@ def make_qat_run(run_dir: Path, qat_dir: Path, epochs: int, seed: int) -> None:
 
     run = read_run(run_dir)
     base = keras.models.load_model(run.model_path, compile=False)
-    for layer in base.layers:  # QAT fine-tunes the whole network (frozen wrappers never adapt their ranges)
+    for layer in base.layers:  # QAT fine-tunes the whole network
         layer.trainable = True
 
     def annotate(layer):
