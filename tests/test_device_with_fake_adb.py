@@ -146,7 +146,10 @@ def fake_adb(tmp_path):
     """A fake adb on disk plus its controls: ``state`` (devices, installed, free space) and the call log."""
     exe = tmp_path / "bin" / "adb"
     exe.parent.mkdir()
-    exe.write_text(f"#!{sys.executable}\n" + textwrap.dedent(FAKE_ADB))
+    # The body runs under a __main__ guard: the evaluation's worker processes are spawned,
+    # and spawning re-imports the main script.
+    body = textwrap.indent(textwrap.dedent(FAKE_ADB), "    ")
+    exe.write_text(f"#!{sys.executable}\ndef _main():\n{body}\n\nif __name__ == '__main__':\n    _main()\n")
     exe.chmod(0o755)
     root = tmp_path / "phone"
     root.mkdir()
