@@ -1,14 +1,16 @@
 """Quantization-aware fine-tuning with tensorflow-model-optimization (tf_keras models).
 
-Every layer tfmot knows is annotated; the input normalisation (``Rescaling``, which the
-default 8-bit registry does not cover) and the input layer stay float and are quantized by
-the converter from the representative data. The wrapped model saves to ``model.keras``
+Every layer is annotated; the input normalisation (``Rescaling``, which the default 8-bit
+registry does not cover) becomes the equivalent fixed 1x1 depthwise convolution, so the
+model's input gets a learned quantization range like every other tensor. The wrapped model saves to ``model.keras``
 and loads under ``tfmot.quantization.keras.quantize_scope()``.
 """
 
 from __future__ import annotations
 
 import logging
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -19,20 +21,35 @@ def _tfmot():
     return tfmot
 
 
+def _normalize_as_depthwise(keras, layer):
+    """The input ``Rescaling`` as an equivalent fixed 1x1 depthwise convolution, which the
+    default 8-bit registry quantizes (so the converter gets the input's range)."""
+    cfg = layer.get_config()
+    conv = keras.layers.DepthwiseConv2D(1, use_bias=True, name=layer.name, trainable=False)
+    conv.build((None, None, None, 3))
+    conv.set_weights([np.full((1, 1, 3, 1), cfg["scale"], np.float32), np.full((3,), cfg["offset"], np.float32)])
+    return conv
+
+
 def quantize_model(model):
-    """A QAT-wrapped copy of a trained float ``model`` (same weights)."""
+    """A QAT-wrapped copy of a trained float ``model`` (same weights, same function)."""
     from edgeposinv._keras import keras
 
     tfmot = _tfmot()
     qk = tfmot.quantization.keras
-    skip = (keras.layers.Rescaling, keras.layers.InputLayer)
 
     def annotate(layer):
-        fresh = layer.__class__.from_config(layer.get_config())
-        return fresh if isinstance(layer, skip) else qk.quantize_annotate_layer(fresh)
+        if isinstance(layer, keras.layers.InputLayer):
+            return layer.__class__.from_config(layer.get_config())
+        if isinstance(layer, keras.layers.Rescaling):
+            return qk.quantize_annotate_layer(_normalize_as_depthwise(keras, layer))
+        return qk.quantize_annotate_layer(layer.__class__.from_config(layer.get_config()))
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
-    annotated.set_weights(model.get_weights())
+    inner = {getattr(w, "layer", w).name: getattr(w, "layer", w) for w in annotated.layers}
+    for layer in model.layers:
+        if layer.weights and not isinstance(layer, keras.layers.Rescaling):
+            inner[layer.name].set_weights(layer.get_weights())
     with qk.quantize_scope():
         quantized = qk.quantize_apply(annotated)
     log.info("quantization-aware model: %d layers wrapped", sum("quant" in layer.name for layer in quantized.layers))
