@@ -52,8 +52,21 @@ def quantize_model(model):
             inner[layer.name].set_weights(layer.get_weights())
     with qk.quantize_scope():
         quantized = qk.quantize_apply(annotated)
+    fix_input_range(quantized)
     log.info("quantization-aware model: %d layers wrapped", sum("quant" in layer.name for layer in quantized.layers))
     return quantized
+
+
+def fix_input_range(model, low: float = 0.0, high: float = 255.0) -> None:
+    """Pin the input quantizer's range to the pixel range, so the int8 model's uint8 input
+    is the raw pixel value (scale 1, zero point 0), as the input contract promises."""
+    for layer in model.layers:
+        if type(layer).__name__ == "QuantizeLayer":
+            for v in layer.weights:
+                if v.name.endswith("_min:0"):
+                    v.assign(low)
+                elif v.name.endswith("_max:0"):
+                    v.assign(high)
 
 
 def quantize_scope():

@@ -281,7 +281,11 @@ def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prep
         model.fit(train_ds, epochs=end, initial_epoch=begin, steps_per_epoch=steps, validation_data=val_ds,
                   class_weight=class_weight, verbose=0, callbacks=[callback])
         start_epoch = max(start_epoch, state["epoch"])
-    if not config.qat and checkpoints.best_weights(run_dir) is not None:
+    if config.qat:
+        from edgeposinv.qat import fix_input_range
+
+        fix_input_range(model)
+    elif checkpoints.best_weights(run_dir) is not None:
         model.load_weights(str(checkpoints.best_weights(run_dir)))
     model.compile(loss=loss, metrics=["accuracy"])
     val_loss, val_accuracy = (float(v) for v in model.evaluate(val_ds, verbose=0))
