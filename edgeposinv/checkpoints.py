@@ -18,6 +18,8 @@ from pathlib import Path
 from edgeposinv.fsutil import atomic_write_json
 
 log = logging.getLogger(__name__)
+# TensorFlow's checkpoint writer logs one absl INFO line per save; keep the epoch log readable.
+logging.getLogger("absl").setLevel(logging.WARNING)
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"

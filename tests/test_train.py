@@ -170,3 +170,30 @@ def test_run_folder_is_reproducible_and_complete(shapes_dir, tmp_path):
     np.testing.assert_allclose([float(r["loss"]) for r in ha], [float(r["loss"]) for r in hb], rtol=1e-4)
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())
     assert cfg["augment"]["max_rotation_deg"] == 40.0 and cfg["train"]["optimizer"] == "adamw"
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path):
+    from edgeposinv import checkpoints
+    from edgeposinv._keras import keras
+    from edgeposinv.models import build_model
+
+    model = build_model("tiny", 16, 2, width=4)
+    optimizer = keras.optimizers.Adam(1e-3)
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy")
+    state = checkpoints.new_state()
+    cb = checkpoints.make_callback(tmp_path, state, "train", 10, patience=2, track_best=True, optimizer=optimizer)
+    cb.set_model(model)
+    cb.on_train_begin()
+    best = None
+    for epoch, val_loss in enumerate([1.0, 0.8, 0.9, 0.85]):
+        cb.on_epoch_begin(epoch)
+        if epoch == 1:
+            best = [w.copy() for w in model.get_weights()]
+        cb.on_epoch_end(epoch, {"loss": 1.0, "val_loss": val_loss})
+        model.set_weights([w + 1.0 for w in model.get_weights()])  # "training" changes the weights
+        assert model.stop_training == (epoch == 3)
+    assert state["stopped"] and state["best_val_loss"] == 0.8 and state["epoch"] == 4
+    model.load_weights(str(checkpoints.best_weights(tmp_path)))
+    for a, b in zip(model.get_weights(), best):
+        np.testing.assert_allclose(a, b)
+    assert [row["epoch"] for row in checkpoints.read_state(tmp_path)["history"]] == [1, 2, 3, 4]
