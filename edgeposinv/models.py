@@ -120,7 +120,7 @@ def backbone_layers(model) -> list:
     ]
 
 
-def set_trainable(model, phase: str, fine_tune_fraction: float = 0.3) -> None:
+def set_trainable(model, phase: str, fine_tune_fraction: float = 0.6) -> None:
     """``phase``: ``all`` (from scratch), ``head`` (frozen backbone) or ``fine_tune`` (the top
     ``fine_tune_fraction`` of backbone layers trainable). BatchNormalization layers of a
     pretrained backbone stay frozen, which in tf_keras also keeps them in inference mode."""

@@ -41,7 +41,7 @@ class TrainConfig:
 
     arch: str = "tiny"
     image_size_px: int = 64
-    epochs: int = 10
+    epochs: int = 20
     batch_size: int = 32
     augment: str = "default"
     augment_config: str | None = None
@@ -60,8 +60,8 @@ class TrainConfig:
     dropout: float = 0.2
     antialias: bool = False
     frozen_epochs: int | None = None
-    fine_tune_lr_factor: float = 0.1
-    fine_tune_fraction: float = 0.3
+    fine_tune_lr_factor: float = 0.3
+    fine_tune_fraction: float = 0.6
     qat: bool = False
     qat_epochs: int = 2
 

@@ -19,7 +19,7 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
               help="imagenet | none | PATH (default: imagenet for MobileNets, none for tiny).")
 @click.option("--antialias", is_flag=True, help="Blur before every subsampling (tiny, mobilenet_v2).")
 @click.option("--image-size", "image_size", default=64, show_default=True, type=int, help="Square input size in pixels (MobileNets: 96..224).")
-@click.option("--epochs", default=10, show_default=True, type=int)
+@click.option("--epochs", default=20, show_default=True, type=int)
 @click.option("--frozen-epochs", "frozen_epochs", default=None, type=int,
               help="Epochs with a pretrained backbone frozen before fine-tuning [default: 30% of --epochs].")
 @click.option("--batch-size", "batch_size", default=32, show_default=True, type=int)
