@@ -155,7 +155,14 @@ def train(
     if run_dir.exists():
         shutil.rmtree(run_dir)
     write_run_start(run_dir, config, augment, prepared)
-    return _fit(run_dir, config, augment, prepared, state=None)
+    try:
+        return _fit(run_dir, config, augment, prepared, state=None)
+    except BaseException:
+        from edgeposinv.checkpoints import read_state
+
+        if read_state(run_dir) is None:  # nothing to resume: leave no half-written run behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResult:

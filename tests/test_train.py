@@ -154,6 +154,9 @@ def test_too_small_for_the_batch_is_a_clear_error(shapes_dir, tmp_path):
     assert not (tmp_path / "r").exists()
     r = run_cli("train", str(shapes_dir), "--out", str(tmp_path / "r"), "--image-size", "32", "--val-split", "0.999")
     assert r.returncode == 1 and "Traceback" not in r.stderr and "--val-split" in r.stderr
+    r = run_cli("train", str(shapes_dir), "--out", str(tmp_path / "r"), "--arch", "mobilenet_v2", "--image-size", "64")
+    assert r.returncode == 1 and "[96, 224]" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_run_folder_is_reproducible_and_complete(shapes_dir, tmp_path):
