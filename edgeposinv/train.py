@@ -10,7 +10,6 @@ Every epoch saves a resumable state (:mod:`edgeposinv.checkpoints`).
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import time
@@ -311,7 +310,4 @@ def config_dict(config: TrainConfig) -> dict:
     d = asdict(config)
     d["weights_resolved"] = config.resolved_weights
     d["phases"] = [list(p) for p in config.phases()]
-    d["learning_rate"] = float(d["learning_rate"])
-    if math.isnan(d["learning_rate"]):
-        raise ConfigError("learning_rate is NaN")
     return d
