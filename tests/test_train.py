@@ -56,7 +56,7 @@ def test_default_augmentation_beats_none_off_centre(tmp_path):
         model = load_keras_model(read_run(tmp_path / augment))
         acc[augment] = float((model.predict(x, verbose=0).argmax(1) == labels).mean())
     print("off-centre accuracy", acc)
-    assert acc["default"] >= acc["none"] + 0.08, acc  # seeded: 0.78 vs 0.67 here
+    assert acc["default"] >= acc["none"] + 0.15, acc  # seeded: 0.90 vs 0.67 here
 
 
 def _history(run_dir):
