@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from edgeposinv import geometry
-from edgeposinv.augment import AugmentConfig, AugmentParams, apply_params
+from edgeposinv.augment import AugmentConfig, AugmentParams, apply_params, fixed_params
 from edgeposinv.errors import ConfigError
 from edgeposinv.metrics import wilson_interval
 from edgeposinv.runtime import TFLiteClassifier
@@ -28,9 +28,9 @@ def _top1_of_variants(clf: TFLiteClassifier, variants: list[np.ndarray]) -> np.n
     return np.array([int(clf.predict_raw(v).argmax()) for v in variants], np.int64)
 
 
-def _as_params(matrices: list[np.ndarray]) -> AugmentParams:
-    n = len(matrices)
-    return AugmentParams(np.stack(matrices), np.zeros(n), np.ones(n))
+def _as_params(size: int, views: list[dict]) -> AugmentParams:
+    """Fixed augmentation parameters, one set per view (e.g. ``{"rotation_deg": 30}``)."""
+    return AugmentParams.concat([fixed_params(size, **view) for view in views])
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class RotationTask:
 
     def __call__(self, clf: TFLiteClassifier, pixels: np.ndarray, index: int) -> np.ndarray:
         size = pixels.shape[0]
-        params = _as_params([geometry.affine_matrix(size, rotation_deg=a) for a in self.config.angles_deg()])
+        params = _as_params(size, [{"rotation_deg": a} for a in self.config.angles_deg()])
         variants = [apply_params(pixels, params, i, fill_mode=self.config.fill_mode) for i in range(len(params))]
         return _top1_of_variants(clf, variants)
 
@@ -205,7 +205,7 @@ class ShiftTask:
 
     def __call__(self, clf: TFLiteClassifier, pixels: np.ndarray, index: int) -> np.ndarray:
         size = pixels.shape[0]
-        params = _as_params([geometry.affine_matrix(size, shift_frac=tuple(s)) for s in self.config.shifts(index)])
+        params = _as_params(size, [{"shift_frac": tuple(s)} for s in self.config.shifts(index)])
         variants = [apply_params(pixels, params, i, fill_mode=self.config.fill_mode) for i in range(2)]
         return _top1_of_variants(clf, variants)
 
