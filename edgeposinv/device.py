@@ -214,7 +214,7 @@ def read_remote_json(adb: Adb, path: str) -> dict | None:
 
 def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[str], int]:
     """Validate the model and the set folders before touching the phone; labels and bytes to push."""
-    from edgeposinv.dataset import scan_dataset
+    from edgeposinv.evaluate import scan_set
     from edgeposinv.tflite_meta import read_contract
 
     if not model_path.is_file():
@@ -232,13 +232,7 @@ def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[st
     for name, folder in sets:
         if not _SET_NAME.match(name):
             raise DeviceError(f"Set name {name!r} may only use letters, digits, '.', '_' and '-'")
-        index = scan_dataset(folder, min_classes=1)
-        unknown = [lab for lab in index.labels if lab not in labels]
-        if unknown:
-            raise DeviceError(
-                f"Set '{name}' ({folder}) has folders that are not model labels: {', '.join(unknown)}. "
-                f"Model labels: {', '.join(labels)}"
-            )
+        index = scan_set(name, Path(folder), labels)
         total += sum(r.path.stat().st_size for r in index.records)
     return labels, total
 

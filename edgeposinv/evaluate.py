@@ -87,7 +87,8 @@ def model_summary(clf: TFLiteClassifier) -> dict:
     }
 
 
-def _scan_set(name: str, folder: Path, labels: tuple[str, ...]) -> DatasetIndex:
+def scan_set(name: str, folder: Path, labels: tuple[str, ...]) -> DatasetIndex:
+    """The images of test set ``name``; its folders must all be model labels."""
     index = scan_dataset(folder, min_classes=1)
     unknown = [lab for lab in index.labels if lab not in labels]
     if unknown:
@@ -212,7 +213,7 @@ def evaluate(
     labels = read_labels_file(labels_file) if labels_file else None
     spec = ClassifierSpec(str(model_path), labels, input_mean, input_std)
     clf = spec.open(threads=threads)
-    indexes = {name: _scan_set(name, Path(folder), clf.labels) for name, folder in sets}
+    indexes = {name: scan_set(name, Path(folder), clf.labels) for name, folder in sets}
     backgrounds = (_load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
                    if sweeps.position_set and sweeps.backgrounds_dir else [])
 
