@@ -151,17 +151,27 @@ def train(
     check_can_write(run_dir, overwrite)
     augment = config.augment_settings()
     prepared = _prepare_data(data_dir, config, augment, show_progress)
+    # An existing run (replaced only with --overwrite) is set aside, not deleted, until the
+    # new run has finished: a failed run gives it back.
+    previous = None
     if run_dir.exists():
-        shutil.rmtree(run_dir)
-    write_run_start(run_dir, config, augment, prepared)
+        previous = run_dir.with_name(f".{run_dir.name}.replaced")
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(run_dir, previous)
     try:
-        return _fit(run_dir, config, augment, prepared, state=None)
+        write_run_start(run_dir, config, augment, prepared)
+        result = _fit(run_dir, config, augment, prepared, state=None)
     except BaseException:
         from edgeposinv.checkpoints import read_state
 
         if read_state(run_dir) is None:  # nothing to resume: leave no half-written run behind
             shutil.rmtree(run_dir, ignore_errors=True)
+            if previous is not None:
+                os.replace(previous, run_dir)
         raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+    return result
 
 
 def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResult:

@@ -136,3 +136,23 @@ def test_export_carries_labels_and_contract(int8_model):
     assert description["input"]["crop"] == "center_square"
     sidecar = json.loads(int8_model.with_suffix(".json").read_text())
     assert sidecar["labels"] == list(SHAPES) and sidecar["parity"]["top1_agreement"] >= 0.95
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_is_interrupted(trained_run, shapes_dir, tmp_path, monkeypatch):
+    import shutil
+
+    import edgeposinv.train as train_module
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C during the first epoch, before any checkpoint
+
+    monkeypatch.setattr(train_module, "_fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_module.train(shapes_dir, run, train_module.TrainConfig(image_size_px=32, epochs=1), overwrite=True,
+                           show_progress=False)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
