@@ -46,7 +46,7 @@ def accuracy_figure(groups: dict[str, dict[str, dict]], title: str):
     ax.set_ylabel("top-1 (95% CI)")
     ax.set_title(title)
     if len(groups) > 1:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(2, len(groups)), frameon=False)
     return fig
 
 
