@@ -43,6 +43,7 @@ final class CameraSource {
 
     private final Context context;
     private final TextureView preview;
+    private volatile boolean stopped;
     private final FrameListener listener;
     private final AtomicBoolean busy = new AtomicBoolean(false);
     private HandlerThread thread;
@@ -210,7 +211,36 @@ final class CameraSource {
         return out;
     }
 
+    /** Starts now if the preview surface exists, otherwise as soon as it appears (unless stopped first). */
+    void startWhenPreviewReady() {
+        stopped = false;
+        if (preview.isAvailable()) {
+            start();
+            return;
+        }
+        preview.setSurfaceTextureListener(new TextureView.SurfaceTextureListener() {
+            @Override
+            public void onSurfaceTextureAvailable(SurfaceTexture s, int w, int h) {
+                if (!stopped) {
+                    start();
+                }
+            }
+
+            @Override
+            public void onSurfaceTextureSizeChanged(SurfaceTexture s, int w, int h) {}
+
+            @Override
+            public boolean onSurfaceTextureDestroyed(SurfaceTexture s) {
+                return true;
+            }
+
+            @Override
+            public void onSurfaceTextureUpdated(SurfaceTexture s) {}
+        });
+    }
+
     void stop() {
+        stopped = true;
         if (session != null) {
             session.close();
             session = null;

@@ -172,29 +172,7 @@ public final class CaptureActivity extends Activity implements CameraSource.Fram
 
     private void startCamera() {
         camera = new CameraSource(this, preview, this);
-        if (preview.isAvailable()) {
-            camera.start();
-            return;
-        }
-        preview.setSurfaceTextureListener(new TextureView.SurfaceTextureListener() {
-            @Override
-            public void onSurfaceTextureAvailable(android.graphics.SurfaceTexture s, int w, int h) {
-                if (camera != null) {
-                    camera.start();
-                }
-            }
-
-            @Override
-            public void onSurfaceTextureSizeChanged(android.graphics.SurfaceTexture s, int w, int h) {}
-
-            @Override
-            public boolean onSurfaceTextureDestroyed(android.graphics.SurfaceTexture s) {
-                return true;
-            }
-
-            @Override
-            public void onSurfaceTextureUpdated(android.graphics.SurfaceTexture s) {}
-        });
+        camera.startWhenPreviewReady();
     }
 
     @Override
