@@ -64,22 +64,24 @@ def _ready(_: int) -> int:
 
 
 def _run_chunk(payload: tuple[Task, Sequence[tuple[int, str]]], clf: TFLiteClassifier | None = None):
+    """Run a chunk of files; results come back stacked in one array (one pickle per chunk)."""
     task, chunk = payload
     clf = clf or _STATE["clf"]
-    out, decode_s, infer_s = [], 0.0, 0.0
+    done, values, failed, decode_s, infer_s = [], [], [], 0.0, 0.0
     for index, path in chunk:
         t0 = time.perf_counter()
         try:
             pixels = clf.prepare(read_rgb(path))
         except ImageDecodeError as e:
-            out.append((index, None, str(e).split(": ", 1)[-1]))
+            failed.append((index, str(e).split(": ", 1)[-1]))
             decode_s += time.perf_counter() - t0
             continue
         t1 = time.perf_counter()
-        out.append((index, task(clf, pixels, index), None))
+        values.append(task(clf, pixels, index))
+        done.append(index)
         infer_s += time.perf_counter() - t1
         decode_s += t1 - t0
-    return out, decode_s, infer_s
+    return done, (np.stack(values) if values else None), failed, decode_s, infer_s
 
 
 def _cpu_seconds(who: int) -> float:
@@ -130,7 +132,7 @@ class Workers:
         items = [(i, str(p)) for i, p in enumerate(paths)]
         results: list[np.ndarray | None] = [None] * len(items)
         failures: list[tuple[Path, str]] = []
-        chunk_size = max(1, min(64, len(items) // (self.n * 4) or 1))
+        chunk_size = max(1, min(128, len(items) // (self.n * 4) or 1))
         chunks = [(task, items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
         decode_s = infer_s = 0.0
         bar = _bar(desc, len(items), show_progress)
@@ -141,15 +143,13 @@ class Workers:
                 (_run_chunk(c, self._clf) for c in chunks) if self._pool is None
                 else self._pool.imap_unordered(_run_chunk, chunks)
             )
-            for rows, d, t in done_iter:
+            for done, values, failed, d, t in done_iter:
                 decode_s += d
                 infer_s += t
-                for index, value, error in rows:
-                    if error is not None:
-                        failures.append((Path(items[index][1]), error))
-                    else:
-                        results[index] = value
-                bar.update(len(rows))
+                for index, value in zip(done, values if values is not None else ()):
+                    results[index] = value
+                failures += [(Path(items[index][1]), error) for index, error in failed]
+                bar.update(len(done) + len(failed))
         finally:
             bar.close()
         wall = time.perf_counter() - started
