@@ -120,6 +120,20 @@ def blur_batch(images, kernels):
     return tf.transpose(tf.reshape(y, [h, w, b, ch]), [2, 0, 1, 3])
 
 
+def blur_some(images, kernels):
+    """:func:`blur_batch` on only the images whose kernel is not the identity (most are not
+    blurred: convolving them anyway would cost the pipeline a large share of its time)."""
+    c = kernels.shape[1] // 2
+    off_centre = tf.reduce_sum(tf.abs(kernels), axis=[1, 2]) - tf.abs(kernels[:, c, c])
+    idx = tf.where((off_centre > 1e-6) | (tf.abs(kernels[:, c, c] - 1.0) > 1e-6))
+
+    def blur_selected():
+        blurred = blur_batch(tf.gather_nd(images, idx), tf.gather_nd(kernels, idx))
+        return tf.tensor_scatter_nd_update(images, idx, blurred)
+
+    return tf.cond(tf.size(idx) > 0, blur_selected, lambda: images)
+
+
 def _jpeg(image, quality):
     def recompress():
         data = tf.raw_ops.EncodeJpegVariableQuality(images=tf.cast(image, tf.uint8), quality=quality)
@@ -147,9 +161,21 @@ class _Stages:
         )
 
 
-def augment_batch(x, p: dict, augment: AugmentConfig, stages: _Stages, masks=None, tiles=None):
+NOISE_BANK_SIZE = 64
+
+
+def noise_bank(size_px: int, seed: int, n: int = NOISE_BANK_SIZE):
+    """Unit Gaussian noise fields ``(n, S, S, 3)`` drawn once; each image takes the field its
+    drawn noise seed points at. Drawing fresh Gaussian noise for every image was the most
+    expensive step of the default recipe (about a third of the augmentation time)."""
+    rng = np.random.default_rng([seed, 0x6E6F697365])
+    return tf.constant(rng.standard_normal((n, size_px, size_px, 3), dtype=np.float32))
+
+
+def augment_batch(x, p: dict, augment: AugmentConfig, stages: _Stages, masks=None, tiles=None, noise=None):
     """Apply drawn parameters ``p`` (batched tensors) to uint8 images ``x`` (B, S, S, 3)
-    (``masks``: uint8 (B, S, S, 1), 255 = object); returns float32 0..255."""
+    (``masks``: uint8 (B, S, S, 1), 255 = object; ``noise``: a :func:`noise_bank`);
+    returns float32 0..255."""
     if stages.background:
         x = tf.concat([x, masks], axis=-1)
     x = warp_batch(x, p["transforms"], p["lens_k"], augment.fill_mode)
@@ -164,10 +190,14 @@ def augment_batch(x, p: dict, augment: AugmentConfig, stages: _Stages, masks=Non
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
     x = (x - mean) * p["contrast"][:, None, None, None] + mean
     if stages.blur:
-        x = blur_batch(x, p["kernels"])
+        x = blur_some(x, p["kernels"])
     if stages.noise:
-        seed = tf.stack([p["noise_seeds"][0], p["noise_seeds"][-1]])
-        x = x + tf.random.stateless_normal(tf.shape(x), seed) * p["noise_std"][:, None, None, None]
+        if noise is None:
+            seed = tf.stack([p["noise_seeds"][0], p["noise_seeds"][-1]])
+            unit = tf.random.stateless_normal(tf.shape(x), seed)
+        else:
+            unit = tf.gather(noise, tf.math.floormod(p["noise_seeds"], tf.shape(noise, out_type=p["noise_seeds"].dtype)[0]))
+        x = x + unit * p["noise_std"][:, None, None, None]
     x = tf.clip_by_value(tf.round(x), 0.0, 255.0)
     if stages.jpeg:
         x = tf.map_fn(lambda a: _jpeg(a[0], a[1]), (x, p["jpeg_quality"]), fn_output_signature=tf.float32)
@@ -243,6 +273,7 @@ def training_dataset(
     labels_t = tf.constant(label_ids.astype(np.int32))
     masks_t = None if masks is None or not stages.background else tf.constant(np.round(masks[..., None] * 255).astype(np.uint8))
     tiles_t = None if tiles is None or not stages.background else tf.constant(tiles)
+    noise_t = noise_bank(size, seed) if stages.noise else None
 
     def labels_of(idx):
         y = tf.gather(labels_t, idx)
@@ -260,7 +291,7 @@ def training_dataset(
         x = tf.gather(images_t, idx)
         m = None if masks_t is None else tf.gather(masks_t, idx)
         t = None if tiles_t is None else tf.cast(tiles_t, tf.float32)
-        return augment_batch(x, p, augment, stages, m, t), labels_of(idx)
+        return augment_batch(x, p, augment, stages, m, t, noise_t), labels_of(idx)
 
     ds = tf.data.Dataset.from_tensor_slices((order, p_np)).batch(batch_size)
     ds = ds.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
