@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.demo_data import DemoDataConfig, build_demo_datasets
-from edgeposinv.evaluate import REPORT_HTML, REPORT_JSON, evaluate
+from edgeposinv.evaluate import REPORT_JSON, evaluate
 from edgeposinv.export import QuantSpec, export_run
 from edgeposinv.fsutil import atomic_dir, atomic_write_json, atomic_write_text
 from edgeposinv.report import accuracy_figure, figure_to_img_tag, page
@@ -32,7 +32,8 @@ def _sample_strip(folder: Path, n: int = 8) -> str:
     from edgeposinv.report import _pyplot
 
     plt = _pyplot()
-    files = sorted(folder.rglob("*.png"))[:: max(1, len(sorted(folder.rglob("*.png"))) // n)][:n]
+    every = sorted(folder.rglob("*.png"))
+    files = every[:: max(1, len(every) // n)][:n]
     fig, axes = plt.subplots(1, len(files), figsize=(1.1 * len(files), 1.3))
     for ax, f in zip(np.atleast_1d(axes), files):
         ax.imshow(read_rgb(f))
@@ -101,5 +102,3 @@ def run_demo(out: str | os.PathLike = "edgeposinv-demo", epochs: int = 40, seed:
         atomic_write_json(tmp / "summary.json", summary)
     return summary
 
-
-__all__ = ["run_demo", "REPORT_HTML"]

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import run_cli
 
+
 def _command_paths() -> list[list[str]]:
     """Every command and sub-command of the CLI, e.g. ["train"], ["dataset", "stats"]."""
     import click
