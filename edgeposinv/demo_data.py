@@ -70,22 +70,26 @@ def _compose(background: np.ndarray, mask: np.ndarray, ink: np.ndarray) -> np.nd
     return np.clip(background * (1 - m) + ink * m, 0, 255).astype(np.uint8)
 
 
-def render_published(digit: np.ndarray, rng: np.random.Generator, cfg: DemoDataConfig) -> np.ndarray:
+def _centred_mask(digit: np.ndarray, cfg: DemoDataConfig) -> np.ndarray:
+    """The digit's ink mask, centred on the canvas at the published size."""
     size = cfg.canvas_px
     side = int(round(cfg.published_digit_frac * size))
     mask = np.zeros((size, size), np.float32)
     o = (size - side) // 2
     mask[o : o + side, o : o + side] = _digit_mask(digit, side)
+    return mask
+
+
+def render_published(digit: np.ndarray, rng: np.random.Generator, cfg: DemoDataConfig) -> np.ndarray:
+    size = cfg.canvas_px
+    mask = _centred_mask(digit, cfg)
     ink = rng.uniform(10, 60, size=3)
     return _compose(_paper(rng, size), mask, ink)
 
 
 def render_wild(digit: np.ndarray, rng: np.random.Generator, cfg: DemoDataConfig) -> np.ndarray:
     size = cfg.canvas_px
-    side = int(round(cfg.published_digit_frac * size))
-    base = np.zeros((size, size), np.float32)
-    o = (size - side) // 2
-    base[o : o + side, o : o + side] = _digit_mask(digit, side)
+    base = _centred_mask(digit, cfg)
     frac = rng.uniform(*cfg.wild_digit_frac)
     scale = frac / cfg.published_digit_frac
     room = (1 - frac) / 2 * 0.9

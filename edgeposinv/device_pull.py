@@ -17,13 +17,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeposinv.dataset import MANIFEST_NAME as MANIFEST
 from edgeposinv.device import CAPTURE_DIR, DeviceError, connect
 from edgeposinv.fsutil import atomic_write_text
 from edgeposinv.images import is_image_name
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.jsonl"
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,7 @@ public final class CaptureActivity extends Activity implements CameraSource.Fram
     @Override
     public void onRequestPermissionsResult(int request, String[] permissions, int[] grants) {
         super.onRequestPermissionsResult(request, permissions, grants);
-        if (request == Ui.CAMERA_REQUEST && grants.length > 0 && grants[0] == android.content.pm.PackageManager.PERMISSION_GRANTED) {
+        if (Ui.cameraGranted(request, grants)) {
             startCamera();
         } else {
             status.setText("Capture mode needs the camera permission.");

@@ -184,7 +184,7 @@ public final class LiveActivity extends Activity implements CameraSource.FrameLi
     @Override
     public void onRequestPermissionsResult(int request, String[] permissions, int[] grants) {
         super.onRequestPermissionsResult(request, permissions, grants);
-        if (request == Ui.CAMERA_REQUEST && grants.length > 0 && grants[0] == android.content.pm.PackageManager.PERMISSION_GRANTED) {
+        if (Ui.cameraGranted(request, grants)) {
             startCamera();
         } else {
             show("Live mode needs the camera permission.");

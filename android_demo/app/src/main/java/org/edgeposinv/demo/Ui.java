@@ -53,6 +53,12 @@ final class Ui {
     }
 
     /** True when the camera may be used; otherwise asks for it (the activity restarts the camera on grant). */
+    /** Whether a permission result grants the camera this class asked for. */
+    static boolean cameraGranted(int request, int[] grants) {
+        return request == CAMERA_REQUEST && grants.length > 0
+                && grants[0] == android.content.pm.PackageManager.PERMISSION_GRANTED;
+    }
+
     static boolean ensureCamera(Activity a) {
         if (a.checkSelfPermission(android.Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
             return true;
