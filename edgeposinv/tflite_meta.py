@@ -51,8 +51,34 @@ def read_entries(model_bytes: bytes) -> dict[str, bytes]:
     return entries
 
 
+class _SharingBuilder(flatbuffers.Builder):
+    """A builder that writes each distinct 64-bit integer vector once and points every
+    table that needs it at that copy.
+
+    The only such vectors in a .tflite are quantization zero points, one 8-byte entry per
+    output channel for per-channel weights and biases; they are almost all zeros, so on a
+    small int8 model (MobileNetV2-0.35) writing them once removes about 15% of the file.
+    Sharing a vector between tables is ordinary flatbuffers (it is how shared strings
+    work); readers cannot tell the difference.
+    """
+
+    def __init__(self, initial_size: int):
+        super().__init__(initial_size)
+        self._shared: dict[tuple[int, bytes], int] = {}
+
+    def CreateNumpyVector(self, x):  # noqa: N802 - flatbuffers' method name
+        if x.dtype != np.int64:
+            return super().CreateNumpyVector(x)
+        key = (len(x), np.ascontiguousarray(x, dtype="<i8").tobytes())
+        if key not in self._shared:
+            self._shared[key] = super().CreateNumpyVector(x)
+        return self._shared[key]
+
+
 def write_entries(model_bytes: bytes, entries: dict[str, bytes]) -> bytes:
-    """Return a copy of the model with ``entries`` added (replacing entries of the same name)."""
+    """Return a copy of the model with ``entries`` added (replacing entries of the same name).
+
+    Identical zero-point vectors are written once (see :class:`_SharingBuilder`)."""
     schema = _schema()
     model = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
     model.metadata = [m for m in (model.metadata or []) if m.name.decode("utf-8") not in entries]
@@ -65,7 +91,7 @@ def write_entries(model_bytes: bytes, entries: dict[str, bytes]) -> bytes:
         meta.name = name.encode("utf-8")
         meta.buffer = len(model.buffers) - 1
         model.metadata.append(meta)
-    builder = flatbuffers.Builder(len(model_bytes) + 1024)
+    builder = _SharingBuilder(len(model_bytes) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=_FILE_IDENTIFIER)
     return bytes(builder.Output())
 
