@@ -75,32 +75,25 @@ def train_mobilenet_run(data_dir: Path, run_dir: Path, size: int, epochs: int, s
 
 
 def make_qat_run(run_dir: Path, qat_dir: Path, epochs: int, seed: int) -> None:
-    """Quantization-aware fine-tuning of a run's model (everything but the Rescaling layer),
-    saved as a QAT run: HDF5 model (tf_keras cannot reload tfmot wrappers from .keras), qat=true."""
+    """Quantization-aware fine-tuning of a run's model with edgeposinv's QAT recipe
+    (:mod:`edgeposinv.qat`: per-channel depthwise weights, ranges calibrated from the float
+    model, BatchNormalization frozen), saved as a QAT run (HDF5 content, qat=true)."""
     import shutil
-
-    import tensorflow_model_optimization as tfmot
 
     from edgeposinv._keras import keras
     from edgeposinv.dataset import DatasetIndex, ImageRecord, load_images
+    from edgeposinv.qat import calibrate_ranges, quantize_model
     from edgeposinv.runs import read_run
 
     run = read_run(run_dir)
     base = keras.models.load_model(run.model_path, compile=False)
-    for layer in base.layers:  # QAT fine-tunes the whole network
-        layer.trainable = True
-
-    def annotate(layer):
-        if isinstance(layer, keras.layers.Rescaling):
-            return layer
-        return tfmot.quantization.keras.quantize_annotate_layer(layer)
-
     keras.utils.set_random_seed(seed)
-    qat = tfmot.quantization.keras.quantize_apply(keras.models.clone_model(base, clone_function=annotate))
-    qat.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     size = run.contract.image_size_px
     train = load_images(DatasetIndex(run.data_dir, run.labels, tuple(
         ImageRecord(p, p.parent.name) for p in run.split_paths("train"))), size, show_progress=False)
+    qat = quantize_model(base)
+    calibrate_ranges(qat, base, train.images[:512])
+    qat.compile(optimizer=keras.optimizers.Adam(1.5e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     qat.fit(train.images.astype(np.float32), train.label_ids, epochs=epochs, batch_size=32, verbose=2)
     shutil.rmtree(qat_dir, ignore_errors=True)
     shutil.copytree(run_dir, qat_dir)

@@ -1,9 +1,25 @@
 """Quantization-aware fine-tuning with tensorflow-model-optimization (tf_keras models).
 
-Every layer is annotated; the input normalisation (``Rescaling``, which the default 8-bit
-registry does not cover) becomes the equivalent fixed 1x1 depthwise convolution, so the
-model's input gets a learned quantization range like every other tensor. The wrapped model saves to ``model.keras``
-and loads under ``tfmot.quantization.keras.quantize_scope()``.
+tfmot's default 8-bit scheme, with three changes that make it work on a pretrained
+MobileNet fine-tuned for a few epochs (before them, MobileNetV2-0.35 fell from 87.6% to
+10% the moment it was wrapped, and to 32.5% after QAT):
+
+- **Per-channel depthwise weights.** The default quantizer keeps one range per *last*
+  axis, which for a depthwise kernel ``(h, w, channels, 1)`` is a single range for the
+  whole layer; MobileNet's depthwise channels differ by two orders of magnitude, so most
+  of them collapse to a few levels. :class:`DepthwiseWeightsQuantizer` quantizes each
+  channel on its own, as the int8 converter and TFLite's per-channel kernels do.
+- **Ranges calibrated before training** (:func:`calibrate_ranges`). Activation ranges
+  start at [-6, 6] and move by a 0.999 moving average, so a short fine-tune never
+  reaches the real ranges (residual sums reach ±60). They are set from the float model's
+  own activations on a sample of images, the way post-training calibration does.
+- **BatchNormalization frozen**: in inference mode, with its
+  ImageNet statistics, which is what the converter folds into the weights.
+
+The input normalisation (``Rescaling``, which the registry does not cover) becomes the
+equivalent fixed 1x1 depthwise convolution, so the model's input gets a quantization range
+like every other tensor. The wrapped model saves to ``model.keras`` (HDF5 content) and
+loads under :func:`quantize_scope`.
 """
 
 from __future__ import annotations
@@ -21,6 +37,70 @@ def _tfmot():
     return tfmot
 
 
+def _custom_classes() -> dict:
+    """The quantizer and config classes (defined lazily: they subclass tfmot's)."""
+    if _CLASSES:
+        return _CLASSES
+    import tensorflow as tf
+
+    from edgeposinv._keras import keras
+
+    qk = _tfmot().quantization.keras
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry,
+    )
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_scheme as scheme,
+    )
+
+    class DepthwiseWeightsQuantizer(qk.quantizers.LastValueQuantizer):
+        """Symmetric per-channel int8 for a depthwise kernel ``(h, w, c, m)``: one range per
+        output channel ``c * m``, the layout TFLite's depthwise kernels quantize along."""
+
+        def __init__(self, **_):
+            super().__init__(num_bits=8, per_axis=True, symmetric=True, narrow_range=True)
+
+        def build(self, tensor_shape, name, layer):
+            channels = int(tensor_shape[2]) * int(tensor_shape[3])
+            ranges = {}
+            for end, value in (("min", -6.0), ("max", 6.0)):
+                ranges[f"{end}_var"] = layer.add_weight(
+                    f"{name}_{end}", shape=(channels,), initializer=keras.initializers.Constant(value),
+                    trainable=False)
+            return ranges
+
+        def __call__(self, inputs, training, weights, **kwargs):
+            h, w, c, m = inputs.shape
+            channels_last = tf.reshape(inputs, (h, w, 1, c * m))
+            quantized = super().__call__(channels_last, training, weights, **kwargs)
+            return tf.reshape(quantized, (h, w, c, m))
+
+    class DepthwiseQuantizeConfig(registry.Default8BitConvQuantizeConfig):
+        """The default depthwise config with :class:`DepthwiseWeightsQuantizer`."""
+
+        def __init__(self, weight_attrs=("depthwise_kernel",), activation_attrs=("activation",),
+                     quantize_output=False):
+            super().__init__(list(weight_attrs), list(activation_attrs), quantize_output)
+            self.weight_quantizer = DepthwiseWeightsQuantizer()
+
+    class Registry(registry.Default8BitQuantizeRegistry):
+        def get_quantize_config(self, layer):
+            if isinstance(layer, keras.layers.DepthwiseConv2D):
+                return DepthwiseQuantizeConfig()
+            return super().get_quantize_config(layer)
+
+    class Scheme(scheme.Default8BitQuantizeScheme):
+        def get_quantize_registry(self):
+            return Registry()
+
+    _CLASSES.update(DepthwiseWeightsQuantizer=DepthwiseWeightsQuantizer,
+                    DepthwiseQuantizeConfig=DepthwiseQuantizeConfig, Scheme=Scheme)
+    return _CLASSES
+
+
+_CLASSES: dict = {}
+
+
 def _normalize_as_depthwise(keras, layer):
     """The input ``Rescaling`` as an equivalent fixed 1x1 depthwise convolution, which the
     default 8-bit registry quantizes (so the converter gets the input's range)."""
@@ -32,29 +112,108 @@ def _normalize_as_depthwise(keras, layer):
 
 
 def quantize_model(model):
-    """A QAT-wrapped copy of a trained float ``model`` (same weights, same function)."""
+    """A QAT-wrapped copy of a trained float ``model`` (same weights, same trainable
+    layers), BatchNormalization frozen. Call :func:`calibrate_ranges` before training."""
     from edgeposinv._keras import keras
 
-    tfmot = _tfmot()
-    qk = tfmot.quantization.keras
+    qk = _tfmot().quantization.keras
 
     def annotate(layer):
         if isinstance(layer, keras.layers.InputLayer):
             return layer.__class__.from_config(layer.get_config())
         if isinstance(layer, keras.layers.Rescaling):
             return qk.quantize_annotate_layer(_normalize_as_depthwise(keras, layer))
-        return qk.quantize_annotate_layer(layer.__class__.from_config(layer.get_config()))
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            config["trainable"] = False  # inference mode, ImageNet statistics (frozen before wrapping:
+        return qk.quantize_annotate_layer(layer.__class__.from_config(config))  # wrappers track weights at build)
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
     inner = {getattr(w, "layer", w).name: getattr(w, "layer", w) for w in annotated.layers}
     for layer in model.layers:
         if layer.weights and not isinstance(layer, keras.layers.Rescaling):
             inner[layer.name].set_weights(layer.get_weights())
-    with qk.quantize_scope():
-        quantized = qk.quantize_apply(annotated)
+    with quantize_scope():
+        quantized = qk.quantize_apply(annotated, scheme=_custom_classes()["Scheme"]())
     fix_input_range(quantized)
     log.info("quantization-aware model: %d layers wrapped", sum("quant" in layer.name for layer in quantized.layers))
     return quantized
+
+
+def _range_variables(layer) -> dict[str, object]:
+    """A wrapper's activation/output range variables by name ending (``output_min``...),
+    weight ranges excluded (those follow the weights at every training step)."""
+    out = {}
+    for v in layer.non_trainable_weights:
+        name = v.name.split("/")[-1].split(":")[0]
+        if name.endswith(("_min", "_max")) and "kernel" not in name:
+            out[name] = v
+    return out
+
+
+def calibrate_ranges(qat_model, float_model, images: np.ndarray, batch_size: int = 32, max_batches: int = 16) -> int:
+    """Set the QAT model's weight ranges from its weights and its activation ranges from
+    the float model's activations on ``images`` (the mean over batches of each batch's
+    min and max, as the moving averages would settle on). Returns the ranges set."""
+    import tensorflow as tf
+
+    from edgeposinv._keras import keras
+
+    if len(images) == 0:
+        return 0
+    # One training-mode pass sets every weight range (last-value quantizers) from the weights;
+    # BatchNormalization is frozen, so nothing else learns from it.
+    qat_model(images[:batch_size].astype(np.float32), training=True)
+    targets = [(layer, _range_variables(layer)) for layer in qat_model.layers
+               if hasattr(layer, "layer") and _range_variables(layer)]
+    names = {layer.name for layer in float_model.layers}
+    targets = [(w, v) for w, v in targets if w.layer.name in names]
+    pre = [(w, v) for w, v in targets if any(n.startswith("pre_activation") for n in v)]
+    probe = keras.Model(float_model.inputs, [float_model.get_layer(w.layer.name).output for w, _ in targets])
+    pre_probe = keras.Model(float_model.inputs, [float_model.get_layer(w.layer.name).input for w, _ in pre])
+    lows, highs = np.zeros(len(targets)), np.zeros(len(targets))
+    pre_lows, pre_highs = np.zeros(len(pre)), np.zeros(len(pre))
+    batches = 0
+    for start in range(0, min(len(images), batch_size * max_batches), batch_size):
+        x = images[start:start + batch_size].astype(np.float32)
+        outs = probe(x, training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        lows += [min(float(tf.reduce_min(o)), 0.0) for o in outs]
+        highs += [max(float(tf.reduce_max(o)), 0.0) for o in outs]
+        if pre:
+            ins = pre_probe(x, training=False)
+            ins = ins if isinstance(ins, (list, tuple)) else [ins]
+            for i, ((wrapper, _), inp) in enumerate(zip(pre, ins)):
+                logits = _pre_activation(float_model.get_layer(wrapper.layer.name), inp)
+                pre_lows[i] += min(float(tf.reduce_min(logits)), 0.0)
+                pre_highs[i] += max(float(tf.reduce_max(logits)), 0.0)
+        batches += 1
+    pre_index = {id(w): i for i, (w, _) in enumerate(pre)}
+    n = 0
+    for (wrapper, variables), low, high in zip(targets, lows / batches, highs / batches):
+        for name, v in variables.items():
+            if name.startswith("pre_activation"):
+                i = pre_index[id(wrapper)]
+                low_i, high_i = pre_lows[i] / batches, pre_highs[i] / batches
+                v.assign(low_i if name.endswith("_min") else high_i)
+            else:
+                v.assign(low if name.endswith("_min") else high)
+            n += 1
+    fix_input_range(qat_model)
+    log.info("calibrated %d quantization ranges on %d images", n, min(len(images), batch_size * max_batches))
+    return n
+
+
+def _pre_activation(layer, inputs):
+    """``layer``'s output before its activation (a Dense/Conv with e.g. softmax)."""
+    activation = layer.activation
+    try:
+        from edgeposinv._keras import keras
+
+        layer.activation = keras.activations.linear
+        return layer(inputs)
+    finally:
+        layer.activation = activation
 
 
 def fix_input_range(model, low: float = 0.0, high: float = 255.0) -> None:
@@ -70,7 +229,9 @@ def fix_input_range(model, low: float = 0.0, high: float = 255.0) -> None:
 
 
 def quantize_scope():
-    return _tfmot().quantization.keras.quantize_scope()
+    classes = _custom_classes()
+    return _tfmot().quantization.keras.quantize_scope(
+        {k: v for k, v in classes.items() if k != "Scheme"})
 
 
 def load_qat_model(path):

@@ -208,15 +208,16 @@ def load_run_model(run):
     if not is_qat_run(run):
         return load_keras_model(run)
     try:
-        import tensorflow_model_optimization as tfmot
+        import tensorflow_model_optimization  # noqa: F401 - checked here for a clear message
     except ImportError:
         raise ExportError(
             f"{run.root} was trained with --qat; loading it needs tensorflow-model-optimization "
             "(pip install 'edgeposinv[train]')"
         ) from None
     from edgeposinv._keras import keras
+    from edgeposinv.qat import quantize_scope
 
-    with tfmot.quantization.keras.quantize_scope():
+    with quantize_scope():
         with open(run.model_path, "rb") as f:
             is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
         try:

@@ -26,6 +26,7 @@ from edgeposinv.models import available
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "adamw")
+QAT_CALIBRATION_IMAGES = 512  # training images whose float activations set the QAT ranges
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prep
             continue
         resuming_here = resumed_from > 0 and not restored
         if name == "qat":
-            from edgeposinv.qat import quantize_model
+            from edgeposinv.qat import calibrate_ranges, quantize_model
 
             best = checkpoints.best_weights(run_dir)
             if start_epoch <= first:
@@ -279,7 +280,9 @@ def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prep
                     model.load_weights(str(best))
                 elif resuming_here:
                     checkpoints.restore(run_dir, state, model, None)
-            model = quantize_model(model)
+            float_model, model = model, quantize_model(model)
+            if start_epoch <= first:
+                calibrate_ranges(model, float_model, x_train[:QAT_CALIBRATION_IMAGES], config.batch_size)
         else:
             set_trainable(model, "all" if name == "train" else name, config.fine_tune_fraction)
         schedule = WarmupCosine(peak_lr, (end - first) * steps, min(config.warmup_epochs, end - first) * steps)

@@ -173,27 +173,22 @@ def test_existing_output_is_not_overwritten(trained_run, tmp_path):
 
 @pytest.mark.slow
 def test_int8_qat_from_a_qat_run(trained_run, tmp_path):
-    """A QAT run built here the way 'train --qat' writes it: tfmot wrappers, qat=true."""
-    import tensorflow_model_optimization as tfmot
-
+    """A QAT run built here the way 'train --qat' writes it: edgeposinv's QAT wrapping, qat=true."""
     from edgeposinv._keras import keras
+    from edgeposinv.calibration import load_calibration
     from edgeposinv.errors import ConfigError
     from edgeposinv.export import ExportOptions, export_run
+    from edgeposinv.qat import calibrate_ranges, quantize_model
     from edgeposinv.runs import read_run
 
     qat_run = tmp_path / "qat_run"
     shutil.copytree(trained_run, qat_run)
     base = keras.models.load_model(qat_run / "model.keras", compile=False)
-
-    def annotate(layer):  # Rescaling has no tfmot quantize config: it stays float
-        return layer if isinstance(layer, keras.layers.Rescaling) else tfmot.quantization.keras.quantize_annotate_layer(layer)
-
-    qat = tfmot.quantization.keras.quantize_apply(keras.models.clone_model(base, clone_function=annotate))
-    qat.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
+    qat = quantize_model(base)
     run = read_run(qat_run)
-    from edgeposinv.calibration import load_calibration
-
     x = load_calibration(run, None, 48, 16)[0].astype(np.float32)
+    calibrate_ranges(qat, base, x, batch_size=16)
+    qat.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
     qat.fit(x, base.predict(x, verbose=0).argmax(1), epochs=1, batch_size=16, verbose=0)  # a few QAT steps
     (qat_run / "model.keras").unlink()
     qat.save(qat_run / "model.keras", save_format="h5")
