@@ -93,7 +93,7 @@ def make_qat_run(run_dir: Path, qat_dir: Path, epochs: int, seed: int) -> None:
         ImageRecord(p, p.parent.name) for p in run.split_paths("train"))), size, show_progress=False)
     qat = quantize_model(base)
     calibrate_ranges(qat, base, train.images[:512])
-    qat.compile(optimizer=keras.optimizers.Adam(1.5e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    qat.compile(optimizer=keras.optimizers.Adam(5e-5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     qat.fit(train.images.astype(np.float32), train.label_ids, epochs=epochs, batch_size=32, verbose=2)
     shutil.rmtree(qat_dir, ignore_errors=True)
     shutil.copytree(run_dir, qat_dir)
@@ -102,6 +102,29 @@ def make_qat_run(run_dir: Path, qat_dir: Path, epochs: int, seed: int) -> None:
     config = json.loads((qat_dir / "config.json").read_text())
     config["train"].update(qat=True, qat_epochs=epochs)
     (qat_dir / "config.json").write_text(json.dumps(config, indent=2))
+
+
+def size_by_alpha(alphas, size: int, n_classes: int) -> list[dict]:
+    """float32 and int8 file sizes of MobileNetV2 at each width. Sizes do not depend on the
+    image size, nor on the weights' values as long as they are all different (the converter
+    stores identical constants once, so a freshly initialised model, whose BatchNormalization
+    biases are all zero, would look smaller): random weights and calibration do."""
+    from edgeposinv.models import build_model
+    from edgeposinv.quantize import QuantSpec, convert
+    from edgeposinv.tflite_meta import write_entries
+
+    calibration = np.random.default_rng(0).integers(0, 256, (32, size, size, 3), dtype=np.uint8)
+    rows = []
+    for alpha in alphas:
+        model = build_model("mobilenet_v2", size, n_classes, alpha=alpha, weights="none")
+        rng = np.random.default_rng(1)
+        model.set_weights([rng.uniform(0.5, 1.5, w.shape) if "variance" in w.name else rng.normal(0, 0.1, w.shape)
+                           for w in model.weights])
+        f32 = write_entries(convert(model, QuantSpec.float32()), {})
+        i8 = write_entries(convert(model, QuantSpec.int8(), calibration), {})
+        rows.append({"alpha": alpha, "params": int(model.count_params()), "float32_kib": len(f32) / 1024,
+                     "int8_kib": len(i8) / 1024, "ratio": len(i8) / len(f32)})
+    return rows
 
 
 def main() -> int:
@@ -114,6 +137,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=50, help="timed invocations per model (after 5 warm-up)")
     ap.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs for int8-qat (0: skip it)")
+    ap.add_argument("--alphas", type=float, nargs="*", default=[0.35, 0.5, 0.75, 1.0],
+                    help="also print the int8/float32 size ratio of MobileNetV2 at these widths (none: skip)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
@@ -183,7 +208,15 @@ def main() -> int:
         r["size_parts"] = parts
         print(f"{r['mode']} bytes: tensor data {parts['tensor_data'] / 1024:.1f} KiB, quantization parameters "
               f"{parts['quantization_params'] / 1024:.1f} KiB, tensor names {parts['tensor_names'] / 1024:.1f} KiB")
-    (work / "bench_export.json").write_text(json.dumps({"machine": m, "rows": rows, "options": asdict(options)},
+    by_alpha = size_by_alpha(args.alphas, run.contract.image_size_px, len(run.labels)) if args.alphas else []
+    if by_alpha:
+        print("\nMobileNetV2 int8 size by width (per-channel scales are a fixed cost per channel, so the"
+              " ratio falls as the model grows):")
+        print("| alpha | parameters | float32 KiB | int8 KiB | x float32 |\n|---|---|---|---|---|")
+        for r in by_alpha:
+            print(f"| {r['alpha']} | {r['params']:,} | {r['float32_kib']:.1f} | {r['int8_kib']:.1f} | {r['ratio']:.3f} |")
+    (work / "bench_export.json").write_text(json.dumps({"machine": m, "rows": rows, "options": asdict(options),
+                                                       "size_by_alpha": by_alpha},
                                                       indent=2, default=str))
     print(f"(figures also in {work / 'bench_export.json'})")
     return 0

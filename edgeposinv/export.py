@@ -240,8 +240,9 @@ def export_run(
 
     size = {"bytes": len(model_bytes)}
     if options.compare_float32:
-        float_bytes = converted if spec.mode == "float32" else convert(model, QuantSpec.float32())
-        size.update(float32_bytes=len(float_bytes), ratio_to_float32=round(len(converted) / len(float_bytes), 4))
+        float_bytes = model_bytes if spec.mode == "float32" else embed_metadata(
+            convert(model, QuantSpec.float32()), model_description(run, QuantSpec.float32()))
+        size.update(float32_bytes=len(float_bytes), ratio_to_float32=round(len(model_bytes) / len(float_bytes), 4))
     pixels = data.images[0] if data is not None and len(data.images) else np.zeros(
         (run.contract.image_size_px,) * 2 + (3,), np.uint8)
     latency = host_latency(model_bytes, pixels, options)

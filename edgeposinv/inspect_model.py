@@ -17,6 +17,8 @@ from edgeposinv.errors import ModelError
 from edgeposinv.tflite_meta import read_contract, read_entries
 from edgeposinv.tflite_std_metadata import METADATA_NAME, parse_metadata, read_associated_files
 
+_ZERO_POINT_SLOT = 10  # QuantizationParameters.zero_point in the TFLite schema (vtable offset)
+
 
 def _enum_names(enum_cls) -> dict[int, str]:
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
@@ -54,11 +56,15 @@ def inspect_model(path: str | os.PathLike) -> dict:
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
         codes.append(oc.CustomCode().decode("utf-8") if oc.CustomCode() else ops_by_code.get(code, str(code)))
     ops = Counter(codes[sg.Operators(i).OpcodeIndex()] for i in range(sg.OperatorsLength()))
-    quant_params = 0
+    quant_params, zero_point_vectors = 0, set()
     for i in range(sg.TensorsLength()):
         q = sg.Tensors(i).Quantization()
         if q is not None:
-            quant_params += 4 * q.ScaleLength() + 8 * q.ZeroPointLength() + 4 * (q.MinLength() + q.MaxLength())
+            quant_params += 4 * q.ScaleLength() + 4 * (q.MinLength() + q.MaxLength())
+            field = q._tab.Offset(_ZERO_POINT_SLOT)
+            if field and q._tab.Vector(field) not in zero_point_vectors:  # shared vectors count once
+                zero_point_vectors.add(q._tab.Vector(field))
+                quant_params += 8 * q.ZeroPointLength()
     size_parts = {  # where the bytes go: weights vs per-channel quantization parameters vs names
         "tensor_data": int(sum(model.Buffers(i).DataLength() for i in range(model.BuffersLength()))),
         "quantization_params": int(quant_params),
