@@ -172,14 +172,12 @@ def noise_bank(size_px: int, seed: int, n: int = NOISE_BANK_SIZE):
     return tf.constant(rng.standard_normal((n, size_px, size_px, 3), dtype=np.float32))
 
 
-def augment_batch(x, p: dict, augment: AugmentConfig, stages: _Stages, masks=None, tiles=None, noise=None):
-    """Apply drawn parameters ``p`` (batched tensors) to uint8 images ``x`` (B, S, S, 3)
-    (``masks``: uint8 (B, S, S, 1), 255 = object; ``noise``: a :func:`noise_bank`);
-    returns float32 0..255."""
-    if stages.background:
+def _geometry_and_colour(x, p: dict, fill_mode: str, background: bool, masks=None, tiles=None):
+    """Warp, composite onto a background, colour matrix, brightness and contrast."""
+    if background:
         x = tf.concat([x, masks], axis=-1)
-    x = warp_batch(x, p["transforms"], p["lens_k"], augment.fill_mode)
-    if stages.background:
+    x = warp_batch(x, p["transforms"], p["lens_k"], fill_mode)
+    if background:
         x, m = x[..., :3], x[..., 3:] / 255.0
         bg = tf.gather(tiles, tf.maximum(p["background"], 0))
         use = tf.cast(p["background"] >= 0, tf.float32)[:, None, None, None]
@@ -188,7 +186,27 @@ def augment_batch(x, p: dict, augment: AugmentConfig, stages: _Stages, masks=Non
     x = tf.einsum("bhwc,bdc->bhwd", x, p["colors"])
     x = x + p["brightness"][:, None, None, None]
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-    x = (x - mean) * p["contrast"][:, None, None, None] + mean
+    return (x - mean) * p["contrast"][:, None, None, None] + mean
+
+
+# The same stage compiled with XLA, which fuses its ~40 element-wise and gather ops into a
+# few loops: the warp alone goes from 0.57 to 0.16 ms per 96 px image on one core.
+_geometry_and_colour_xla = tf.function(_geometry_and_colour, jit_compile=True)
+
+
+def use_xla() -> bool:
+    """XLA for the training pipeline's warp stage (``EDGEPOSINV_AUGMENT_XLA=0`` turns it off)."""
+    return os.environ.get("EDGEPOSINV_AUGMENT_XLA", "1") != "0"
+
+
+def augment_batch(x, p: dict, augment: AugmentConfig, stages: _Stages, masks=None, tiles=None, noise=None,
+                  jit: bool = False):
+    """Apply drawn parameters ``p`` (batched tensors) to uint8 images ``x`` (B, S, S, 3)
+    (``masks``: uint8 (B, S, S, 1), 255 = object; ``noise``: a :func:`noise_bank`);
+    returns float32 0..255. ``jit``: run the geometric and colour stage through XLA."""
+    stage = _geometry_and_colour_xla if jit else _geometry_and_colour
+    geometry_keys = ("transforms", "lens_k", "background", "colors", "brightness", "contrast")
+    x = stage(x, {k: p[k] for k in geometry_keys}, augment.fill_mode, stages.background, masks, tiles)
     if stages.blur:
         x = blur_some(x, p["kernels"])
     if stages.noise:
@@ -274,6 +292,7 @@ def training_dataset(
     masks_t = None if masks is None or not stages.background else tf.constant(np.round(masks[..., None] * 255).astype(np.uint8))
     tiles_t = None if tiles is None or not stages.background else tf.constant(tiles)
     noise_t = noise_bank(size, seed) if stages.noise else None
+    xla = use_xla()
 
     def labels_of(idx):
         y = tf.gather(labels_t, idx)
@@ -291,7 +310,7 @@ def training_dataset(
         x = tf.gather(images_t, idx)
         m = None if masks_t is None else tf.gather(masks_t, idx)
         t = None if tiles_t is None else tf.cast(tiles_t, tf.float32)
-        return augment_batch(x, p, augment, stages, m, t, noise_t), labels_of(idx)
+        return augment_batch(x, p, augment, stages, m, t, noise_t, jit=xla), labels_of(idx)
 
     ds = tf.data.Dataset.from_tensor_slices((order, p_np)).batch(batch_size)
     ds = ds.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
