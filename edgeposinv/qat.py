@@ -164,40 +164,33 @@ def calibrate_ranges(qat_model, float_model, images: np.ndarray, batch_size: int
     # One training-mode pass sets every weight range (last-value quantizers) from the weights;
     # BatchNormalization is frozen, so nothing else learns from it.
     qat_model(images[:batch_size].astype(np.float32), training=True)
-    targets = [(layer, _range_variables(layer)) for layer in qat_model.layers
-               if hasattr(layer, "layer") and _range_variables(layer)]
+    # Each observed tensor: its {"min": var, "max": var}, the float layer, and whether it is
+    # that layer's output before its activation (``pre_activation``, e.g. softmax logits).
     names = {layer.name for layer in float_model.layers}
-    targets = [(w, v) for w, v in targets if w.layer.name in names]
-    pre = [(w, v) for w, v in targets if any(n.startswith("pre_activation") for n in v)]
-    probe = keras.Model(float_model.inputs, [float_model.get_layer(w.layer.name).output for w, _ in targets])
-    pre_probe = keras.Model(float_model.inputs, [float_model.get_layer(w.layer.name).input for w, _ in pre])
-    lows, highs = np.zeros(len(targets)), np.zeros(len(targets))
-    pre_lows, pre_highs = np.zeros(len(pre)), np.zeros(len(pre))
-    batches = 0
-    for start in range(0, min(len(images), batch_size * max_batches), batch_size):
-        x = images[start:start + batch_size].astype(np.float32)
-        outs = probe(x, training=False)
+    observed = []
+    for wrapper in qat_model.layers:
+        if getattr(wrapper, "layer", None) is None or wrapper.layer.name not in names:
+            continue
+        groups: dict[str, dict] = {}
+        for name, v in _range_variables(wrapper).items():
+            prefix, end = name.rsplit("_", 1)
+            groups.setdefault(prefix, {})[end] = v
+        layer = float_model.get_layer(wrapper.layer.name)
+        observed += [(ends, layer, prefix == "pre_activation") for prefix, ends in groups.items()]
+    probe = keras.Model(float_model.inputs, [layer.input if pre else layer.output for _, layer, pre in observed])
+    lows, highs = np.zeros(len(observed)), np.zeros(len(observed))
+    starts = range(0, min(len(images), batch_size * max_batches), batch_size)
+    for start in starts:
+        outs = probe(images[start:start + batch_size].astype(np.float32), training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        lows += [min(float(tf.reduce_min(o)), 0.0) for o in outs]
-        highs += [max(float(tf.reduce_max(o)), 0.0) for o in outs]
-        if pre:
-            ins = pre_probe(x, training=False)
-            ins = ins if isinstance(ins, (list, tuple)) else [ins]
-            for i, ((wrapper, _), inp) in enumerate(zip(pre, ins)):
-                logits = _pre_activation(float_model.get_layer(wrapper.layer.name), inp)
-                pre_lows[i] += min(float(tf.reduce_min(logits)), 0.0)
-                pre_highs[i] += max(float(tf.reduce_max(logits)), 0.0)
-        batches += 1
-    pre_index = {id(w): i for i, (w, _) in enumerate(pre)}
+        for i, ((_, layer, pre), t) in enumerate(zip(observed, outs)):
+            t = _pre_activation(layer, t) if pre else t
+            lows[i] += min(float(tf.reduce_min(t)), 0.0)
+            highs[i] += max(float(tf.reduce_max(t)), 0.0)
     n = 0
-    for (wrapper, variables), low, high in zip(targets, lows / batches, highs / batches):
-        for name, v in variables.items():
-            if name.startswith("pre_activation"):
-                i = pre_index[id(wrapper)]
-                low_i, high_i = pre_lows[i] / batches, pre_highs[i] / batches
-                v.assign(low_i if name.endswith("_min") else high_i)
-            else:
-                v.assign(low if name.endswith("_min") else high)
+    for (ends, _, _), low, high in zip(observed, lows / len(starts), highs / len(starts)):
+        for end, v in ends.items():
+            v.assign(low if end == "min" else high)
             n += 1
     fix_input_range(qat_model)
     log.info("calibrated %d quantization ranges on %d images", n, min(len(images), batch_size * max_batches))
@@ -206,10 +199,10 @@ def calibrate_ranges(qat_model, float_model, images: np.ndarray, batch_size: int
 
 def _pre_activation(layer, inputs):
     """``layer``'s output before its activation (a Dense/Conv with e.g. softmax)."""
+    from edgeposinv._keras import keras
+
     activation = layer.activation
     try:
-        from edgeposinv._keras import keras
-
         layer.activation = keras.activations.linear
         return layer(inputs)
     finally:
