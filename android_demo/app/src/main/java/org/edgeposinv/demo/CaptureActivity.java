@@ -1,11 +1,9 @@
 package org.edgeposinv.demo;
 
-import android.app.Activity;
 import android.content.Context;
 import android.os.Build;
 import android.os.Bundle;
 import android.view.Gravity;
-import android.view.TextureView;
 import android.widget.ArrayAdapter;
 import android.widget.EditText;
 import android.widget.FrameLayout;
@@ -34,13 +32,11 @@ import org.json.JSONObject;
  * frame as {@code DATA/<label>/<session>_<seq>.jpg} and appends its manifest line.
  * {@code adb pull} of the folder (or {@code edgeposinv device-pull}) gives a training set.
  */
-public final class CaptureActivity extends Activity implements CameraSource.FrameListener {
-    private TextureView preview;
+public final class CaptureActivity extends CameraActivity {
     private GuideOverlay overlay;
     private Spinner labelChoice;
     private ArrayAdapter<String> labels;
     private TextView status;
-    private CameraSource camera;
     private DatasetWriter writer;
     private final CaptureGuide guide = CaptureGuide.standard();
     private final Map<String, Integer> kept = new HashMap<>();
@@ -54,7 +50,6 @@ public final class CaptureActivity extends Activity implements CameraSource.Fram
     @Override
     protected void onCreate(Bundle state) {
         super.onCreate(state);
-        preview = new TextureView(this);
         overlay = new GuideOverlay(this);
         status = Ui.text(this, "", 14f);
         labels = new ArrayAdapter<>(this, android.R.layout.simple_spinner_item, new ArrayList<>());
@@ -147,7 +142,7 @@ public final class CaptureActivity extends Activity implements CameraSource.Fram
                     .put("source", new JSONObject().put("kind", "android").put("id", "back"))
                     .put("device", new JSONObject().put("backend", "camera2").put("width", frame.width)
                             .put("height", frame.height).put("model", Build.MANUFACTURER + " " + Build.MODEL)
-                            .put("rotation_deg", camera == null ? 0 : camera.rotationDegrees()))
+                            .put("rotation_deg", cameraRotationDegrees()))
                     .put("guide", step.toJson())
                     .put("sharpness", FrameQuality.sharpness(gray, frame.width, frame.height))
                     .put("exposure", FrameQuality.exposure(gray))
@@ -163,44 +158,17 @@ public final class CaptureActivity extends Activity implements CameraSource.Fram
     }
 
     @Override
-    protected void onResume() {
-        super.onResume();
-        if (Ui.ensureCamera(this)) {
-            startCamera();
-        }
-    }
-
-    private void startCamera() {
-        camera = new CameraSource(this, preview, this);
-        camera.startWhenPreviewReady();
-    }
-
-    @Override
-    public void onRequestPermissionsResult(int request, String[] permissions, int[] grants) {
-        super.onRequestPermissionsResult(request, permissions, grants);
-        if (Ui.cameraGranted(request, grants)) {
-            startCamera();
-        } else {
-            status.setText("Capture mode needs the camera permission.");
-        }
-    }
-
-    @Override
-    protected void onPause() {
-        if (camera != null) {
-            camera.stop();
-            camera = null;
-        }
-        super.onPause();
-    }
-
-    @Override
     public void onFrame(RgbImage upright, int rotationDegrees) {
         latest = upright;
     }
 
     @Override
-    public void onError(String message) {
-        runOnUiThread(() -> status.setText(message));
+    protected void showStatus(String message) {
+        status.setText(message);
+    }
+
+    @Override
+    protected String modeName() {
+        return "Capture";
     }
 }

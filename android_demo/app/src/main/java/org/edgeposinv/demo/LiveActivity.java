@@ -1,6 +1,5 @@
 package org.edgeposinv.demo;
 
-import android.app.Activity;
 import android.content.Intent;
 import android.graphics.Bitmap;
 import android.graphics.Color;
@@ -10,7 +9,6 @@ import android.os.Bundle;
 import android.os.Handler;
 import android.os.HandlerThread;
 import android.view.Gravity;
-import android.view.TextureView;
 import android.view.View;
 import android.widget.AdapterView;
 import android.widget.FrameLayout;
@@ -31,15 +29,13 @@ import org.edgeposinv.demo.core.RgbImage;
  * contract, top-3 labels, inference time and frames per second; threads and delegate can be
  * changed; "model input" shows the exact tensor the model received, decoded from its bytes.
  */
-public final class LiveActivity extends Activity implements CameraSource.FrameListener {
+public final class LiveActivity extends CameraActivity {
     private static final int PICK_MODEL = 11;
 
-    private TextureView preview;
     private TextView results;
     private ImageView modelInput;
     private Spinner threadsChoice;
     private Spinner delegateChoice;
-    private CameraSource camera;
     private HandlerThread inferenceThread;
     private Handler inference;
     private ByteBuffer modelBytes;
@@ -52,7 +48,6 @@ public final class LiveActivity extends Activity implements CameraSource.FrameLi
     @Override
     protected void onCreate(Bundle state) {
         super.onCreate(state);
-        preview = new TextureView(this);
         results = Ui.text(this, "loading model…", 18f);
         modelInput = new ImageView(this);
         modelInput.setVisibility(View.GONE);
@@ -168,39 +163,6 @@ public final class LiveActivity extends Activity implements CameraSource.FrameLi
     }
 
     @Override
-    protected void onResume() {
-        super.onResume();
-        if (!Ui.ensureCamera(this)) {
-            return;
-        }
-        startCamera();
-    }
-
-    private void startCamera() {
-        camera = new CameraSource(this, preview, this);
-        camera.startWhenPreviewReady();
-    }
-
-    @Override
-    public void onRequestPermissionsResult(int request, String[] permissions, int[] grants) {
-        super.onRequestPermissionsResult(request, permissions, grants);
-        if (Ui.cameraGranted(request, grants)) {
-            startCamera();
-        } else {
-            show("Live mode needs the camera permission.");
-        }
-    }
-
-    @Override
-    protected void onPause() {
-        if (camera != null) {
-            camera.stop();
-            camera = null;
-        }
-        super.onPause();
-    }
-
-    @Override
     protected void onDestroy() {
         inference.post(() -> {
             if (classifier != null) {
@@ -258,11 +220,17 @@ public final class LiveActivity extends Activity implements CameraSource.FrameLi
     }
 
     @Override
-    public void onError(String message) {
-        show(message);
+    protected void showStatus(String message) {
+        results.setText(message);
     }
 
+    @Override
+    protected String modeName() {
+        return "Live";
+    }
+
+    /** From any thread. */
     private void show(String message) {
-        runOnUiThread(() -> results.setText(message));
+        runOnUiThread(() -> showStatus(message));
     }
 }

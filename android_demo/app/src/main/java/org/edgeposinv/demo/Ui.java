@@ -1,7 +1,6 @@
 package org.edgeposinv.demo;
 
 import android.app.Activity;
-import android.content.pm.PackageManager;
 import android.graphics.Color;
 import android.view.View;
 import android.widget.ArrayAdapter;
@@ -13,8 +12,6 @@ import java.util.List;
 
 /** Small helpers for the code-built screens (no XML resources, so every source compiles without aapt). */
 final class Ui {
-    static final int CAMERA_REQUEST = 7;
-
     private Ui() {}
 
     static TextView text(Activity a, String s, float sizeSp) {
@@ -50,20 +47,5 @@ final class Ui {
             l.addView(c);
         }
         return l;
-    }
-
-    /** True when the camera may be used; otherwise asks for it (the activity restarts the camera on grant). */
-    /** Whether a permission result grants the camera this class asked for. */
-    static boolean cameraGranted(int request, int[] grants) {
-        return request == CAMERA_REQUEST && grants.length > 0
-                && grants[0] == android.content.pm.PackageManager.PERMISSION_GRANTED;
-    }
-
-    static boolean ensureCamera(Activity a) {
-        if (a.checkSelfPermission(android.Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
-            return true;
-        }
-        a.requestPermissions(new String[] {android.Manifest.permission.CAMERA}, CAMERA_REQUEST);
-        return false;
     }
 }

@@ -1,0 +1,80 @@
+package org.edgeposinv.demo;
+
+import android.app.Activity;
+import android.content.pm.PackageManager;
+import android.os.Bundle;
+import android.view.TextureView;
+
+/**
+ * The camera part of the live and capture modes: the preview, the permission request, and a
+ * {@link CameraSource} started on resume (or when the permission is granted) and stopped on
+ * pause. Subclasses add {@link #preview} to their layout and say how to show a message.
+ */
+abstract class CameraActivity extends Activity implements CameraSource.FrameListener {
+    private static final int CAMERA_REQUEST = 7;
+
+    /** Created in {@link #onCreate}; the subclass puts it in its layout. */
+    protected TextureView preview;
+    private CameraSource camera;
+
+    /** Shows a one-line message to the user; called on the UI thread. */
+    protected abstract void showStatus(String message);
+
+    /** The mode's name as the permission message says it ("Live", "Capture"). */
+    protected abstract String modeName();
+
+    @Override
+    protected void onCreate(Bundle state) {
+        super.onCreate(state);
+        preview = new TextureView(this);
+    }
+
+    /** The rotation of the current camera frames, 0 before the camera runs. */
+    protected final int cameraRotationDegrees() {
+        CameraSource c = camera;
+        return c == null ? 0 : c.rotationDegrees();
+    }
+
+    @Override
+    protected void onResume() {
+        super.onResume();
+        if (checkSelfPermission(android.Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
+            startCamera();
+        } else {
+            requestPermissions(new String[] {android.Manifest.permission.CAMERA}, CAMERA_REQUEST);
+        }
+    }
+
+    private void startCamera() {
+        camera = new CameraSource(this, preview, this);
+        camera.startWhenPreviewReady();
+    }
+
+    @Override
+    public void onRequestPermissionsResult(int request, String[] permissions, int[] grants) {
+        super.onRequestPermissionsResult(request, permissions, grants);
+        if (request != CAMERA_REQUEST) {
+            return;
+        }
+        if (grants.length > 0 && grants[0] == PackageManager.PERMISSION_GRANTED) {
+            startCamera();
+        } else {
+            showStatus(modeName() + " mode needs the camera permission.");
+        }
+    }
+
+    @Override
+    protected void onPause() {
+        if (camera != null) {
+            camera.stop();
+            camera = null;
+        }
+        super.onPause();
+    }
+
+    /** Camera errors arrive on the camera thread. */
+    @Override
+    public void onError(String message) {
+        runOnUiThread(() -> showStatus(message));
+    }
+}
