@@ -131,7 +131,9 @@ def build_mobilenet_v2(image_size_px: int, num_classes: int, alpha: float = 0.35
     return _finish(keras, base, inputs, num_classes, dropout, w, antialias, "mobilenet_v2")
 
 
-@register("mobilenet_v3_small")
+@register("mobilenet_v3_small", no_qat=(
+    "tensorflow-model-optimization cannot wrap its hard-swish activations (TFOpLambda layers; "
+    "tensorflow/model-optimization#1145)"))
 def build_mobilenet_v3_small(image_size_px: int, num_classes: int, alpha: float = 1.0, dropout: float = 0.2,
                              weights: str | None = None, antialias: bool = False, minimalistic: bool = False, **_):
     """MobileNetV3-Small (optionally minimalistic); its own 0..255 rescaling is inside."""

@@ -16,15 +16,20 @@ from edgeposinv.errors import ConfigError
 
 ModelBuilder = Callable[..., "object"]
 _REGISTRY: dict[str, ModelBuilder] = {}
+_NO_QAT: dict[str, str] = {}  # architecture → why quantization-aware training cannot wrap it
 
 #: Layer names of the classification head (everything else but the input is backbone).
 HEAD_LAYERS = ("gap", "dropout", "probabilities")
 INPUT_LAYERS = ("pixels", "normalize")
 
 
-def register(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
+def register(name: str, no_qat: str | None = None) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register a model builder; ``no_qat`` says why ``--qat`` cannot be used with it."""
+
     def wrap(fn: ModelBuilder) -> ModelBuilder:
         _REGISTRY[name] = fn
+        if no_qat:
+            _NO_QAT[name] = no_qat
         return fn
 
     return wrap
@@ -33,6 +38,12 @@ def register(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
 def available() -> list[str]:
     _load_backbones()
     return sorted(_REGISTRY)
+
+
+def qat_unsupported(arch: str) -> str | None:
+    """Why quantization-aware training cannot wrap ``arch``, or ``None`` when it can."""
+    _load_backbones()
+    return _NO_QAT.get(arch)
 
 
 def _load_backbones() -> None:

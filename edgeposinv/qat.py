@@ -28,6 +28,8 @@ import logging
 
 import numpy as np
 
+from edgeposinv.errors import ModelError
+
 log = logging.getLogger(__name__)
 
 
@@ -128,13 +130,18 @@ def quantize_model(model):
             config["trainable"] = False  # inference mode, ImageNet statistics (frozen before wrapping:
         return qk.quantize_annotate_layer(layer.__class__.from_config(config))  # wrappers track weights at build)
 
-    annotated = keras.models.clone_model(model, clone_function=annotate)
-    inner = {getattr(w, "layer", w).name: getattr(w, "layer", w) for w in annotated.layers}
-    for layer in model.layers:
-        if layer.weights and not isinstance(layer, keras.layers.Rescaling):
-            inner[layer.name].set_weights(layer.get_weights())
-    with quantize_scope():
-        quantized = qk.quantize_apply(annotated, scheme=_custom_classes()["Scheme"]())
+    try:
+        annotated = keras.models.clone_model(model, clone_function=annotate)
+        inner = {getattr(w, "layer", w).name: getattr(w, "layer", w) for w in annotated.layers}
+        for layer in model.layers:
+            if layer.weights and not isinstance(layer, keras.layers.Rescaling):
+                inner[layer.name].set_weights(layer.get_weights())
+        with quantize_scope():
+            quantized = qk.quantize_apply(annotated, scheme=_custom_classes()["Scheme"]())
+    except (AttributeError, RuntimeError, TypeError, ValueError) as e:  # tfmot's failures have no common type
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"quantization-aware training cannot wrap the model {model.name!r} ({reason}); "
+                         "train without --qat and export with --quantize int8") from None
     fix_input_range(quantized)
     log.info("quantization-aware model: %d layers wrapped", sum("quant" in layer.name for layer in quantized.layers))
     return quantized

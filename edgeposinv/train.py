@@ -21,7 +21,7 @@ import numpy as np
 from edgeposinv.augment import PRESETS, AugmentConfig
 from edgeposinv.errors import ConfigError, DatasetError, ModelError
 from edgeposinv.fsutil import check_can_write
-from edgeposinv.models import available
+from edgeposinv.models import available, qat_unsupported
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.arch not in available():
             raise ConfigError(f"Unknown architecture {self.arch!r}; choose one of: {', '.join(available())}")
+        if self.qat and qat_unsupported(self.arch):
+            can = ", ".join(a for a in available() if not qat_unsupported(a))
+            raise ConfigError(f"--qat does not work with --arch {self.arch}: {qat_unsupported(self.arch)}. "
+                              f"Use --arch {can}, or train without --qat and export with --quantize int8")
         if not 16 <= self.image_size_px <= 512:
             raise ConfigError(f"--image-size must be in [16, 512] pixels. Got {self.image_size_px}.")
         for name, value, lo in (("--epochs", self.epochs, 1), ("--batch-size", self.batch_size, 1),

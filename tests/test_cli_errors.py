@@ -129,6 +129,15 @@ def test_bad_option_value_is_a_one_line_error(tmp_path):
     _one_line_error(result, "--val-split", "1.5")
 
 
+def test_qat_with_an_architecture_tfmot_cannot_wrap_fails_before_training(tmp_path):
+    data = _dataset(tmp_path / "data")
+    result = run_cli("train", str(data), "--out", str(tmp_path / "r"), "--arch", "mobilenet_v3_small",
+                     "--weights", "none", "--qat")
+    _one_line_error(result, "--qat", "mobilenet_v3_small")
+    assert "--arch mobilenet_v2" in result.stderr and "--quantize int8" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
 def test_evaluate_set_with_unknown_labels_lists_both(int8_model, tmp_path):
     data = _dataset(tmp_path / "data")
     result = run_cli("evaluate", str(int8_model), "--set", f"wild={data}", "--report", str(tmp_path / "rep"))

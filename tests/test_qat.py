@@ -57,3 +57,19 @@ def test_depthwise_weights_are_quantized_per_channel():
     small, exact = qat.predict(x, verbose=0)[..., 1], model.predict(x, verbose=0)[..., 1]
     assert exact.mean() > 0.3
     assert np.abs(small - exact).mean() < 0.05 * exact.mean()
+
+
+def test_a_model_tfmot_cannot_wrap_is_a_one_line_model_error():
+    """MobileNetV3's hard-swish is built from TFOpLambda layers, which tfmot's wrapping fails
+    on (tensorflow/model-optimization#1145): the failure names the model and the way out."""
+    import pytest
+
+    from edgeposinv.errors import ModelError
+    from edgeposinv.models import build_model, qat_unsupported
+    from edgeposinv.qat import quantize_model
+
+    assert qat_unsupported("mobilenet_v3_small") and qat_unsupported("mobilenet_v2") is None
+    model = build_model("mobilenet_v3_small", 96, 2, weights="none")
+    with pytest.raises(ModelError, match="cannot wrap the model .*--quantize int8") as info:
+        quantize_model(model)
+    assert "\n" not in str(info.value)
