@@ -183,6 +183,16 @@ def host_latency(model_bytes: bytes, pixels: np.ndarray, options: ExportOptions)
             "threads": lat["threads"], "machine": machine_info()}
 
 
+def _float_network(model, spec: QuantSpec):
+    """The model whose float32 export is the size baseline: for int8-qat, the float network
+    inside the QAT model (its own float32 export keeps every fake-quantization point)."""
+    if spec.mode != "int8-qat":
+        return model
+    from edgeposinv.qat import float_copy
+
+    return float_copy(model)
+
+
 def sidecar_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
@@ -241,7 +251,7 @@ def export_run(
     size = {"bytes": len(model_bytes)}
     if options.compare_float32:
         float_bytes = model_bytes if spec.mode == "float32" else embed_metadata(
-            convert(model, QuantSpec.float32()), model_description(run, QuantSpec.float32()))
+            convert(_float_network(model, spec), QuantSpec.float32()), model_description(run, QuantSpec.float32()))
         size.update(float32_bytes=len(float_bytes), ratio_to_float32=round(len(model_bytes) / len(float_bytes), 4))
     pixels = data.images[0] if data is not None and len(data.images) else np.zeros(
         (run.contract.image_size_px,) * 2 + (3,), np.uint8)

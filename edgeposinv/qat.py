@@ -228,6 +228,34 @@ def fix_input_range(model, low: float = 0.0, high: float = 255.0) -> None:
                     v.assign(high)
 
 
+def float_copy(qat_model):
+    """The plain float network inside a QAT model: every wrapper replaced by its layer (with
+    the QAT-trained weights), the input quantizer by an identity. Its float32 export is the
+    size baseline of an int8-qat export (the QAT model's own float32 export keeps a
+    quantize/dequantize pair per fake-quantization point, so it is larger)."""
+    from edgeposinv._keras import keras
+
+    def unwrap(layer):
+        if type(layer).__name__ == "QuantizeLayer":
+            return keras.layers.Activation("linear", name=layer.name)
+        inner = getattr(layer, "layer", layer)
+        return inner.__class__.from_config(inner.get_config())
+
+    with quantize_scope():
+        plain = keras.models.clone_model(qat_model, clone_function=unwrap)
+    def short(variable) -> str:  # "quant_Conv1/kernel:0" -> "kernel"
+        return variable.name.rsplit("/", 1)[-1].split(":")[0]
+
+    for source in qat_model.layers:
+        if type(source).__name__ == "QuantizeLayer" or not source.weights:
+            continue
+        # the wrapper owns the inner layer's kernel (it swaps in the fake-quantized one when called)
+        values = {short(v): v for v in source.weights}
+        target = plain.get_layer(getattr(source, "layer", source).name)
+        target.set_weights([values[short(w)].numpy() for w in target.weights])
+    return plain
+
+
 def quantize_scope():
     classes = _custom_classes()
     return _tfmot().quantization.keras.quantize_scope(

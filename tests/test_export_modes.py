@@ -197,7 +197,11 @@ def test_int8_qat_from_a_qat_run(trained_run, tmp_path):
     (qat_run / "config.json").write_text(json.dumps(config))
 
     opts = ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False)
-    a = export_run(qat_run, tmp_path / "a.tflite", QuantSpec.int8_qat(), options=opts)
+    a = export_run(qat_run, tmp_path / "a.tflite", QuantSpec.int8_qat(),
+                   options=ExportOptions(latency_runs=1, latency_warmup=0))
+    # the size baseline is the float network inside the QAT model, which is the base run's network
+    plain = export_run(trained_run, tmp_path / "plain.tflite", QuantSpec.float32(), options=opts)
+    assert abs(a.sidecar["size"]["float32_bytes"] - plain.size_bytes) <= 256
     assert a.parity["top1_agreement"] >= 0.95 and a.parity["mean_abs_prob_diff"] < 0.03
     assert a.sidecar["quantization"] == "int8-qat" and a.sidecar["io_dtype"] == "uint8"
     export_run(qat_run, tmp_path / "b.tflite", QuantSpec.int8_qat(), options=opts)

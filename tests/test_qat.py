@@ -29,6 +29,26 @@ def test_wrapping_and_calibrating_keeps_the_float_models_predictions(trained_run
     assert len(names) == len(set(names))
 
 
+def test_float_copy_is_the_plain_network_with_the_qat_weights(trained_run):
+    from edgeposinv._keras import keras
+    from edgeposinv.calibration import load_calibration
+    from edgeposinv.qat import calibrate_ranges, float_copy, quantize_model
+    from edgeposinv.runs import read_run
+
+    base = keras.models.load_model(trained_run / "model.keras", compile=False)
+    x = load_calibration(read_run(trained_run), None, 32, 16)[0].astype(np.float32)
+    qat = quantize_model(base)
+    calibrate_ranges(qat, base, x, batch_size=16)
+    for w in qat.trainable_weights:  # weights the QAT fine-tune changed: the copy must carry them
+        w.assign(w * 1.01)
+    plain = float_copy(qat)
+    assert not any("quant" in type(layer).__name__.lower() for layer in plain.layers)
+    assert all("/" in w.name and not w.name.startswith("quant") for w in plain.weights)
+    qat_kernel = next(w for w in qat.weights if w.name.endswith("/kernel:0") and "probabilities" in w.name)
+    np.testing.assert_array_equal(plain.get_layer("probabilities").kernel.numpy(), qat_kernel.numpy())
+    assert _agreement(plain.predict(x, verbose=0), qat.predict(x, verbose=0)) >= 0.9
+
+
 def test_depthwise_weights_are_quantized_per_channel():
     """Two depthwise channels 1,000x apart in scale, evened out by the BatchNormalization
     after them (MobileNet's situation): with one range for the layer (tfmot's default for
