@@ -243,6 +243,7 @@ def float_copy(qat_model):
 
     with quantize_scope():
         plain = keras.models.clone_model(qat_model, clone_function=unwrap)
+
     def short(variable) -> str:  # "quant_Conv1/kernel:0" -> "kernel"
         return variable.name.rsplit("/", 1)[-1].split(":")[0]
 

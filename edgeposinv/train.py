@@ -69,7 +69,7 @@ class TrainConfig:
         if self.arch not in available():
             raise ConfigError(f"Unknown architecture {self.arch!r}; choose one of: {', '.join(available())}")
         if self.qat and qat_unsupported(self.arch):
-            can = ", ".join(a for a in available() if not qat_unsupported(a))
+            can = " or ".join(a for a in available() if not qat_unsupported(a))
             raise ConfigError(f"--qat does not work with --arch {self.arch}: {qat_unsupported(self.arch)}. "
                               f"Use --arch {can}, or train without --qat and export with --quantize int8")
         if not 16 <= self.image_size_px <= 512:
