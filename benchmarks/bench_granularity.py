@@ -40,7 +40,9 @@ def _per_channel_layers(model):
     """(operator, weight tensor, float weights, spread) of every per-channel layer of a ModelT."""
     from ai_edge_litert import schema_py_generated as schema
 
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    from edgeposinv.inspect_model import _enum_names
+
+    names = _enum_names(schema.BuiltinOperator)
     sg = model.subgraphs[0]
     codes = [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in model.operatorCodes]
     for op in sg.operators:

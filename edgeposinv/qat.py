@@ -216,11 +216,15 @@ def _pre_activation(layer, inputs):
         layer.activation = activation
 
 
+def _is_input_quantizer(layer) -> bool:
+    return type(layer).__name__ == "QuantizeLayer"
+
+
 def fix_input_range(model, low: float = 0.0, high: float = 255.0) -> None:
     """Pin the input quantizer's range to the pixel range, so the int8 model's uint8 input
     is the raw pixel value (scale 1, zero point 0), as the input contract promises."""
     for layer in model.layers:
-        if type(layer).__name__ == "QuantizeLayer":
+        if _is_input_quantizer(layer):
             for v in layer.weights:
                 if v.name.endswith("_min:0"):
                     v.assign(low)
@@ -236,7 +240,7 @@ def float_copy(qat_model):
     from edgeposinv._keras import keras
 
     def unwrap(layer):
-        if type(layer).__name__ == "QuantizeLayer":
+        if _is_input_quantizer(layer):
             return keras.layers.Activation("linear", name=layer.name)
         inner = getattr(layer, "layer", layer)
         return inner.__class__.from_config(inner.get_config())
@@ -248,7 +252,7 @@ def float_copy(qat_model):
         return variable.name.rsplit("/", 1)[-1].split(":")[0]
 
     for source in qat_model.layers:
-        if type(source).__name__ == "QuantizeLayer" or not source.weights:
+        if _is_input_quantizer(source) or not source.weights:
             continue
         # the wrapper owns the inner layer's kernel (it swaps in the fake-quantized one when called)
         values = {short(v): v for v in source.weights}
