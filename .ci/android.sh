@@ -31,7 +31,7 @@ fi
 report=android_demo/maven/app/target/test-out/device-report/report.json
 py=""
 for candidate in ${PYTHON:-} python python3; do
-    if PYTHONPATH=$PWD "$candidate" -c "import edgeposinv.report" 2>/dev/null; then
+    if PYTHONPATH=$PWD "$candidate" -c "import edgeposinv.evaluation.report" 2>/dev/null; then
         py=$candidate
         break
     fi
@@ -39,7 +39,7 @@ done
 if [ -n "$py" ]; then
     PYTHONPATH=$PWD "$py" - "$report" <<'PY'
 import json, sys
-from edgeposinv.report import render_report_html
+from edgeposinv.evaluation.report import render_report_html
 report = json.load(open(sys.argv[1]))
 assert report["generator"]["host"] == "android", report["generator"]
 html = render_report_html(report)

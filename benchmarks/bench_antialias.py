@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeposinv import geometry
+from edgeposinv.transforms import geometry
 
 
 def shifted(images: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -36,10 +36,10 @@ def main() -> None:
     ap.add_argument("--max-shift-px", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    from edgeposinv.dataset import load_images, scan_dataset
-    from edgeposinv.demo_data import DemoDataConfig, build_demo_datasets
-    from edgeposinv.runs import load_keras_model, read_run
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.data.dataset import load_images, scan_dataset
+    from edgeposinv.data.digits import DemoDataConfig, build_demo_datasets
+    from edgeposinv.training.runs import load_keras_model, read_run
+    from edgeposinv.training.train import TrainConfig, train
 
     work = Path(tempfile.mkdtemp(prefix="bench_antialias_"))
     folders = build_demo_datasets(work / "data", DemoDataConfig(seed=args.seed), show_progress=False)

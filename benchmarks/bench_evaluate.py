@@ -66,8 +66,8 @@ def bare_loop(model_path: Path, tensors: np.ndarray, workers: int) -> float:
 def build_model(tmp: Path) -> Path:
     from conftest import make_shapes_dataset
 
-    from edgeposinv.export import QuantSpec, export_run
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.export.export import QuantSpec, export_run
+    from edgeposinv.training.train import TrainConfig, train
 
     data = make_shapes_dataset(tmp / "train", n_per_class=30, size=96, seed=0)
     train(data, tmp / "run", TrainConfig(image_size_px=64, epochs=2, batch_size=16, augment="none"), show_progress=False)
@@ -86,10 +86,10 @@ def main() -> None:
 
     from conftest import make_shapes_dataset
 
-    from edgeposinv.evaluate import SweepRequest, evaluate
-    from edgeposinv.images import read_rgb
-    from edgeposinv.runtime import TFLiteClassifier
-    from edgeposinv.sweeps import PositionSweepConfig
+    from edgeposinv.data.images import read_rgb
+    from edgeposinv.evaluation.evaluate import SweepRequest, evaluate
+    from edgeposinv.evaluation.sweeps import PositionSweepConfig
+    from edgeposinv.tflite.runtime import TFLiteClassifier
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

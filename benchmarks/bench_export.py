@@ -4,7 +4,7 @@
 
 Without ``--run`` it trains one: an ImageNet MobileNetV2-0.35 backbone (the local
 weights file in ../shared/weights), frozen, with a new head fine-tuned briefly on the
-phone-photo sign digits; it is saved as an ordinary run folder (edgeposinv.runs layout).
+phone-photo sign digits; it is saved as an ordinary run folder (edgeposinv.training.runs layout).
 Prints one table — size, host latency, validation top-1 and top-1 agreement with the
 float32 model for every mode — with the CPU named, and checks the targets: int8 at most
 0.3x the float32 size, and int8 top-1 within 1 point of float32.
@@ -34,10 +34,10 @@ DATA = REPO.parent / "shared" / "datasets" / "sign_digits"
 def train_mobilenet_run(data_dir: Path, run_dir: Path, size: int, epochs: int, seed: int) -> float:
     """Fine-tune a classifier head on a frozen MobileNetV2-0.35 and save a run folder."""
     from edgeposinv import __version__
-    from edgeposinv._keras import keras, tf
-    from edgeposinv.dataset import load_images, scan_dataset, split_indices
-    from edgeposinv.fsutil import atomic_dir, atomic_write_json, atomic_write_text
-    from edgeposinv.preprocess import InputContract
+    from edgeposinv.data.dataset import load_images, scan_dataset, split_indices
+    from edgeposinv.tflite.preprocess import InputContract
+    from edgeposinv.training.keras_api import keras, tf
+    from edgeposinv.util.files import atomic_dir, atomic_write_json, atomic_write_text
 
     data = load_images(scan_dataset(data_dir), size)
     train_idx, val_idx = split_indices(data.label_ids, 0.2, seed, groups=data.sessions)
@@ -76,14 +76,14 @@ def train_mobilenet_run(data_dir: Path, run_dir: Path, size: int, epochs: int, s
 
 def make_qat_run(run_dir: Path, qat_dir: Path, epochs: int, seed: int) -> None:
     """Quantization-aware fine-tuning of a run's model with edgeposinv's QAT recipe
-    (:mod:`edgeposinv.qat`: per-channel depthwise weights, ranges calibrated from the float
+    (:mod:`edgeposinv.training.qat`: per-channel depthwise weights, ranges calibrated from the float
     model, BatchNormalization frozen), saved as a QAT run (HDF5 content, qat=true)."""
     import shutil
 
-    from edgeposinv._keras import keras
-    from edgeposinv.dataset import DatasetIndex, ImageRecord, load_images
-    from edgeposinv.qat import calibrate_ranges, quantize_model
-    from edgeposinv.runs import read_run
+    from edgeposinv.data.dataset import DatasetIndex, ImageRecord, load_images
+    from edgeposinv.training.keras_api import keras
+    from edgeposinv.training.qat import calibrate_ranges, quantize_model
+    from edgeposinv.training.runs import read_run
 
     run = read_run(run_dir)
     base = keras.models.load_model(run.model_path, compile=False)
@@ -109,9 +109,9 @@ def size_by_alpha(alphas, size: int, n_classes: int) -> list[dict]:
     image size, nor on the weights' values as long as they are all different (the converter
     stores identical constants once, so a freshly initialised model, whose BatchNormalization
     biases are all zero, would look smaller): random weights and calibration do."""
-    from edgeposinv.models import build_model
-    from edgeposinv.quantize import QuantSpec, convert
-    from edgeposinv.tflite_meta import write_entries
+    from edgeposinv.export.quantize import QuantSpec, convert
+    from edgeposinv.tflite.metadata import write_entries
+    from edgeposinv.training.models import build_model
 
     calibration = np.random.default_rng(0).integers(0, 256, (32, size, size, 3), dtype=np.uint8)
     rows = []
@@ -142,11 +142,11 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    from edgeposinv.export import ExportOptions, _validation_images, export_run
-    from edgeposinv.machine import machine_info
-    from edgeposinv.quantize import QuantSpec
-    from edgeposinv.runs import read_run
-    from edgeposinv.runtime import TFLiteClassifier
+    from edgeposinv.export.export import ExportOptions, _validation_images, export_run
+    from edgeposinv.export.quantize import QuantSpec
+    from edgeposinv.tflite.runtime import TFLiteClassifier
+    from edgeposinv.training.runs import read_run
+    from edgeposinv.util.machine import machine_info
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-export-"))
     run_dir = args.run
@@ -203,7 +203,7 @@ def main() -> int:
     print(f"target int8 size <= 0.3x float32: {i8['ratio']:.3f} -> {'MET' if size_ok else 'MISSED'}")
     print(f"target int8 top-1 within 1 point of float32: {100 * (i8['top1'] - f32['top1']):+.2f} points -> "
           f"{'MET' if acc_ok else 'MISSED'}")
-    from edgeposinv.inspect_model import inspect_model
+    from edgeposinv.tflite.inspect import inspect_model
 
     for r in (f32, i8):
         parts = inspect_model(work / "models" / f"{r['mode']}.tflite")["size_parts"]

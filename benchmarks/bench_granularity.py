@@ -40,7 +40,7 @@ def _per_channel_layers(model):
     """(operator, weight tensor, float weights, spread) of every per-channel layer of a ModelT."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from edgeposinv.inspect_model import _enum_names
+    from edgeposinv.tflite.inspect import _enum_names
 
     names = _enum_names(schema.BuiltinOperator)
     sg = model.subgraphs[0]
@@ -66,7 +66,7 @@ def per_tensor_where(model_bytes: bytes, max_spread: float) -> tuple[bytes, list
     """The model with every layer of spread <= ``max_spread`` requantized to one scale."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from edgeposinv.tflite_meta import _FILE_IDENTIFIER, _SharingBuilder
+    from edgeposinv.tflite.metadata import _FILE_IDENTIFIER, _SharingBuilder
 
     model = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
     sg = model.subgraphs[0]
@@ -94,7 +94,7 @@ def per_tensor_where(model_bytes: bytes, max_spread: float) -> tuple[bytes, list
 
 
 def _names_bytes(model_bytes: bytes) -> int:
-    from edgeposinv.inspect_model import inspect_model
+    from edgeposinv.tflite.inspect import inspect_model
 
     with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
         f.write(model_bytes)
@@ -112,11 +112,16 @@ def main() -> int:
 
     from bench_export import DATA, WEIGHTS, train_mobilenet_run
 
-    from edgeposinv.calibration import load_calibration
-    from edgeposinv.export import _classifier, _validation_images, embed_metadata, model_description
-    from edgeposinv.machine import machine_info
-    from edgeposinv.quantize import QuantSpec, convert, load_run_model
-    from edgeposinv.runs import read_run
+    from edgeposinv.data.calibration import load_calibration
+    from edgeposinv.export.export import (
+        _classifier,
+        _validation_images,
+        embed_metadata,
+        model_description,
+    )
+    from edgeposinv.export.quantize import QuantSpec, convert, load_run_model
+    from edgeposinv.training.runs import read_run
+    from edgeposinv.util.machine import machine_info
 
     run_dir = args.run
     if run_dir is None:

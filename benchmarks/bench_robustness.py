@@ -27,10 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeposinv import geometry
-from edgeposinv.background import backdrop_mask
-from edgeposinv.images import read_rgb, write_rgb
-from edgeposinv.preprocess import prepare
+from edgeposinv.data.images import read_rgb, write_rgb
+from edgeposinv.tflite.preprocess import prepare
+from edgeposinv.transforms import geometry
+from edgeposinv.transforms.background import backdrop_mask
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
@@ -113,7 +113,7 @@ def link_folder(dst: Path, files: dict) -> Path:
 
 
 def evaluate(run_dir: Path, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    from edgeposinv.runs import load_keras_model, read_run
+    from edgeposinv.training.runs import load_keras_model, read_run
 
     model = load_keras_model(read_run(run_dir))
     return {name: float((model.predict(x.astype(np.float32), verbose=0).argmax(1) == y).mean())
@@ -132,7 +132,7 @@ def main() -> None:
     folder = SHARED / "datasets" / ("sign_digits" if args.dataset == "sign" else "rps_pi_small")
     if not folder.is_dir() or not WEIGHTS.is_file():
         sys.exit(f"needs {folder} and {WEIGHTS}")
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.training.train import TrainConfig, train
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_robustness_"))
     work.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 def load_images(n: int, size: int) -> np.ndarray:
     folder = SHARED / "datasets" / "sign_digits"
     if folder.is_dir():
-        from edgeposinv.dataset import load_images as load
-        from edgeposinv.dataset import scan_dataset
+        from edgeposinv.data.dataset import load_images as load
+        from edgeposinv.data.dataset import scan_dataset
 
         index = scan_dataset(folder)
         index = type(index)(index.root, index.labels, index.records[:: max(1, len(index.records) // n)][:n], ())
@@ -34,7 +34,7 @@ def load_images(n: int, size: int) -> np.ndarray:
 
 
 def pipeline_rate(images, labels, augment, batch, epochs=2):
-    from edgeposinv.pipeline import training_dataset
+    from edgeposinv.training.pipeline import training_dataset
 
     ds, steps = training_dataset(images, labels, augment, epochs, batch, seed=0, num_classes=10)
     it = iter(ds)
@@ -47,7 +47,7 @@ def pipeline_rate(images, labels, augment, batch, epochs=2):
 
 
 def step_rate(model, images, labels, augment, batch, epochs=1):
-    from edgeposinv.pipeline import training_dataset
+    from edgeposinv.training.pipeline import training_dataset
 
     ds, steps = training_dataset(images, labels, augment, epochs + 1, batch, seed=0, num_classes=10)
     model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)  # warm-up: tracing, first batches
@@ -74,9 +74,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    from edgeposinv._keras import keras, tf
-    from edgeposinv.augment import PRESETS
-    from edgeposinv.models import build_model, set_trainable
+    from edgeposinv.training.keras_api import keras, tf
+    from edgeposinv.training.models import build_model, set_trainable
+    from edgeposinv.transforms.augment import PRESETS
 
     images = load_images(args.images, args.image_size)
     labels = np.arange(len(images)) % 10

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeposinv.demo_data import DemoDataConfig, build_demo_datasets
-from edgeposinv.evaluate import REPORT_JSON, evaluate
-from edgeposinv.export import QuantSpec, export_run
-from edgeposinv.fsutil import atomic_dir, atomic_write_json, atomic_write_text
-from edgeposinv.report import accuracy_figure, figure_to_img_tag, page
-from edgeposinv.train import TrainConfig, train
+from edgeposinv.data.digits import DemoDataConfig, build_demo_datasets
+from edgeposinv.evaluation.evaluate import REPORT_JSON, evaluate
+from edgeposinv.evaluation.report import accuracy_figure, figure_to_img_tag, page
+from edgeposinv.export.export import QuantSpec, export_run
+from edgeposinv.training.train import TrainConfig, train
+from edgeposinv.util.files import atomic_dir, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ MODELS = {"baseline": "none", "robust": "default"}
 
 
 def _sample_strip(folder: Path, n: int = 8) -> str:
-    from edgeposinv.images import read_rgb
-    from edgeposinv.report import _pyplot
+    from edgeposinv.data.images import read_rgb
+    from edgeposinv.evaluation.report import _pyplot
 
     plt = _pyplot()
     every = sorted(folder.rglob("*.png"))

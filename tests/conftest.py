@@ -72,7 +72,7 @@ def shapes_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_run(shapes_dir, tmp_path_factory) -> Path:
     """A tiny model trained for a few epochs on the shapes (shared by export/evaluate tests)."""
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.training.train import TrainConfig, train
 
     run_dir = tmp_path_factory.mktemp("runs") / "shapes"
     train(shapes_dir, run_dir, TrainConfig(image_size_px=32, epochs=8, batch_size=16, augment="none", seed=0),
@@ -82,7 +82,7 @@ def trained_run(shapes_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def int8_model(trained_run, tmp_path_factory) -> Path:
-    from edgeposinv.export import QuantSpec, export_run
+    from edgeposinv.export.export import QuantSpec, export_run
 
     out = tmp_path_factory.mktemp("models") / "shapes_int8.tflite"
     export_run(trained_run, out, QuantSpec.int8())

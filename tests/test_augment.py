@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from edgeposinv.augment import PRESETS, AugmentConfig, apply_params
-from edgeposinv.background import backdrop_mask, load_background_tiles
 from edgeposinv.errors import ConfigError
+from edgeposinv.transforms.augment import PRESETS, AugmentConfig, apply_params
+from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
 
 
 def test_presets_exist_and_none_is_identity():
@@ -96,7 +96,12 @@ def test_training_pipeline_with_xla_matches_the_plain_tf_applier(backgrounds, tm
     the un-compiled applier's for the same drawn parameters (to a rounding step)."""
     from dataclasses import replace
 
-    from edgeposinv.pipeline import apply_params_tf, epoch_params, training_dataset, use_xla
+    from edgeposinv.training.pipeline import (
+        apply_params_tf,
+        epoch_params,
+        training_dataset,
+        use_xla,
+    )
 
     assert use_xla()
     rng = np.random.default_rng(3)

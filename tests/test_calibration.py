@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeposinv.calibration import CalibrationBuildConfig, build_calibration_set, check_count
+from edgeposinv.data.calibration import CalibrationBuildConfig, build_calibration_set, check_count
 from edgeposinv.errors import ConfigError, ExportError, OutputExistsError
 
 SESSIONS = ("s1", "s2", "s3", "s4")

@@ -11,7 +11,7 @@ from conftest import run_cli, shared_path
 from test_capture_helpers import assert_consistent, frame
 
 from edgeposinv.capture import CaptureConfig, QualityConfig, SourceError, run_capture
-from edgeposinv.dataset import load_images, scan_dataset, split_indices
+from edgeposinv.data.dataset import load_images, scan_dataset, split_indices
 
 
 def _photos(folder, n, seed=0):

@@ -8,13 +8,13 @@ import shutil
 import pytest
 from conftest import make_shapes_dataset, run_cli
 
-from edgeposinv.evaluate import SweepRequest, evaluate
-from edgeposinv.sweeps import PositionSweepConfig, RotationSweepConfig
+from edgeposinv.evaluation.evaluate import SweepRequest, evaluate
+from edgeposinv.evaluation.sweeps import PositionSweepConfig, RotationSweepConfig
 
 
 @pytest.fixture(scope="module")
 def two_reports(trained_run, int8_model, tmp_path_factory):
-    from edgeposinv.export import QuantSpec, export_run
+    from edgeposinv.export.export import QuantSpec, export_run
 
     root = tmp_path_factory.mktemp("compare")
     float_model = root / "shapes_float32.tflite"

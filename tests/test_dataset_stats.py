@@ -10,7 +10,7 @@ from conftest import run_cli, shared_path
 from test_capture_helpers import write_video
 
 from edgeposinv.capture import CaptureConfig, GuideConfig, QualityConfig, run_capture
-from edgeposinv.stats import dataset_stats, write_coverage_chart
+from edgeposinv.data.stats import dataset_stats, write_coverage_chart
 
 
 def _captured(tmp_path):

@@ -2,7 +2,7 @@
 
 A phone cannot exist here, so adb is the one stand-in: a script that keeps the "device"
 storage in a folder and answers the adb commands the host uses. When the host starts
-evaluation mode, the fake app runs the real LiteRT evaluation (edgeposinv.evaluate) on the
+evaluation mode, the fake app runs the real LiteRT evaluation (edgeposinv.evaluation.evaluate) on the
 files that were really pushed and writes its report.json as the app would (host "android").
 Everything on the host side is real: the model, the pushed files, the pulled report, the
 HTML rendering and the merge of a pulled capture folder.
@@ -122,7 +122,7 @@ if cmd == "am":
         (out / "error.txt").write_text(state["app_error"] + "\n\njava.lang.Exception: ...\n")
         sys.exit(0)
     # The fake app: the real LiteRT evaluation of the pushed files, reported as the app does.
-    from edgeposinv.evaluate import evaluate
+    from edgeposinv.evaluation.evaluate import evaluate
     sets = [(s.split("=")[0], str(dev(s.split("=")[1]))) for s in extras["sets"].split(",")]
     tmp = out.parent / "host-eval"
     report = evaluate(str(dev(extras["model"])), sets, tmp, threads=int(extras["threads"]),
@@ -305,7 +305,7 @@ def test_device_pull_with_fake_adb_gives_a_dataset_train_reads(fake_adb, tmp_pat
     import cv2
     import numpy as np
 
-    from edgeposinv.dataset import scan_dataset
+    from edgeposinv.data.dataset import scan_dataset
 
     ok, jpg = cv2.imencode(".jpg", np.full((24, 24, 3), 128, np.uint8))
     assert ok

@@ -15,7 +15,7 @@ def good_set(tmp_path_factory):
 @pytest.fixture(scope="module")
 def not_a_classifier(tmp_path_factory):
     """A real .tflite whose output is an image (rank 4), not class scores."""
-    from edgeposinv._keras import keras, tf
+    from edgeposinv.training.keras_api import keras, tf
 
     inputs = keras.Input((32, 32, 3))
     model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))
@@ -96,7 +96,12 @@ def test_existing_report_is_not_overwritten(int8_model, good_set, tmp_path):
 
 
 def test_model_asking_for_another_preprocessing_policy(int8_model, good_set, tmp_path):
-    from edgeposinv.tflite_meta import CONTRACT_NAME, canonical_json, read_contract, write_entries
+    from edgeposinv.tflite.metadata import (
+        CONTRACT_NAME,
+        canonical_json,
+        read_contract,
+        write_entries,
+    )
 
     data = int8_model.read_bytes()
     description = read_contract(data)

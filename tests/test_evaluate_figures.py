@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import SHAPES, make_shapes_dataset
 
-from edgeposinv.evaluate import evaluate
+from edgeposinv.evaluation.evaluate import evaluate
 
 Z95 = 1.959963984540054
 
@@ -205,8 +205,12 @@ def _top1(model_path, images) -> np.ndarray:
 
 
 def test_sweep_figures_match_an_independent_recomputation(int8_model, two_sets, tmp_path):
-    from edgeposinv.evaluate import SweepRequest
-    from edgeposinv.sweeps import PositionSweepConfig, RotationSweepConfig, ShiftConsistencyConfig
+    from edgeposinv.evaluation.evaluate import SweepRequest
+    from edgeposinv.evaluation.sweeps import (
+        PositionSweepConfig,
+        RotationSweepConfig,
+        ShiftConsistencyConfig,
+    )
 
     published, _ = two_sets
     shift_config = ShiftConsistencyConfig(max_shift_frac=0.2, seed=3)

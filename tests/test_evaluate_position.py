@@ -14,16 +14,16 @@ import pytest
 from conftest import make_shapes_dataset
 
 from edgeposinv.errors import EvaluationError
-from edgeposinv.evaluate import SweepRequest, evaluate
-from edgeposinv.models import available, pixels_input, register
-from edgeposinv.sweeps import PositionSweepConfig, PositionTask
+from edgeposinv.evaluation.evaluate import SweepRequest, evaluate
+from edgeposinv.evaluation.sweeps import PositionSweepConfig, PositionTask
+from edgeposinv.training.models import available, pixels_input, register
 
 ARCH = "test_where_aware"
 
 if ARCH not in available():
     @register(ARCH)
     def _build(image_size_px: int, num_classes: int, **_options):  # weights, antialias, ... do not apply
-        from edgeposinv._keras import keras
+        from edgeposinv.training.keras_api import keras
 
         inputs, x = pixels_input(keras, image_size_px)
         x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
@@ -57,8 +57,8 @@ def test_position_variants_put_the_object_where_the_grid_says():
 
 @pytest.mark.slow
 def test_centre_only_model_has_a_peaked_heatmap_and_augmentation_flattens_it(tmp_path):
-    from edgeposinv.export import QuantSpec, export_run
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.export.export import QuantSpec, export_run
+    from edgeposinv.training.train import TrainConfig, train
 
     train_dir = make_shapes_dataset(tmp_path / "centred", n_per_class=40, size=48, seed=0, radius=(5, 8), jitter_px=1)
     test_dir = make_shapes_dataset(tmp_path / "test", n_per_class=10, size=48, seed=1)

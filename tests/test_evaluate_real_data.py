@@ -12,14 +12,14 @@ import json
 import pytest
 from conftest import shared_path
 
-from edgeposinv.evaluate import SweepRequest, evaluate
-from edgeposinv.sweeps import PositionSweepConfig
+from edgeposinv.evaluation.evaluate import SweepRequest, evaluate
+from edgeposinv.evaluation.sweeps import PositionSweepConfig
 
 
 @pytest.mark.slow
 def test_rps_pi_camera_end_to_end(tmp_path):
-    from edgeposinv.export import QuantSpec, export_run
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.export.export import QuantSpec, export_run
+    from edgeposinv.training.train import TrainConfig, train
 
     source = shared_path("datasets", "rps_pi_small")
     for split in ("train", "test"):

@@ -50,9 +50,9 @@ def test_uint8_model_without_metadata_needs_and_uses_a_labels_file(int8_model, d
 
 def test_float_model_expecting_normalised_input(trained_run, data, labels_file, tmp_path):
     """A float model without its normalisation layer: --input-mean/--input-std feed it [-1, 1]."""
-    from edgeposinv._keras import keras, tf
-    from edgeposinv.export import QuantSpec, export_run
-    from edgeposinv.runs import load_keras_model, read_run
+    from edgeposinv.export.export import QuantSpec, export_run
+    from edgeposinv.training.keras_api import keras, tf
+    from edgeposinv.training.runs import load_keras_model, read_run
 
     ours = tmp_path / "ours.tflite"
     export_run(trained_run, ours, QuantSpec.float32())

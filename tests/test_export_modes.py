@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgeposinv.errors import ConfigError
-from edgeposinv.quantize import MODE_OPTIONS, QUANT_MODES, QuantSpec
+from edgeposinv.export.quantize import MODE_OPTIONS, QUANT_MODES, QuantSpec
 
 # mode spec → (max mean |p_keras - p_tflite|, max single |dp|, min top-1 agreement)
 TOLERANCES = {
@@ -62,9 +62,9 @@ def test_bad_mode_and_io_are_errors():
 
 @pytest.fixture(scope="module")
 def run_model(trained_run):
-    from edgeposinv.export import _validation_images
-    from edgeposinv.quantize import load_run_model
-    from edgeposinv.runs import read_run
+    from edgeposinv.export.export import _validation_images
+    from edgeposinv.export.quantize import load_run_model
+    from edgeposinv.training.runs import read_run
 
     run = read_run(trained_run)
     data = _validation_images(run)
@@ -74,10 +74,10 @@ def run_model(trained_run):
 
 @pytest.mark.parametrize("key", list(SPECS), ids=lambda k: f"{k[0]}-{k[1]}")
 def test_every_mode_loads_in_litert_and_matches_keras(run_model, key, tmp_path):
-    from edgeposinv.calibration import load_calibration
-    from edgeposinv.export import embed_metadata, model_description
-    from edgeposinv.quantize import convert
-    from edgeposinv.runtime import TFLiteClassifier
+    from edgeposinv.data.calibration import load_calibration
+    from edgeposinv.export.export import embed_metadata, model_description
+    from edgeposinv.export.quantize import convert
+    from edgeposinv.tflite.runtime import TFLiteClassifier
 
     run, model, data, keras_probs = run_model
     spec = SPECS[key]
@@ -99,7 +99,7 @@ def test_every_mode_loads_in_litert_and_matches_keras(run_model, key, tmp_path):
 
 
 def test_export_writes_model_and_sidecar_with_figures(trained_run, tmp_path):
-    from edgeposinv.export import ExportOptions, export_run
+    from edgeposinv.export.export import ExportOptions, export_run
 
     out = tmp_path / "shapes.tflite"
     result = export_run(trained_run, out, QuantSpec.dynamic(), options=ExportOptions(latency_runs=5, latency_warmup=1))
@@ -112,7 +112,7 @@ def test_export_writes_model_and_sidecar_with_figures(trained_run, tmp_path):
 
 
 def test_same_run_same_options_give_identical_bytes(trained_run, tmp_path):
-    from edgeposinv.export import ExportOptions, export_run
+    from edgeposinv.export.export import ExportOptions, export_run
 
     opts = ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False)
     export_run(trained_run, tmp_path / "a.tflite", QuantSpec.int8(), options=opts)
@@ -134,7 +134,7 @@ def _blank_calibration(folder, n, value=225):
 def test_parity_gate_refuses_a_broken_calibration_and_writes_nothing(trained_run, tmp_path):
     """Blank background-coloured images (no object) as calibration: activations are clipped."""
     from edgeposinv.errors import ExportError
-    from edgeposinv.export import ExportOptions, export_run
+    from edgeposinv.export.export import ExportOptions, export_run
 
     cal = _blank_calibration(tmp_path / "blank", 16)
     out = tmp_path / "out" / "broken.tflite"
@@ -153,7 +153,7 @@ def test_parity_gate_refuses_a_broken_calibration_and_writes_nothing(trained_run
 
 def test_too_few_calibration_images_is_an_error(trained_run, tmp_path):
     from edgeposinv.errors import ExportError
-    from edgeposinv.export import export_run
+    from edgeposinv.export.export import export_run
 
     cal = _blank_calibration(tmp_path / "few", 3)
     with pytest.raises(ExportError, match=r"has 3 decodable image\(s\), fewer than one batch \(16\)"):
@@ -162,7 +162,7 @@ def test_too_few_calibration_images_is_an_error(trained_run, tmp_path):
 
 def test_existing_output_is_not_overwritten(trained_run, tmp_path):
     from edgeposinv.errors import OutputExistsError
-    from edgeposinv.export import export_run
+    from edgeposinv.export.export import export_run
 
     out = tmp_path / "m.tflite"
     out.write_bytes(b"precious")
@@ -174,12 +174,12 @@ def test_existing_output_is_not_overwritten(trained_run, tmp_path):
 @pytest.mark.slow
 def test_int8_qat_from_a_qat_run(trained_run, tmp_path):
     """A QAT run built here the way 'train --qat' writes it: edgeposinv's QAT wrapping, qat=true."""
-    from edgeposinv._keras import keras
-    from edgeposinv.calibration import load_calibration
+    from edgeposinv.data.calibration import load_calibration
     from edgeposinv.errors import ConfigError
-    from edgeposinv.export import ExportOptions, export_run
-    from edgeposinv.qat import calibrate_ranges, quantize_model
-    from edgeposinv.runs import read_run
+    from edgeposinv.export.export import ExportOptions, export_run
+    from edgeposinv.training.keras_api import keras
+    from edgeposinv.training.qat import calibrate_ranges, quantize_model
+    from edgeposinv.training.runs import read_run
 
     qat_run = tmp_path / "qat_run"
     shutil.copytree(trained_run, qat_run)

@@ -42,7 +42,7 @@ def _independent_pixels(path, size):
 def test_int8_model_agrees_with_keras(trained_run, int8_model, heldout_dir):
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgeposinv.runs import load_keras_model, read_run
+    from edgeposinv.training.runs import load_keras_model, read_run
 
     run = read_run(trained_run)
     model = load_keras_model(run)
@@ -78,7 +78,7 @@ def _wilson(k, n, z=1.959963984540054):
 def test_evaluate_figures_match_raw_interpreter_outputs(int8_model, heldout_dir, shapes_dir, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgeposinv.evaluate import evaluate
+    from edgeposinv.evaluation.evaluate import evaluate
 
     report = evaluate(int8_model, [("published", shapes_dir), ("heldout", heldout_dir)], tmp_path / "rep",
                       show_progress=False)
@@ -128,7 +128,7 @@ def test_evaluate_figures_match_raw_interpreter_outputs(int8_model, heldout_dir,
 
 
 def test_export_carries_labels_and_contract(int8_model):
-    from edgeposinv.tflite_meta import read_contract
+    from edgeposinv.tflite.metadata import read_contract
 
     description = read_contract(int8_model.read_bytes())
     assert description["labels"] == list(SHAPES)
@@ -141,7 +141,7 @@ def test_export_carries_labels_and_contract(int8_model):
 def test_overwrite_keeps_the_old_run_when_the_new_one_is_interrupted(trained_run, shapes_dir, tmp_path, monkeypatch):
     import shutil
 
-    import edgeposinv.train as train_module
+    import edgeposinv.training.train as train_module
 
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)

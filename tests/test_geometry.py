@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeposinv import geometry
-from edgeposinv.augment import AugmentConfig, apply_params, fixed_params
+from edgeposinv.transforms import geometry
+from edgeposinv.transforms.augment import AugmentConfig, apply_params, fixed_params
 
 SIZE = 48
 MARKER = (30.0, 14.0)  # x, y of the marker's centre in the source
@@ -54,7 +54,7 @@ def test_marker_lands_where_geometry_says(name):
 @pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "constant"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_opencv_and_tensorflow_put_the_same_pixel_in_the_same_place(name, fill_mode):
-    from edgeposinv.pipeline import apply_params_tf
+    from edgeposinv.training.pipeline import apply_params_tf
 
     rng = np.random.default_rng(1)
     img = marker_image()

@@ -11,8 +11,8 @@ import json
 
 import numpy as np
 
-from edgeposinv.runtime import TFLiteClassifier
-from edgeposinv.tflite_meta import CONTRACT_NAME, read_entries
+from edgeposinv.tflite.metadata import CONTRACT_NAME, read_entries
+from edgeposinv.tflite.runtime import TFLiteClassifier
 from tests.conftest import REPO
 from tests.golden import make_golden
 

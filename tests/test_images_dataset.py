@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgeposinv.dataset import load_images, scan_dataset, split_indices
+from edgeposinv.data.dataset import load_images, scan_dataset, split_indices
+from edgeposinv.data.images import read_rgb
 from edgeposinv.errors import ConfigError, DatasetError
-from edgeposinv.images import read_rgb
-from edgeposinv.preprocess import center_square_crop, prepare
+from edgeposinv.tflite.preprocess import center_square_crop, prepare
 
 
 def test_exif_orientation_is_applied(tmp_path):

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeposinv.tflite_meta import read_contract, read_entries
-from edgeposinv.tflite_std_metadata import (
+from edgeposinv.tflite.metadata import read_contract, read_entries
+from edgeposinv.tflite.std_metadata import (
     METADATA_NAME,
     StdMetadata,
     append_associated_files,
@@ -81,7 +81,7 @@ def test_metadata_matches_golden(int8_model):
 
 def test_inspect_prints_the_facts_without_tensorflow(int8_model):
     code = (
-        "import sys, json; from edgeposinv.inspect_model import inspect_model, format_report; "
+        "import sys, json; from edgeposinv.tflite.inspect import inspect_model, format_report; "
         f"f = inspect_model({str(int8_model)!r}); print(format_report(f)); "
         "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'ops': f['ops'], 'in': f['inputs']}))"
     )
@@ -139,9 +139,9 @@ print(json.dumps({c.category_name: c.score for c in result.classifications[0].ca
 @pytest.mark.parametrize("mode", ["float32", "int8"])
 def test_mediapipe_image_classifier_reads_labels_and_classifies(mode, trained_run, shapes_dir, tmp_path):
     """A real third-party consumer: MediaPipe Tasks' ImageClassifier in its own virtualenv."""
-    from edgeposinv.export import ExportOptions, export_run
-    from edgeposinv.quantize import QuantSpec
-    from edgeposinv.runtime import TFLiteClassifier
+    from edgeposinv.export.export import ExportOptions, export_run
+    from edgeposinv.export.quantize import QuantSpec
+    from edgeposinv.tflite.runtime import TFLiteClassifier
 
     python = _mediapipe_python()
     model = tmp_path / f"{mode}.tflite"

@@ -14,7 +14,7 @@ WEIGHTS = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
 def test_shared_pretrained_weights_load_by_path():
     import h5py
 
-    from edgeposinv.models import build_model
+    from edgeposinv.training.models import build_model
 
     path = shared_path("weights", WEIGHTS)
     model = build_model("mobilenet_v2", 96, 3, weights=str(path), alpha=0.35)
@@ -29,7 +29,7 @@ def test_offline_imagenet_error_says_where_to_put_the_file(tmp_path, monkeypatch
     import urllib.error
     import urllib.request
 
-    from edgeposinv.models import build_model
+    from edgeposinv.training.models import build_model
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
     try:
@@ -53,7 +53,7 @@ def test_offline_imagenet_error_says_where_to_put_the_file(tmp_path, monkeypatch
 
 
 def test_bad_weights_and_sizes_are_clear():
-    from edgeposinv.models import build_model
+    from edgeposinv.training.models import build_model
 
     with pytest.raises(ConfigError, match="no such file"):
         build_model("mobilenet_v2", 96, 3, weights="/nonexistent/w.h5")
@@ -64,9 +64,9 @@ def test_bad_weights_and_sizes_are_clear():
 
 
 def test_antialias_inserts_fixed_blurs_and_from_scratch_bn_momentum():
-    from edgeposinv._keras import keras
-    from edgeposinv.backbones import FROM_SCRATCH_BN_MOMENTUM
-    from edgeposinv.models import build_model
+    from edgeposinv.training.backbones import FROM_SCRATCH_BN_MOMENTUM
+    from edgeposinv.training.keras_api import keras
+    from edgeposinv.training.models import build_model
 
     plain = build_model("mobilenet_v2", 96, 2, weights="none")
     aa = build_model("mobilenet_v2", 96, 2, weights="none", antialias=True)

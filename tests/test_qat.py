@@ -1,4 +1,4 @@
-"""The quantization-aware training recipe (edgeposinv.qat): real tfmot wrapping on tf_keras."""
+"""The quantization-aware training recipe (edgeposinv.training.qat): real tfmot wrapping on tf_keras."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ def _agreement(a, b) -> float:
 
 
 def test_wrapping_and_calibrating_keeps_the_float_models_predictions(trained_run):
-    from edgeposinv._keras import keras
-    from edgeposinv.calibration import load_calibration
-    from edgeposinv.qat import calibrate_ranges, quantize_model
-    from edgeposinv.runs import read_run
+    from edgeposinv.data.calibration import load_calibration
+    from edgeposinv.training.keras_api import keras
+    from edgeposinv.training.qat import calibrate_ranges, quantize_model
+    from edgeposinv.training.runs import read_run
 
     base = keras.models.load_model(trained_run / "model.keras", compile=False)
     x = load_calibration(read_run(trained_run), None, 64, 16)[0].astype(np.float32)
@@ -30,10 +30,10 @@ def test_wrapping_and_calibrating_keeps_the_float_models_predictions(trained_run
 
 
 def test_float_copy_is_the_plain_network_with_the_qat_weights(trained_run):
-    from edgeposinv._keras import keras
-    from edgeposinv.calibration import load_calibration
-    from edgeposinv.qat import calibrate_ranges, float_copy, quantize_model
-    from edgeposinv.runs import read_run
+    from edgeposinv.data.calibration import load_calibration
+    from edgeposinv.training.keras_api import keras
+    from edgeposinv.training.qat import calibrate_ranges, float_copy, quantize_model
+    from edgeposinv.training.runs import read_run
 
     base = keras.models.load_model(trained_run / "model.keras", compile=False)
     x = load_calibration(read_run(trained_run), None, 32, 16)[0].astype(np.float32)
@@ -53,8 +53,8 @@ def test_depthwise_weights_are_quantized_per_channel():
     """Two depthwise channels 1,000x apart in scale, evened out by the BatchNormalization
     after them (MobileNet's situation): with one range for the layer (tfmot's default for
     depthwise) the small channel rounds to zero; per channel it survives."""
-    from edgeposinv._keras import keras
-    from edgeposinv.qat import calibrate_ranges, quantize_model
+    from edgeposinv.training.keras_api import keras
+    from edgeposinv.training.qat import calibrate_ranges, quantize_model
 
     inputs = keras.Input((8, 8, 2))
     dw = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")
@@ -85,8 +85,8 @@ def test_a_model_tfmot_cannot_wrap_is_a_one_line_model_error():
     import pytest
 
     from edgeposinv.errors import ModelError
-    from edgeposinv.models import build_model, qat_unsupported
-    from edgeposinv.qat import quantize_model
+    from edgeposinv.training.models import build_model, qat_unsupported
+    from edgeposinv.training.qat import quantize_model
 
     assert qat_unsupported("mobilenet_v3_small") and qat_unsupported("mobilenet_v2") is None
     model = build_model("mobilenet_v3_small", 96, 2, weights="none")

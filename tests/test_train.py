@@ -21,7 +21,7 @@ from edgeposinv.errors import DatasetError
 def off_centre_set(n_per_class: int = 30, size: int = 48, seed: int = 7):
     """Shapes far from the centre, half the size and turned: what a centred, upright training
     set never showed (the training shapes have radius 10..14 px at the centre)."""
-    from edgeposinv import geometry
+    from edgeposinv.transforms import geometry
 
     rng = np.random.default_rng(seed)
     images, labels = [], []
@@ -41,9 +41,9 @@ def off_centre_set(n_per_class: int = 30, size: int = 48, seed: int = 7):
 
 @pytest.mark.slow
 def test_default_augmentation_beats_none_off_centre(tmp_path):
-    from edgeposinv.preprocess import prepare
-    from edgeposinv.runs import load_keras_model, read_run
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.tflite.preprocess import prepare
+    from edgeposinv.training.runs import load_keras_model, read_run
+    from edgeposinv.training.train import TrainConfig, train
 
     centred = make_shapes_dataset(tmp_path / "centred", n_per_class=80, seed=3)
     images, labels = off_centre_set()
@@ -106,10 +106,10 @@ def test_resume_after_kill_gives_the_full_epoch_count(shapes_dir, tmp_path):
 def test_qat_run_converts_to_int8_and_runs_in_the_interpreter(shapes_dir, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgeposinv._keras import tf
-    from edgeposinv.dataset import load_images, scan_dataset
-    from edgeposinv.runs import load_keras_model, read_run
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.data.dataset import load_images, scan_dataset
+    from edgeposinv.training.keras_api import tf
+    from edgeposinv.training.runs import load_keras_model, read_run
+    from edgeposinv.training.train import TrainConfig, train
 
     run_dir = tmp_path / "qat"
     train(shapes_dir, run_dir, TrainConfig(image_size_px=32, epochs=6, batch_size=16, augment="none",
@@ -147,7 +147,7 @@ def test_qat_run_converts_to_int8_and_runs_in_the_interpreter(shapes_dir, tmp_pa
 
 
 def test_too_small_for_the_batch_is_a_clear_error(shapes_dir, tmp_path):
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.training.train import TrainConfig, train
 
     with pytest.raises(DatasetError, match="fewer than one batch.*--batch-size 512"):
         train(shapes_dir, tmp_path / "r", TrainConfig(image_size_px=32, epochs=1, batch_size=512), show_progress=False)
@@ -160,7 +160,7 @@ def test_too_small_for_the_batch_is_a_clear_error(shapes_dir, tmp_path):
 
 
 def test_run_folder_is_reproducible_and_complete(shapes_dir, tmp_path):
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.training.train import TrainConfig, train
 
     config = TrainConfig(image_size_px=32, epochs=2, batch_size=16, seed=5, augment="strong", optimizer="adamw",
                          label_smoothing=0.1, class_weight="balanced")
@@ -176,9 +176,9 @@ def test_run_folder_is_reproducible_and_complete(shapes_dir, tmp_path):
 
 
 def test_early_stopping_keeps_the_best_epoch(tmp_path):
-    from edgeposinv import checkpoints
-    from edgeposinv._keras import keras
-    from edgeposinv.models import build_model
+    from edgeposinv.training import checkpoints
+    from edgeposinv.training.keras_api import keras
+    from edgeposinv.training.models import build_model
 
     model = build_model("tiny", 16, 2, width=4)
     optimizer = keras.optimizers.Adam(1e-3)

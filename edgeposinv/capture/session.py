@@ -25,7 +25,7 @@ from edgeposinv.capture.writer import (
     utc_timestamp,
 )
 from edgeposinv.errors import ConfigError
-from edgeposinv.progress import progress
+from edgeposinv.util.progress import progress
 
 log = logging.getLogger(__name__)
 

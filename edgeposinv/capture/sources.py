@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgeposinv.data.images import IMAGE_EXTENSIONS, is_image_name
 from edgeposinv.errors import EdgeposinvError
-from edgeposinv.images import IMAGE_EXTENSIONS, is_image_name
 
 log = logging.getLogger(__name__)
 

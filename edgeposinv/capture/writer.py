@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeposinv.dataset import MANIFEST_NAME
+from edgeposinv.data.dataset import MANIFEST_NAME
 from edgeposinv.errors import ConfigError, DatasetError
-from edgeposinv.fsutil import atomic_write_text
+from edgeposinv.util.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import click
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 def compare(reports, out, overwrite) -> None:
     """Put REPORT_DIR... side by side (host vs device, float32 vs int8, ...): a table and overlaid plots."""
-    from edgeposinv.compare import COMPARE_HTML, compare_reports
+    from edgeposinv.evaluation.compare import COMPARE_HTML, compare_reports
 
     summary = compare_reports(reports, out, overwrite=overwrite)
     for row in summary["reports"]:

@@ -20,8 +20,8 @@ def stats(data, chart, json_path) -> None:
     """Counts per label, session and guide cell; problems; a coverage chart."""
     import os
 
-    from edgeposinv.fsutil import atomic_write_json
-    from edgeposinv.stats import dataset_stats, write_coverage_chart
+    from edgeposinv.data.stats import dataset_stats, write_coverage_chart
+    from edgeposinv.util.files import atomic_write_json
 
     result = dataset_stats(data)
     for line in result.lines():

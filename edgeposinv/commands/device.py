@@ -24,9 +24,9 @@ import click
 def device_eval(model, sets, report, serial, threads, delegate, top_k, timeout_s, adb_path, keep_on_device,
                 overwrite) -> None:
     """Run MODEL on the phone's edgeposinv app over adb and write a report like 'evaluate'."""
-    from edgeposinv.device import DeviceEvalConfig
-    from edgeposinv.device import device_eval as run_device_eval
-    from edgeposinv.evaluate import REPORT_HTML, parse_set
+    from edgeposinv.device.adb_eval import DeviceEvalConfig
+    from edgeposinv.device.adb_eval import device_eval as run_device_eval
+    from edgeposinv.evaluation.evaluate import REPORT_HTML, parse_set
 
     parsed = [parse_set(s) for s in sets]
     config = DeviceEvalConfig(threads=threads, delegate=delegate, top_k=top_k, timeout_s=float(timeout_s),
@@ -50,7 +50,7 @@ def device_eval(model, sets, report, serial, threads, delegate, top_k, timeout_s
               help="adb executable (default: $EDGEPOSINV_ADB, adb on PATH, $ANDROID_HOME/platform-tools).")
 def device_pull(data, serial, adb_path) -> None:
     """Pull the app's captured dataset into DATA, merging without overwriting anything."""
-    from edgeposinv.device_pull import device_pull as run_pull
+    from edgeposinv.device.pull import device_pull as run_pull
 
     s = run_pull(data, serial=serial, adb_path=adb_path)
     click.echo(f"{s.added} new image(s) in {data} ({s.already_present} already there, {s.renamed} renamed "

@@ -54,9 +54,13 @@ def evaluate(model, sets, report, reference, threads, top_k, labels_file, input_
 
     Needs no TensorFlow: the base install (pip install edgeposinv) is enough.
     """
-    from edgeposinv.evaluate import REPORT_HTML, SweepRequest, parse_set
-    from edgeposinv.evaluate import evaluate as run_evaluation
-    from edgeposinv.sweeps import PositionSweepConfig, RotationSweepConfig, ShiftConsistencyConfig
+    from edgeposinv.evaluation.evaluate import REPORT_HTML, SweepRequest, parse_set
+    from edgeposinv.evaluation.evaluate import evaluate as run_evaluation
+    from edgeposinv.evaluation.sweeps import (
+        PositionSweepConfig,
+        RotationSweepConfig,
+        ShiftConsistencyConfig,
+    )
 
     rows, cols = _grid(grid)
     sweeps = SweepRequest(

@@ -40,8 +40,8 @@ def export(run, out, quantize, io, calibration, calibration_size, max_drop, forc
     require_train_extra("'edgeposinv export'")
     from pathlib import Path
 
-    from edgeposinv.export import ExportOptions, export_run
-    from edgeposinv.quantize import QuantSpec
+    from edgeposinv.export.export import ExportOptions, export_run
+    from edgeposinv.export.quantize import QuantSpec
 
     spec = QuantSpec.from_options(quantize, calibration, io, calibration_size)
     options = ExportOptions(max_drop_points=max_drop, force=force, threads=threads,
@@ -72,7 +72,7 @@ def inspect(model, as_json) -> None:
     """Print what a .tflite carries: labels, input contract, tensors, quantization, ops, size."""
     import json
 
-    from edgeposinv.inspect_model import format_report, inspect_model
+    from edgeposinv.tflite.inspect import format_report, inspect_model
 
     facts = inspect_model(model)
     click.echo(json.dumps(facts, indent=2) if as_json else format_report(facts))
@@ -91,7 +91,7 @@ def calibration() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
 def calibration_build(data, out, per_class, seed, overwrite) -> None:
     """Pick a stratified sample of DATA (over classes, sessions, guide cells) for calibration."""
-    from edgeposinv.calibration import CalibrationBuildConfig, build_calibration_set
+    from edgeposinv.data.calibration import CalibrationBuildConfig, build_calibration_set
 
     result = build_calibration_set(data, out, CalibrationBuildConfig(per_class=per_class, seed=seed), overwrite)
     click.echo(f"Wrote {result.n_images} images to {result.root} "

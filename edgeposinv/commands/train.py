@@ -49,14 +49,14 @@ def train(data, out, resume, arch, alpha, minimalistic, weights, antialias, imag
     if resume:
         if data or out:
             raise click.UsageError("--resume RUN takes no DATA or --out: the run folder knows both")
-        from edgeposinv.train import resume as resume_training
+        from edgeposinv.training.train import resume as resume_training
 
         result = resume_training(resume)
     else:
         if not data or not out:
             raise click.UsageError("give DATA and --out RUN (or --resume RUN)")
-        from edgeposinv.train import TrainConfig
-        from edgeposinv.train import train as run_training
+        from edgeposinv.training.train import TrainConfig
+        from edgeposinv.training.train import train as run_training
 
         config = TrainConfig(
             arch=arch, image_size_px=image_size, epochs=epochs, batch_size=batch_size, augment=augment,
@@ -83,7 +83,7 @@ def train(data, out, resume, arch, alpha, minimalistic, weights, antialias, imag
 @click.option("--overwrite", is_flag=True, help="Replace an existing PNG.")
 def augment_preview(data, out, preset, augment_config, image_size, rows, cols, seed, overwrite) -> None:
     """Write a contact sheet of augmented samples of DATA (first column: the original)."""
-    from edgeposinv.preview import preview
+    from edgeposinv.transforms.preview import preview
 
     path = preview(data, out, preset=preset, augment_config=augment_config, image_size_px=image_size,
                    rows=rows, cols=cols, seed=seed, overwrite=overwrite)

@@ -5,8 +5,8 @@ Run from the repository root:
     PYTHONPATH=. python tests/golden/make_golden.py            # vectors only
     PYTHONPATH=. python tests/golden/make_golden.py --model    # also retrain the tiny model
 
-Everything here is produced by the Python side's own code (``edgeposinv.images.read_rgb``,
-``edgeposinv.preprocess``, ``edgeposinv.runtime.TFLiteClassifier``, ``edgeposinv.metrics``);
+Everything here is produced by the Python side's own code (``edgeposinv.data.images.read_rgb``,
+``edgeposinv.tflite.preprocess``, ``edgeposinv.tflite.runtime.TFLiteClassifier``, ``edgeposinv.evaluation.metrics``);
 the Java tests in ``android_demo/app/src/test`` reproduce it. Layout of ``tests/golden/``:
 
 - ``shapes_int8.tflite``: a tiny real int8 export (labels circle/square/triangle, 32 px);
@@ -44,8 +44,8 @@ TOLERANCE = {"none": 0, "area": 1, "bilinear": 1}
 
 def build_model(out_path: Path, work_dir: Path) -> Path:
     """Train the tiny shapes model (a few seconds) and export it as full int8."""
-    from edgeposinv.export import QuantSpec, export_run
-    from edgeposinv.train import TrainConfig, train
+    from edgeposinv.export.export import QuantSpec, export_run
+    from edgeposinv.training.train import TrainConfig, train
     from tests.conftest import make_shapes_dataset
 
     data = make_shapes_dataset(work_dir / "shapes", n_per_class=30, size=48)
@@ -60,11 +60,11 @@ def build_model(out_path: Path, work_dir: Path) -> Path:
 def build_std_metadata_model(src: Path, out: Path) -> Path | None:
     """``src`` without its ``edgeposinv.model`` entry, with standard TFLITE_METADATA and labels.txt.
 
-    Uses the exporter's own writer (``edgeposinv.tflite_std_metadata``); returns ``None`` when
+    Uses the exporter's own writer (``edgeposinv.tflite.std_metadata``); returns ``None`` when
     this checkout does not have it.
     """
     try:
-        from edgeposinv.tflite_std_metadata import (
+        from edgeposinv.tflite.std_metadata import (
             StdMetadata,
             append_associated_files,
             build_metadata,
@@ -74,7 +74,7 @@ def build_std_metadata_model(src: Path, out: Path) -> Path | None:
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    from edgeposinv.tflite_meta import CONTRACT_NAME, read_contract, write_entries
+    from edgeposinv.tflite.metadata import CONTRACT_NAME, read_contract, write_entries
 
     data = src.read_bytes()
     description = read_contract(data)
@@ -152,9 +152,9 @@ def _source_images() -> list[tuple[str, bytes, int, int]]:
 
 def preprocess_vectors(out_dir: Path, model_path: Path) -> dict:
     """Decode each source the way Python does and record the exact input tensor."""
-    from edgeposinv.images import read_rgb
-    from edgeposinv.preprocess import prepare
-    from edgeposinv.runtime import TFLiteClassifier
+    from edgeposinv.data.images import read_rgb
+    from edgeposinv.tflite.preprocess import prepare
+    from edgeposinv.tflite.runtime import TFLiteClassifier
 
     clf = TFLiteClassifier(model_path)
     img_dir = out_dir / "images"
@@ -200,7 +200,7 @@ def preprocess_vectors(out_dir: Path, model_path: Path) -> dict:
 
 
 def quantize_vectors() -> dict:
-    from edgeposinv.preprocess import quantize_input
+    from edgeposinv.tflite.preprocess import quantize_input
 
     pixels = np.array(list(range(0, 256, 5)) + [1, 2, 3, 127, 128, 129, 254, 255], np.uint8)
     params = [("float32", 0.0, 0), ("uint8", 1.0, 0), ("int8", 1.0, -128), ("uint8", 0.5, 10),
@@ -237,7 +237,7 @@ def dequantize_vectors() -> dict:
 
 
 def metrics_vectors() -> dict:
-    from edgeposinv.metrics import classification_metrics, difference_interval
+    from edgeposinv.evaluation.metrics import classification_metrics, difference_interval
 
     rng = np.random.default_rng(5)
     labels = ("a", "b", "c", "d")
@@ -300,7 +300,7 @@ def main() -> None:
             build_model(model_path, Path(tmp))
     write_all(GOLDEN, model_path)
     if build_std_metadata_model(model_path, GOLDEN / STD_MODEL_NAME) is None:
-        print(f"note: edgeposinv.tflite_std_metadata is not here; {STD_MODEL_NAME} left as it is")
+        print(f"note: edgeposinv.tflite.std_metadata is not here; {STD_MODEL_NAME} left as it is")
     print(f"golden vectors written to {GOLDEN}")
 
 

@@ -1,0 +1,206 @@
+"""Dataset folders: ``DATA/<label>/*.jpg|png|...`` plus an optional ``manifest.jsonl``.
+
+Labels are the sub-folder names, sorted. Images are decoded with the project's one
+policy (:mod:`edgeposinv.data.images`) and prepared with the input contract
+(:mod:`edgeposinv.tflite.preprocess`). Unreadable files are collected and reported in one
+warning, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeposinv.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_name, read_rgb
+from edgeposinv.errors import ConfigError, DatasetError
+from edgeposinv.tflite.preprocess import prepare
+from edgeposinv.util.progress import progress
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.jsonl"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    path: Path
+    label: str
+    session: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetIndex:
+    """The files of a dataset folder, before decoding."""
+
+    root: Path
+    labels: tuple[str, ...]
+    records: tuple[ImageRecord, ...]
+    skipped: tuple[tuple[Path, str], ...] = ()
+
+
+@dataclass
+class LoadedImages:
+    """Decoded, contract-prepared images of a dataset (``images`` is ``(N, S, S, 3)`` uint8)."""
+
+    root: Path
+    labels: tuple[str, ...]
+    images: np.ndarray
+    label_ids: np.ndarray
+    paths: list[Path]
+    sessions: list[str | None]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    def relative_paths(self) -> list[str]:
+        return [p.relative_to(self.root).as_posix() for p in self.paths]
+
+
+def _read_manifest_sessions(root: Path) -> dict[str, str]:
+    """Map relative image path → capture session, from ``manifest.jsonl`` when present."""
+    manifest = root / MANIFEST_NAME
+    if not manifest.is_file():
+        return {}
+    sessions: dict[str, str] = {}
+    with manifest.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("%s:%d is not valid JSON; line ignored", manifest, lineno)
+                continue
+            if isinstance(entry, dict) and "path" in entry and entry.get("session") is not None:
+                sessions[Path(entry["path"]).as_posix()] = str(entry["session"])
+    return sessions
+
+
+def scan_dataset(root: str | os.PathLike, min_classes: int = 2) -> DatasetIndex:
+    """List the images of ``root`` by class folder; raise :class:`DatasetError` if unusable."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"Dataset folder {root} does not exist (expected DATA/<label>/<images>)")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(class_dirs) < min_classes:
+        found = ", ".join(p.name for p in class_dirs) or "none"
+        raise DatasetError(
+            f"{root} has {len(class_dirs)} class folder(s) ({found}); need at least "
+            f"{min_classes}: one sub-folder per label, e.g. {root}/cat/*.jpg and {root}/dog/*.jpg"
+        )
+    sessions = _read_manifest_sessions(root)
+    records: list[ImageRecord] = []
+    skipped: list[tuple[Path, str]] = []
+    for class_dir in class_dirs:
+        n_before = len(records)
+        for path in sorted(class_dir.rglob("*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            if not is_image_name(path):
+                skipped.append((path, "not an image file extension"))
+                continue
+            rel = path.relative_to(root).as_posix()
+            records.append(ImageRecord(path, class_dir.name, sessions.get(rel)))
+        if len(records) == n_before:
+            raise DatasetError(
+                f"No images in {class_dir} (looked for {', '.join(IMAGE_EXTENSIONS)}); "
+                "add images or remove the folder"
+            )
+    labels = tuple(p.name for p in class_dirs)
+    return DatasetIndex(root, labels, tuple(records), tuple(skipped))
+
+
+def warn_skipped(skipped: Sequence[tuple[Path, str]]) -> None:
+    if skipped:
+        lines = "\n".join(f"  {path}: {reason}" for path, reason in skipped)
+        log.warning("Skipped %d unreadable or non-image file(s):\n%s", len(skipped), lines)
+
+
+def load_images(
+    index: DatasetIndex,
+    image_size_px: int,
+    labels: Sequence[str] | None = None,
+    show_progress: bool = True,
+) -> LoadedImages:
+    """Decode and prepare every image of ``index``; label ids follow ``labels`` (default: the index's).
+
+    Unreadable files (corrupt, zero bytes, not an image) are skipped and listed in one
+    warning. A class left with no readable image is an error.
+    """
+    labels = tuple(labels) if labels is not None else index.labels
+    label_to_id = {name: i for i, name in enumerate(labels)}
+    images, ids, paths, sessions = [], [], [], []
+    skipped = list(index.skipped)
+    for rec in progress(index.records, desc=f"decode {index.root.name}", unit="img", disable=not show_progress):
+        try:
+            rgb = read_rgb(rec.path)
+        except ImageDecodeError as e:
+            skipped.append((rec.path, str(e).split(": ", 1)[-1]))
+            continue
+        images.append(prepare(rgb, image_size_px))
+        ids.append(label_to_id[rec.label])
+        paths.append(rec.path)
+        sessions.append(rec.session)
+    warn_skipped(skipped)
+    present = {labels[i] for i in ids}
+    for name in index.labels:
+        if name not in present:
+            raise DatasetError(
+                f"No readable images in {index.root / name} (every file failed to decode); "
+                "replace the files or remove the folder"
+            )
+    array = np.stack(images) if images else np.zeros((0, image_size_px, image_size_px, 3), np.uint8)
+    return LoadedImages(index.root, labels, array, np.asarray(ids, np.int64), paths, sessions, skipped)
+
+
+def split_indices(
+    label_ids: np.ndarray,
+    val_fraction: float,
+    seed: int,
+    groups: Sequence[str | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded, stratified train/validation split; grouped by capture session when known.
+
+    With sessions, every image of a session lands on the same side, so near-identical
+    frames never straddle train and validation.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+    if not 0.0 < val_fraction < 1.0:
+        raise ConfigError(f"The validation fraction must be in (0, 1). Got {val_fraction}.")
+    n = len(label_ids)
+    n_classes = len(np.unique(label_ids))
+    n_val = int(round(n * val_fraction))
+    if n_val < n_classes or n - n_val < n_classes:
+        raise DatasetError(
+            f"Too few images ({n}) for a {val_fraction:.0%} validation split over {n_classes} "
+            "classes: each side needs at least one image per class; add images or change --val-split"
+        )
+    indices = np.arange(n)
+    if groups is not None and all(g is not None for g in groups) and len(set(groups)) >= 2:
+        n_splits = max(2, int(round(1.0 / val_fraction)))
+        if len(set(groups)) >= n_splits:
+            splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+            train_idx, val_idx = next(splitter.split(indices, label_ids, groups=list(groups)))
+            classes = set(np.unique(label_ids))
+            if set(label_ids[train_idx]) == classes and set(label_ids[val_idx]) == classes:
+                return np.sort(train_idx), np.sort(val_idx)
+            # e.g. one capture session per label: a grouped split would hide a class from one side
+            log.warning(
+                "The capture sessions cannot be split so that every class is on both sides "
+                "(each class needs images from at least two sessions); splitting by image instead"
+            )
+        else:
+            log.warning(
+                "Only %d capture sessions for a %d-fold grouped split; splitting by image instead",
+                len(set(groups)), n_splits,
+            )
+    train_idx, val_idx = train_test_split(
+        indices, test_size=n_val, stratify=label_ids, random_state=seed
+    )
+    return np.sort(train_idx), np.sort(val_idx)

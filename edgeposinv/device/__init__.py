@@ -1,0 +1,1 @@
+"""The Android app over adb: evaluation on the phone, pulling captured datasets — no TensorFlow."""

@@ -1,0 +1,1 @@
+"""The evaluation harness: evaluate, sweeps, metrics, the HTML report, compare — no TensorFlow."""

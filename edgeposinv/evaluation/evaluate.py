@@ -1,0 +1,312 @@
+"""The evaluation harness: a .tflite model, named test sets, a report folder — no TensorFlow.
+
+Writes ``OUT/report.json`` (schema: ``docs/report-schema.md``), ``OUT/report.html`` and
+``OUT/predictions.csv`` (one row per image). Every input is checked before any work
+starts, and the folder appears only when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeposinv import __version__
+from edgeposinv.data.dataset import DatasetIndex, scan_dataset, warn_skipped
+from edgeposinv.data.images import ImageDecodeError, is_image_name, read_rgb
+from edgeposinv.errors import EvaluationError
+from edgeposinv.evaluation.metrics import classification_metrics, difference_interval
+from edgeposinv.evaluation.sweeps import (
+    PositionSweepConfig,
+    PositionTask,
+    RotationSweepConfig,
+    RotationTask,
+    ShiftConsistencyConfig,
+    ShiftTask,
+    summarize_position,
+    summarize_rotation,
+    summarize_shift,
+)
+from edgeposinv.tflite.parallel import ProbabilitiesTask, Workers, WorkResult, peak_rss_bytes
+from edgeposinv.tflite.runtime import (
+    ClassifierSpec,
+    TFLiteClassifier,
+    read_labels_file,
+    runtime_version,
+)
+from edgeposinv.util.files import atomic_dir, atomic_write_json, atomic_write_text, check_can_write
+
+log = logging.getLogger(__name__)
+
+REPORT_SCHEMA_VERSION = "1.1"
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+PREDICTIONS_CSV = "predictions.csv"
+
+
+def parse_set(spec: str) -> tuple[str, Path]:
+    """``NAME=DIR`` → ``(NAME, Path(DIR))``."""
+    name, sep, folder = spec.partition("=")
+    if not sep or not name or not folder:
+        raise EvaluationError(f"--set expects NAME=DIR (e.g. --set wild=photos/wild). Got {spec!r}.")
+    return name, Path(folder)
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """Which sets get which sweeps (``None``: not run) and with which fixed parameters."""
+
+    position_set: str | None = None
+    position: PositionSweepConfig = field(default_factory=PositionSweepConfig)
+    backgrounds_dir: str | None = None
+    rotation_set: str | None = None
+    rotation: RotationSweepConfig = field(default_factory=RotationSweepConfig)
+    shift_set: str | None = None
+    shift: ShiftConsistencyConfig = field(default_factory=ShiftConsistencyConfig)
+
+    def __post_init__(self) -> None:
+        if (self.position.background == "folder") != (self.backgrounds_dir is not None):
+            raise EvaluationError("Background 'folder' needs --backgrounds DIR (and --backgrounds implies it).")
+
+
+def model_summary(clf: TFLiteClassifier) -> dict:
+    info = clf.input_info
+    return {
+        "path": str(clf.path),
+        "sha256": clf.sha256,
+        "size_bytes": len(clf.model_bytes),
+        "input": {"height": info.shape[1], "width": info.shape[2], "dtype": info.dtype,
+                  "scale": info.scale, "zero_point": info.zero_point},
+        "output": clf.output_info.to_dict(),
+        "quantization": clf.quantization,
+        "labels": list(clf.labels),
+        "contract": clf.contract.to_dict(),
+        "metadata": {k: v for k, v in clf.description.items() if k not in ("labels", "input")},
+    }
+
+
+def scan_set(name: str, folder: Path, labels: tuple[str, ...]) -> DatasetIndex:
+    """The images of test set ``name``; its folders must all be model labels."""
+    index = scan_dataset(folder, min_classes=1)
+    unknown = [lab for lab in index.labels if lab not in labels]
+    if unknown:
+        raise EvaluationError(
+            f"Set '{name}' ({folder}) has folders that are not model labels: {', '.join(unknown)}. "
+            f"Model labels: {', '.join(labels)}; set folders: {', '.join(index.labels)}. "
+            "Rename the folders or pass the right --labels file."
+        )
+    return index
+
+
+def _load_backgrounds(folder: str, size_px: int, prepare) -> list[np.ndarray]:
+    root = Path(folder)
+    if not root.is_dir():
+        raise EvaluationError(f"--backgrounds {root} is not a folder of images")
+    out = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p)):
+        try:
+            out.append(prepare(read_rgb(path)))
+        except ImageDecodeError as e:
+            log.warning("background skipped: %s", e)
+    if not out:
+        raise EvaluationError(f"No readable images in --backgrounds {root} (looked for .jpg, .jpeg, .png, .bmp, .webp)")
+    return out
+
+
+@dataclass
+class _SetData:
+    index: DatasetIndex
+    y_true: np.ndarray
+    paths: list[Path]
+
+
+def _kept(index: DatasetIndex, labels: tuple[str, ...], work: WorkResult, name: str):
+    """Drop files that failed to decode (listed in one warning); a class with none left is an error."""
+    warn_skipped(list(index.skipped) + work.failures)
+    keep = [i for i, r in enumerate(work.results) if r is not None]
+    present = {index.records[i].label for i in keep}
+    for label in index.labels:
+        if label not in present:
+            raise EvaluationError(
+                f"Set '{name}': no readable images in {index.root / label} (every file failed to decode); "
+                "replace the files or remove the folder"
+            )
+    y_true = np.array([labels.index(index.records[i].label) for i in keep], np.int64)
+    return keep, y_true
+
+
+def _throughput(works: list[WorkResult]) -> dict:
+    n = sum(len(w.results) for w in works)
+    wall = sum(w.wall_s for w in works)
+    cores = os.cpu_count() or 1
+    return {
+        "images": n, "workers": works[0].workers if works else 1, "cores": cores,
+        "seconds": wall, "images_per_s": n / wall if wall > 0 else None,
+        "decode_s": sum(w.decode_s for w in works), "infer_s": sum(w.infer_s for w in works),
+        "cpu_utilisation": sum(w.cpu_s for w in works) / (wall * cores) if wall > 0 else None,
+        # Fraction of the wall time the workers spent decoding or inferring (1.0: never starved).
+        "worker_busy": (sum(w.decode_s + w.infer_s for w in works) / (wall * works[0].workers)
+                        if works and wall > 0 else None),
+    }
+
+
+def _gaps(results: dict[str, dict], reference: str) -> dict:
+    ref = results[reference]
+    gaps = {}
+    for name, s in results.items():
+        if name == reference:
+            continue
+        lo, hi = difference_interval(s["correct"], s["n"], ref["correct"], ref["n"])
+        gaps[name] = {
+            "reference": reference, "difference": s["top1"] - ref["top1"],
+            "difference_ci95": [lo, hi], "significant": not (lo <= 0.0 <= hi),
+        }
+    return gaps
+
+
+def _predictions_csv(rows: list[tuple]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["set", "path", "true", "predicted", "confidence"])
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def evaluate(
+    model_path: str | os.PathLike,
+    sets: Sequence[tuple[str, str | os.PathLike]],
+    report_dir: str | os.PathLike,
+    threads: int = 1,
+    top_k: int = 3,
+    reference: str | None = None,
+    labels_file: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    show_progress: bool = True,
+    sweeps: SweepRequest = SweepRequest(),
+    input_mean: float | None = None,
+    input_std: float | None = None,
+    gallery_max: int = 48,
+) -> dict:
+    """Evaluate ``model_path`` on each named set; write the report folder; return the report.
+
+    ``threads`` worker processes (one interpreter each) share the images; latency is
+    measured on one interpreter with ``threads`` threads.
+    """
+    if not sets:
+        raise EvaluationError("Give at least one test set: --set NAME=DIR")
+    names = [name for name, _ in sets]
+    if len(set(names)) != len(names):
+        raise EvaluationError(f"Set names must be unique. Got {', '.join(names)}.")
+    reference = reference or names[0]
+    if reference not in names:
+        raise EvaluationError(f"--reference {reference!r} is not one of the sets: {', '.join(names)}")
+    for option, chosen in (("--sweep-position", sweeps.position_set), ("--sweep-rotation", sweeps.rotation_set),
+                           ("--shift-consistency", sweeps.shift_set)):
+        if chosen is not None and chosen not in names:
+            raise EvaluationError(f"{option} {chosen!r} is not one of the sets: {', '.join(names)}")
+    if threads < 1:
+        raise EvaluationError(f"--threads must be at least 1. Got {threads}.")
+    report_dir = Path(report_dir)
+    check_can_write(report_dir, overwrite)
+    labels = read_labels_file(labels_file) if labels_file else None
+    spec = ClassifierSpec(str(model_path), labels, input_mean, input_std)
+    clf = spec.open(threads=threads)
+    indexes = {name: scan_set(name, Path(folder), clf.labels) for name, folder in sets}
+    backgrounds = (_load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
+                   if sweeps.position_set and sweeps.backgrounds_dir else [])
+
+    n_workers = min(threads, sum(len(index.records) for index in indexes.values()))
+    with Workers(spec, n_workers, clf if n_workers == 1 else None) as workers:
+        report, rows, misclassified = _run_all(workers, clf, indexes, names, reference, top_k, sweeps, backgrounds,
+                                               show_progress)
+    report["throughput"]["startup_s"] = workers.startup_s
+    rss = peak_rss_bytes()
+    report["memory"] = {"peak_rss_bytes": rss["main"], "peak_rss_worker_bytes": rss["workers"]}
+
+    from edgeposinv.evaluation.report import gallery_items, render_report_html
+
+    gallery = gallery_items(misclassified, clf.prepare, gallery_max)
+    html = render_report_html(report, gallery)
+    with atomic_dir(report_dir, overwrite=overwrite) as tmp:
+        atomic_write_json(tmp / REPORT_JSON, report)
+        atomic_write_text(tmp / PREDICTIONS_CSV, _predictions_csv(rows))
+        atomic_write_text(tmp / REPORT_HTML, html)
+    return report
+
+
+def _run_all(workers: Workers, clf: TFLiteClassifier, indexes: dict[str, DatasetIndex], names: list[str],
+             reference: str, top_k: int, sweeps: SweepRequest, backgrounds: list[np.ndarray], show_progress: bool):
+    """Every set, then every sweep asked for, on the same workers → (report, csv rows, mistakes)."""
+
+    def run(task, paths, desc) -> WorkResult:
+        return workers.run(task, paths, desc=desc, show_progress=show_progress)
+
+    results: dict[str, dict] = {}
+    data: dict[str, _SetData] = {}
+    rows: list[tuple] = []
+    works: list[WorkResult] = []
+    misclassified: list[dict] = []
+    for name, index in indexes.items():
+        work = run(ProbabilitiesTask(), [r.path for r in index.records], f"evaluate {name}")
+        works.append(work)
+        keep, y_true = _kept(index, clf.labels, work, name)
+        probs = np.stack([work.results[i] for i in keep])
+        paths = [index.records[i].path for i in keep]
+        data[name] = _SetData(index, y_true, paths)
+        figures = classification_metrics(y_true, probs, clf.labels, top_k)
+        results[name] = {"path": str(index.root), **figures, "skipped": len(work.failures) + len(index.skipped)}
+        log.debug("%s: top-1 %.3f on %d images", name, figures["top1"], figures["n"])
+        for path, true, p in zip(paths, y_true, probs):
+            pred, conf = int(p.argmax()), float(p.max())
+            rel = path.relative_to(index.root).as_posix()
+            rows.append((name, rel, clf.labels[true], clf.labels[pred], f"{conf:.4f}"))
+            if pred != true:
+                misclassified.append({"set": name, "path": path, "relative": rel, "true": clf.labels[true],
+                                      "predicted": clf.labels[pred], "confidence": conf})
+
+    report: dict = {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "generator": {"name": "edgeposinv", "version": __version__, "host": "python"},
+        "model": model_summary(clf),
+        "runtime": {
+            "name": "ai-edge-litert", "version": runtime_version(), "threads": clf.threads, "delegate": "cpu",
+            "platform": {"system": platform.system(), "machine": platform.machine(),
+                         "processor": platform.processor() or platform.machine(),
+                         "python": platform.python_version()},
+        },
+        "sets": results,
+        "reference": reference,
+        "gaps": _gaps(results, reference),
+    }
+    size = clf.image_size_px
+    if sweeps.position_set:
+        d = data[sweeps.position_set]
+        work = run(PositionTask(sweeps.position, backgrounds), d.paths, f"position sweep {sweeps.position_set}")
+        summary = summarize_position(sweeps.position, np.stack(work.results), d.y_true, sweeps.position_set)
+        if sweeps.backgrounds_dir:
+            summary["backgrounds_dir"] = str(sweeps.backgrounds_dir)
+        summary["seconds"] = work.wall_s
+        report["position_sweep"] = summary
+    if sweeps.shift_set:
+        d = data[sweeps.shift_set]
+        work = run(ShiftTask(sweeps.shift), d.paths, f"shift consistency {sweeps.shift_set}")
+        summary = summarize_shift(sweeps.shift, np.stack(work.results), d.y_true, sweeps.shift_set)
+        summary["max_shift_px"] = sweeps.shift.max_shift_frac * size
+        report["shift_consistency"] = summary
+    if sweeps.rotation_set:
+        d = data[sweeps.rotation_set]
+        work = run(RotationTask(sweeps.rotation), d.paths, f"rotation sweep {sweeps.rotation_set}")
+        report["rotation_sweep"] = summarize_rotation(sweeps.rotation, np.stack(work.results), d.y_true,
+                                                      sweeps.rotation_set)
+
+    first = data[names[0]].paths[0]
+    report["latency_ms"] = clf.measure_latency(clf.prepare(read_rgb(first)))
+    report["throughput"] = _throughput(works)
+    return report, rows, misclassified

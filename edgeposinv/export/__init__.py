@@ -1,0 +1,1 @@
+"""From a run folder to a .tflite: quantization modes, conversion, delivery. May import TensorFlow."""

@@ -1,0 +1,277 @@
+"""Export a training run to a .tflite model that carries its labels and input contract.
+
+The model is converted (:mod:`edgeposinv.export.quantize`), its description embedded twice —
+the ``edgeposinv.model`` JSON entry the project's runtimes read, and standard TensorFlow
+Lite Metadata with a label file that third-party consumers read — and then checked: the
+LiteRT interpreter and the Keras model classify the run's validation split, and a model
+whose accuracy drops by more than ``max_drop_points`` is refused (nothing is written)
+unless ``force`` is set. ``MODEL.json`` beside the model mirrors the facts for humans,
+with the parity figures, size, host latency and training provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeposinv import __version__
+from edgeposinv.data.calibration import load_calibration
+from edgeposinv.data.dataset import DatasetIndex, ImageRecord, load_images
+from edgeposinv.errors import ConfigError, ExportError
+from edgeposinv.export.quantize import QuantSpec, check_spec_for_run, convert, load_run_model
+from edgeposinv.tflite.metadata import CONTRACT_NAME, CONTRACT_SCHEMA, canonical_json, write_entries
+from edgeposinv.tflite.std_metadata import (
+    LABELS_FILE,
+    METADATA_NAME,
+    StdMetadata,
+    append_associated_files,
+    build_metadata,
+)
+from edgeposinv.training.runs import Run, read_run
+
+log = logging.getLogger(__name__)
+
+__all__ = ["QuantSpec", "ExportOptions", "ExportResult", "export_run", "embed_metadata", "sidecar_path"]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What export checks and measures, and where it delivers (besides ``--out``)."""
+
+    max_drop_points: float = 2.0
+    force: bool = False
+    latency_runs: int = 50
+    latency_warmup: int = 5
+    threads: int = 1
+    compare_float32: bool = True
+    android_assets: Path | None = None
+    report_json: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.max_drop_points <= 100.0:
+            raise ConfigError(f"--max-drop must be in [0, 100] accuracy points. Got {self.max_drop_points}.")
+        if self.latency_runs < 1 or self.latency_warmup < 0:
+            raise ConfigError(f"--latency-runs must be >= 1 and warm-up >= 0. Got {self.latency_runs}, {self.latency_warmup}.")
+        if self.threads < 1:
+            raise ConfigError(f"--threads must be at least 1. Got {self.threads}.")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    model_path: Path
+    sidecar_path: Path
+    size_bytes: int
+    parity: dict
+    sidecar: dict
+
+
+def model_description(run: Run, spec: QuantSpec) -> dict:
+    """The facts embedded in the model (no timestamps or paths: identical inputs → identical bytes)."""
+    return {
+        "schema": CONTRACT_SCHEMA,
+        "task": "image_classification",
+        "labels": list(run.labels),
+        "input": run.contract.to_dict(),
+        "quantization": spec.mode,
+        "io_dtype": spec.io,
+        "arch": run.config["train"]["arch"],
+        "generator": f"edgeposinv {__version__}",
+    }
+
+
+def standard_metadata(description: dict) -> StdMetadata:
+    """Standard TFLite Metadata for an edgeposinv model description.
+
+    The model takes raw pixels and normalises inside itself, so the normalisation a
+    consumer must apply before the input tensor is the identity (mean 0, std 1); the
+    in-model normalisation is stated in the input description.
+    """
+    contract = description["input"]
+    size = contract["image_size_px"]
+    labels = description["labels"]
+    inside = contract["normalization_mean"], contract["normalization_std"]
+    return StdMetadata(
+        name=f"edgeposinv {description['arch']} image classifier",
+        description=(
+            f"Classifies an RGB photo into {len(labels)} classes ({', '.join(labels)}). "
+            f"Quantization: {description['quantization']} (input/output {description['io_dtype']})."
+        ),
+        version=description["schema"],
+        author=description["generator"],
+        image_size_px=size,
+        color_space=contract["color_order"],
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        input_min=float(contract["pixel_range"][0]),
+        input_max=float(contract["pixel_range"][1]),
+        input_description=(
+            f"RGB pixels {contract['pixel_range'][0]}..{contract['pixel_range'][1]}, {size}x{size}: "
+            f"orientation {contract['orientation']}, {contract['crop']} crop, resize {contract['resize_down']} "
+            f"when shrinking / {contract['resize_up']} when enlarging (policy v{contract['policy_version']}). "
+            f"The model normalises inside: (x - {inside[0][0]}) / {inside[1][0]}; feed raw pixel values."
+        ),
+        output_description=f"Probabilities of the {len(labels)} classes, in the order of {LABELS_FILE}.",
+        labels_file=LABELS_FILE,
+    )
+
+
+def embed_metadata(converted: bytes, description: dict) -> bytes:
+    """Add the edgeposinv JSON entry, standard TFLITE_METADATA and the labels zip."""
+    std = build_metadata(standard_metadata(description))
+    with_entries = write_entries(converted, {CONTRACT_NAME: canonical_json(description), METADATA_NAME: std})
+    labels = ("\n".join(description["labels"]) + "\n").encode("utf-8")
+    return append_associated_files(with_entries, {LABELS_FILE: labels})
+
+
+def _validation_images(run: Run):
+    val_paths = [p for p in run.split_paths("val") if p.is_file()]
+    if not val_paths:
+        return None
+    records = tuple(ImageRecord(p, p.parent.name) for p in val_paths)
+    return load_images(DatasetIndex(run.data_dir, run.labels, records), run.contract.image_size_px,
+                       labels=run.labels, show_progress=False)
+
+
+def _classifier(model_bytes: bytes, threads: int):
+    from edgeposinv.tflite.runtime import TFLiteClassifier
+
+    fd, path = tempfile.mkstemp(suffix=".tflite")
+    with os.fdopen(fd, "wb") as f:
+        f.write(model_bytes)
+    try:
+        return TFLiteClassifier(path, threads=threads)
+    finally:
+        os.unlink(path)  # the interpreter holds the bytes
+
+
+def parity_check(model, model_bytes: bytes, run: Run, threads: int = 1, data=None) -> dict:
+    """Compare the .tflite with the Keras model on the run's validation split."""
+    data = data if data is not None else _validation_images(run)
+    if data is None or len(data.images) == 0:
+        log.warning("validation images of the run are not available; parity check skipped")
+        return {"checked": False}
+    keras_probs = model.predict(data.images.astype(np.float32), verbose=0, batch_size=64)
+    clf = _classifier(model_bytes, threads)
+    lite_probs = np.stack([clf.predict_proba(x) for x in data.images])
+    k_top, l_top = keras_probs.argmax(1), lite_probs.argmax(1)
+    keras_top1, tflite_top1 = float((k_top == data.label_ids).mean()), float((l_top == data.label_ids).mean())
+    return {
+        "checked": True,
+        "split": "val",
+        "n": int(len(data.images)),
+        "top1_agreement": float((k_top == l_top).mean()),
+        "keras_top1": keras_top1,
+        "tflite_top1": tflite_top1,
+        "drop_points": round(100.0 * (keras_top1 - tflite_top1), 4),
+        "mean_abs_prob_diff": float(np.abs(keras_probs - lite_probs).mean()),
+    }
+
+
+def host_latency(model_bytes: bytes, pixels: np.ndarray, options: ExportOptions) -> dict:
+    """Median single-image invoke time on this machine, after warm-up, threads stated."""
+    from edgeposinv.util.machine import machine_info
+
+    clf = _classifier(model_bytes, options.threads)
+    lat = clf.measure_latency(pixels, runs=options.latency_runs, warmup=options.latency_warmup)
+    return {"median_ms": lat["median"], "p90_ms": lat["p90"], "runs": lat["runs"], "warmup": lat["warmup"],
+            "threads": lat["threads"], "machine": machine_info()}
+
+
+def _float_network(model, spec: QuantSpec):
+    """The model whose float32 export is the size baseline: for int8-qat, the float network
+    inside the QAT model (its own float32 export keeps every fake-quantization point)."""
+    if spec.mode != "int8-qat":
+        return model
+    from edgeposinv.training.qat import float_copy
+
+    return float_copy(model)
+
+
+def sidecar_path(model_path: Path) -> Path:
+    return model_path.with_suffix(".json")
+
+
+def export_run(
+    run_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+    spec: QuantSpec = QuantSpec.int8(),
+    overwrite: bool = False,
+    seed: int = 0,
+    options: ExportOptions = ExportOptions(),
+) -> ExportResult:
+    """Convert the run in ``run_dir``, check it, and write it.
+
+    ``out_path`` ending in ``.tflite``: that file plus a ``.json`` sidecar beside it.
+    Otherwise a model folder (``models/<name>/``): ``model.tflite``, ``MODEL.json`` and
+    ``MODEL_CARD.md``. Nothing is written when the parity gate refuses the model.
+    """
+    from edgeposinv.export.delivery import plan_outputs, write_outputs
+
+    plan = plan_outputs(Path(out_path), overwrite, options)
+    run = read_run(run_dir)
+    check_spec_for_run(spec, run)
+    model = load_run_model(run)
+    calibration, calibration_info = None, None
+    if spec.needs_calibration:
+        batch = int(run.config.get("train", {}).get("batch_size", 1))
+        calibration, calibration_info = load_calibration(run, spec.calibration_dir, spec.calibration_size, batch, seed)
+    log.info("converting %s to %s TFLite", run.root, spec.mode)
+    converted = convert(model, spec, calibration)
+    description = model_description(run, spec)
+    model_bytes = embed_metadata(converted, description)
+
+    data = _validation_images(run)
+    parity = parity_check(model, model_bytes, run, options.threads, data)
+    gate = {"max_drop_points": options.max_drop_points, "passed": True, "forced": False}
+    if parity["checked"]:
+        log.info("parity on %d validation images: top-1 agreement %.3f, keras %.3f, tflite %.3f, mean |dp| %.4f",
+                 parity["n"], parity["top1_agreement"], parity["keras_top1"], parity["tflite_top1"],
+                 parity["mean_abs_prob_diff"])
+        if parity["drop_points"] > options.max_drop_points:
+            gate["passed"] = False
+            message = (
+                f"the {spec.mode} model loses {parity['drop_points']:.1f} accuracy points on the validation split "
+                f"(keras {parity['keras_top1']:.1%} → tflite {parity['tflite_top1']:.1%}, top-1 agreement "
+                f"{parity['top1_agreement']:.1%}), more than --max-drop {options.max_drop_points:g}"
+            )
+            if not options.force:
+                raise ExportError(f"Parity gate: {message}; nothing written. Use a calibration set from the "
+                                  "target device, another --quantize mode, or --force to keep it anyway")
+            gate["forced"] = True
+            log.warning("Parity gate: %s; kept because of --force", message)
+    else:
+        gate["passed"] = None
+
+    size = {"bytes": len(model_bytes)}
+    if options.compare_float32:
+        float_bytes = model_bytes if spec.mode == "float32" else embed_metadata(
+            convert(_float_network(model, spec), QuantSpec.float32()), model_description(run, QuantSpec.float32()))
+        size.update(float32_bytes=len(float_bytes), ratio_to_float32=round(len(model_bytes) / len(float_bytes), 4))
+    pixels = data.images[0] if data is not None and len(data.images) else np.zeros(
+        (run.contract.image_size_px,) * 2 + (3,), np.uint8)
+    latency = host_latency(model_bytes, pixels, options)
+
+    sidecar = {
+        **description,
+        "standard_metadata": standard_metadata(description).to_dict(),
+        "sha256": hashlib.sha256(model_bytes).hexdigest(),
+        "size": size,
+        "size_bytes": len(model_bytes),
+        "export": {**spec.to_dict(), "seed": seed},
+        "calibration": calibration_info,
+        "parity": parity,
+        "gate": gate,
+        "latency": latency,
+        "provenance": {"run": str(Path(run_dir)), "train": run.config.get("train"),
+                       "augment": run.config.get("augment"), "dataset": run.config.get("dataset"),
+                       "result": run.config.get("result"), "versions": run.config.get("versions")},
+    }
+    write_outputs(plan, model_bytes, sidecar, options)
+    return ExportResult(plan.model_path, plan.sidecar_path, len(model_bytes), parity, sidecar)
+

@@ -1,0 +1,189 @@
+"""The run folder written by ``train`` and read by ``export`` (no TensorFlow needed to read it).
+
+Layout::
+
+    RUN/model.keras          the trained tf_keras model (normalisation inside); for a
+                             ``--qat`` run the tfmot-wrapped model, stored in Keras's HDF5
+                             layout (tfmot wrappers do not round-trip the zip layout) —
+                             ``keras.models.load_model`` reads it under ``quantize_scope()``
+    RUN/labels.txt           one label per line, in output order
+    RUN/config.json          resolved TrainConfig, augmentation, input contract, dataset,
+                             versions, result; ``status`` is ``running`` until training ends
+    RUN/split.json           the exact train/validation files (relative to the dataset)
+    RUN/history.csv          per-epoch phase, learning rate, loss and accuracy
+    RUN/training_curve.png   loss and accuracy per epoch
+    RUN/checkpoint/          only while training: the resumable state (``--resume RUN``)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeposinv.errors import ModelError
+from edgeposinv.tflite.preprocess import InputContract
+from edgeposinv.util.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+MODEL_FILE = "model.keras"
+LABELS_FILE = "labels.txt"
+CONFIG_FILE = "config.json"
+SPLIT_FILE = "split.json"
+HISTORY_FILE = "history.csv"
+CURVE_FILE = "training_curve.png"
+
+
+@dataclass(frozen=True)
+class Run:
+    root: Path
+    labels: tuple[str, ...]
+    config: dict
+    split: dict
+
+    @property
+    def model_path(self) -> Path:
+        return self.root / MODEL_FILE
+
+    @property
+    def contract(self) -> InputContract:
+        return InputContract.from_dict(self.config["input"])
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.config["dataset"]["path"])
+
+    @property
+    def is_qat(self) -> bool:
+        return bool(self.config.get("train", {}).get("qat", False))
+
+    def split_paths(self, side: str) -> list[Path]:
+        return [self.data_dir / rel for rel in self.split[side]]
+
+
+def read_run_config(root: str | os.PathLike) -> dict:
+    path = Path(root) / CONFIG_FILE
+    if not path.is_file():
+        raise ModelError(f"{root} is not a training run folder (no {CONFIG_FILE}); pass the --out folder of 'edgeposinv train'")
+    config = json.loads(path.read_text("utf-8"))
+    split_path = Path(root) / SPLIT_FILE
+    if split_path.is_file():
+        config["_split_train"] = json.loads(split_path.read_text("utf-8"))["train"]
+    return config
+
+
+def read_run(root: str | os.PathLike) -> Run:
+    root = Path(root)
+    config_path = root / CONFIG_FILE
+    if config_path.is_file() and not (root / MODEL_FILE).is_file():
+        status = json.loads(config_path.read_text("utf-8")).get("status")
+        if status == "running":
+            raise ModelError(
+                f"Training of {root} did not finish (no {MODEL_FILE}); continue it with "
+                f"'edgeposinv train --resume {root}'"
+            )
+    missing = [n for n in (MODEL_FILE, LABELS_FILE, CONFIG_FILE, SPLIT_FILE) if not (root / n).is_file()]
+    if missing:
+        raise ModelError(
+            f"{root} is not a training run folder (missing {', '.join(missing)}); "
+            "pass the --out folder of 'edgeposinv train'"
+        )
+    labels = tuple(line for line in (root / LABELS_FILE).read_text("utf-8").splitlines() if line)
+    config = json.loads(config_path.read_text("utf-8"))
+    split = json.loads((root / SPLIT_FILE).read_text("utf-8"))
+    return Run(root, labels, config, split)
+
+
+def load_keras_model(run: Run):
+    """The run's tf_keras model (under tfmot's quantize scope for a QAT run)."""
+    from edgeposinv.training.keras_api import keras
+
+    if run.is_qat:
+        from edgeposinv.training.qat import load_qat_model
+
+        return load_qat_model(run.model_path)
+    return keras.models.load_model(run.model_path, compile=False)
+
+
+def write_run_start(run_dir: Path, config, augment, prepared) -> None:
+    """Create the run folder: resolved config (status running), labels and split."""
+    from edgeposinv import __version__
+    from edgeposinv.training.train import config_dict
+
+    data = prepared.data
+    rel = data.relative_paths()
+    resolved = {
+        "status": "running",
+        "train": config_dict(config),
+        "augment": augment.to_dict(),
+        "input": InputContract(image_size_px=config.image_size_px).to_dict(),
+        "dataset": {"path": str(Path(data.root).resolve()), "labels": list(data.labels),
+                    "n_images": len(data.paths), "n_skipped": len(data.skipped)},
+        "versions": {"edgeposinv": __version__, "python": platform.python_version()},
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / LABELS_FILE, "\n".join(data.labels) + "\n")
+    atomic_write_json(run_dir / SPLIT_FILE, {
+        "seed": config.seed,
+        "grouped_by_session": any(s is not None for s in data.sessions),
+        "train": [rel[i] for i in prepared.train_idx],
+        "val": [rel[i] for i in prepared.val_idx],
+    })
+    atomic_write_json(run_dir / CONFIG_FILE, resolved)
+
+
+def history_csv(rows: list[dict]) -> str:
+    keys = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_accuracy"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow([row.get(k, "") if k in ("epoch", "phase") else f"{row.get(k, float('nan')):.6g}" for k in keys])
+    return buf.getvalue()
+
+
+def curve_png(rows: list[dict]) -> bytes:
+    from edgeposinv.evaluation.report import _pyplot
+
+    plt = _pyplot()
+    epochs = [r["epoch"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for key, ax in (("loss", a), ("accuracy", b)):
+        ax.plot(epochs, [r.get(key) for r in rows], label=f"train {key}")
+        ax.plot(epochs, [r.get(f"val_{key}") for r in rows], label=f"val {key}")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    for start in [r["epoch"] for prev, r in zip(rows, rows[1:]) if r["phase"] != prev["phase"]]:
+        for ax in (a, b):
+            ax.axvline(start - 0.5, color="grey", lw=0.8, ls=":")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_run_end(run_dir: Path, model, history: list[dict], result: dict, qat: bool) -> None:
+    """Write the model, history, curve and final config (status complete) into the run."""
+    from edgeposinv.training.keras_api import keras, tf
+
+    with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
+        # tfmot wrappers only round-trip Keras's HDF5 layout; load_model detects it by content.
+        path = Path(tmp) / ("model.h5" if qat else MODEL_FILE)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*HDF5 file.*")
+            model.save(path)
+        shutil.move(str(path), run_dir / MODEL_FILE)
+    atomic_write_text(run_dir / HISTORY_FILE, history_csv(history))
+    atomic_write_bytes(run_dir / CURVE_FILE, curve_png(history))
+    config = json.loads((run_dir / CONFIG_FILE).read_text("utf-8"))
+    config["status"] = "complete"
+    config["result"] = result
+    config["versions"].update(tensorflow=tf.__version__, tf_keras=keras.__version__)
+    atomic_write_json(run_dir / CONFIG_FILE, config)

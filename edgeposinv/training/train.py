@@ -1,0 +1,330 @@
+"""Training: a dataset folder in, a run folder out (see :mod:`edgeposinv.training.runs`).
+
+Pretrained backbones train in two phases — ``head`` (backbone frozen) then ``fine_tune``
+(the top of the backbone unfrozen at a lower learning rate, BatchNormalization kept in
+inference mode); from-scratch models train in one ``train`` phase; ``--qat`` adds a
+``qat`` phase of quantization-aware fine-tuning. Each phase uses warm-up + cosine decay.
+Every epoch saves a resumable state (:mod:`edgeposinv.training.checkpoints`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from edgeposinv.errors import ConfigError, DatasetError, ModelError
+from edgeposinv.training.models import available, qat_unsupported
+from edgeposinv.transforms.augment import PRESETS, AugmentConfig
+from edgeposinv.util.files import check_can_write
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "adamw")
+QAT_CALIBRATION_IMAGES = 512  # training images whose float activations set the QAT ranges
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run produces.
+
+    ``weights``: ``default`` (ImageNet for MobileNets, none for ``tiny``), ``imagenet``,
+    ``none`` or a file path. ``frozen_epochs``: epochs with the pretrained backbone frozen
+    (``None``: 30% of ``epochs``). ``early_stopping_patience`` 0 turns early stopping off;
+    the weights of the lowest validation loss are kept either way.
+    """
+
+    arch: str = "tiny"
+    image_size_px: int = 64
+    epochs: int = 20
+    batch_size: int = 32
+    augment: str = "default"
+    augment_config: str | None = None
+    seed: int = 0
+    val_split: float = 0.2
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.0
+    class_weight: str = "none"
+    early_stopping_patience: int = 0
+    weights: str = "default"
+    alpha: float = 0.35
+    minimalistic: bool = False
+    dropout: float = 0.2
+    antialias: bool = False
+    frozen_epochs: int | None = None
+    fine_tune_lr_factor: float = 0.3
+    fine_tune_fraction: float = 0.6
+    qat: bool = False
+    qat_epochs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.arch not in available():
+            raise ConfigError(f"Unknown architecture {self.arch!r}; choose one of: {', '.join(available())}")
+        if self.qat and qat_unsupported(self.arch):
+            can = " or ".join(a for a in available() if not qat_unsupported(a))
+            raise ConfigError(f"--qat does not work with --arch {self.arch}: {qat_unsupported(self.arch)}. "
+                              f"Use --arch {can}, or train without --qat and export with --quantize int8")
+        if not 16 <= self.image_size_px <= 512:
+            raise ConfigError(f"--image-size must be in [16, 512] pixels. Got {self.image_size_px}.")
+        for name, value, lo in (("--epochs", self.epochs, 1), ("--batch-size", self.batch_size, 1),
+                                ("--warmup-epochs", self.warmup_epochs, 0), ("--patience", self.early_stopping_patience, 0),
+                                ("--qat-epochs", self.qat_epochs, 1)):
+            if value < lo:
+                raise ConfigError(f"{name} must be at least {lo}. Got {value}.")
+        if self.augment not in PRESETS:
+            raise ConfigError(f"--augment must be one of: {', '.join(PRESETS)}. Got {self.augment!r}.")
+        if not 0.0 < self.val_split < 1.0:
+            raise ConfigError(f"--val-split must be in (0, 1). Got {self.val_split}.")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ConfigError(f"--lr must be in (0, 1). Got {self.learning_rate}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}. Got {self.optimizer!r}.")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ConfigError(f"--label-smoothing must be in [0, 0.5). Got {self.label_smoothing}.")
+        if self.class_weight not in ("none", "balanced"):
+            raise ConfigError(f"--class-weight must be 'none' or 'balanced'. Got {self.class_weight!r}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"--dropout must be in [0, 1). Got {self.dropout}.")
+        if self.frozen_epochs is not None and not 0 <= self.frozen_epochs < self.epochs:
+            raise ConfigError(f"--frozen-epochs must be in [0, --epochs). Got {self.frozen_epochs} with --epochs {self.epochs}.")
+        if not 0.0 < self.fine_tune_fraction <= 1.0 or not 0.0 < self.fine_tune_lr_factor <= 1.0:
+            raise ConfigError("fine_tune_fraction and fine_tune_lr_factor must be in (0, 1].")
+
+    @property
+    def resolved_weights(self) -> str:
+        if self.weights == "default":
+            return "none" if self.arch == "tiny" else "imagenet"
+        return self.weights
+
+    @property
+    def pretrained(self) -> bool:
+        return self.resolved_weights != "none"
+
+    def augment_settings(self) -> AugmentConfig:
+        """The preset, or the ``--augment-config`` file (keys override its ``preset``)."""
+        if self.augment_config:
+            return AugmentConfig.from_file(self.augment_config)
+        return AugmentConfig.preset(self.augment)
+
+    def phases(self) -> list[tuple[str, int, int, float]]:
+        """``(name, first_epoch, end_epoch, peak_lr)`` of each phase."""
+        if not self.pretrained or self.arch == "tiny":
+            out = [("train", 0, self.epochs, self.learning_rate)]
+        else:
+            frozen = self.frozen_epochs if self.frozen_epochs is not None else max(1, round(0.3 * self.epochs))
+            out = [("head", 0, frozen, self.learning_rate)] if frozen else []
+            out.append(("fine_tune", frozen, self.epochs, self.learning_rate * self.fine_tune_lr_factor))
+        if self.qat:
+            out.append(("qat", self.epochs, self.epochs + self.qat_epochs, self.learning_rate * 0.05))
+        return [p for p in out if p[2] > p[1]]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    labels: tuple[str, ...]
+    val_accuracy: float
+    n_train: int
+    n_val: int
+    seconds: float
+    epochs_run: int = 0
+
+
+def train(
+    data_dir: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    config: TrainConfig = TrainConfig(),
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train ``config.arch`` on the images of ``data_dir`` and write the run to ``run_dir``."""
+    from edgeposinv.training.runs import write_run_start
+
+    data_dir, run_dir = Path(data_dir).resolve(), Path(run_dir)
+    check_can_write(run_dir, overwrite)
+    augment = config.augment_settings()
+    prepared = _prepare_data(data_dir, config, augment, show_progress)
+    # An existing run (replaced only with --overwrite) is set aside, not deleted, until the
+    # new run has finished: a failed run gives it back.
+    previous = None
+    if run_dir.exists():
+        previous = run_dir.with_name(f".{run_dir.name}.replaced")
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(run_dir, previous)
+    try:
+        write_run_start(run_dir, config, augment, prepared)
+        result = _fit(run_dir, config, augment, prepared, state=None)
+    except BaseException:
+        from edgeposinv.training.checkpoints import read_state
+
+        if read_state(run_dir) is None:  # nothing to resume: leave no half-written run behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if previous is not None:
+                os.replace(previous, run_dir)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+    return result
+
+
+def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResult:
+    """Continue a killed run from its last completed epoch (same epochs, same data order)."""
+    from edgeposinv.training.checkpoints import read_state
+    from edgeposinv.training.runs import read_run_config
+
+    run_dir = Path(run_dir)
+    resolved = read_run_config(run_dir)
+    state = read_state(run_dir)
+    if resolved.get("status") == "complete":
+        raise ModelError(f"{run_dir} already finished training; nothing to resume")
+    if state is None:
+        raise ModelError(f"{run_dir} has no saved epoch to resume from (killed before the first epoch ended); start it again")
+    config = TrainConfig.from_dict(resolved["train"])
+    augment = AugmentConfig.from_dict(resolved["augment"], source=f"{run_dir}/config.json")
+    prepared = _prepare_data(Path(resolved["dataset"]["path"]), config, augment, show_progress)
+    if prepared.rel_train != resolved["_split_train"]:
+        raise DatasetError(
+            f"The dataset {resolved['dataset']['path']} changed since {run_dir} started (its training split differs); "
+            "restore the images or start a new run"
+        )
+    log.info("resuming %s after epoch %d", run_dir, state["epoch"])
+    return _fit(run_dir, config, augment, prepared, state)
+
+
+@dataclass
+class _Prepared:
+    data: object
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    masks: np.ndarray | None
+    tiles: np.ndarray | None
+
+    @property
+    def rel_train(self) -> list[str]:
+        rel = self.data.relative_paths()
+        return [rel[i] for i in self.train_idx]
+
+
+def _prepare_data(data_dir: Path, config: TrainConfig, augment: AugmentConfig, show_progress: bool) -> _Prepared:
+    from edgeposinv.data.dataset import load_images, scan_dataset, split_indices
+
+    index = scan_dataset(data_dir)
+    data = load_images(index, config.image_size_px, show_progress=show_progress)
+    train_idx, val_idx = split_indices(data.label_ids, config.val_split, config.seed, groups=data.sessions)
+    if len(train_idx) < config.batch_size:
+        raise DatasetError(
+            f"The training split of {data_dir} has {len(train_idx)} images, fewer than one batch "
+            f"(--batch-size {config.batch_size}); add images or lower --batch-size"
+        )
+    masks = tiles = None
+    if augment.uses_background:
+        from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
+
+        masks = backdrop_mask(data.images[train_idx], augment.backdrop)
+        tiles = load_background_tiles(augment.background_dir, config.image_size_px, 256, config.seed)
+    return _Prepared(data, train_idx, val_idx, masks, tiles)
+
+
+def _class_weights(label_ids: np.ndarray, n_classes: int) -> dict[int, float]:
+    from sklearn.utils.class_weight import compute_class_weight
+
+    w = compute_class_weight("balanced", classes=np.arange(n_classes), y=label_ids)
+    return {i: float(v) for i, v in enumerate(w)}
+
+
+def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prepared, state: dict | None) -> TrainResult:
+    from edgeposinv.training import checkpoints
+    from edgeposinv.training.keras_api import keras
+    from edgeposinv.training.models import build_model, set_trainable
+    from edgeposinv.training.pipeline import eval_dataset, training_dataset
+    from edgeposinv.training.runs import write_run_end
+    from edgeposinv.training.schedule import WarmupCosine, make_optimizer
+
+    started = time.monotonic()
+    data, n_classes = prep.data, len(prep.data.labels)
+    x_train, y_train = data.images[prep.train_idx], data.label_ids[prep.train_idx]
+    start_epoch = state["epoch"] if state else 0
+    state = state or checkpoints.new_state()
+    keras.utils.set_random_seed(config.seed + start_epoch)
+    model = build_model(config.arch, config.image_size_px, n_classes, weights=config.resolved_weights,
+                        alpha=config.alpha, minimalistic=config.minimalistic, dropout=config.dropout,
+                        antialias=config.antialias)
+    log.info("training %s on %d images (%d classes), validating on %d; phases: %s", config.arch,
+             len(prep.train_idx), n_classes, len(prep.val_idx),
+             ", ".join(f"{name} {a + 1}-{b}" for name, a, b, _ in config.phases()))
+    val_ds = eval_dataset(data.images[prep.val_idx], data.label_ids[prep.val_idx], config.batch_size, n_classes)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    class_weight = _class_weights(y_train, n_classes) if config.class_weight == "balanced" else None
+    phases = config.phases()
+    total = phases[-1][2]
+    steps = max(1, len(x_train) // config.batch_size)
+    resumed_from, restored = start_epoch, False
+    for name, first, end, peak_lr in phases:
+        if end <= start_epoch or (state["stopped"] and name != "qat"):
+            continue
+        resuming_here = resumed_from > 0 and not restored
+        if name == "qat":
+            from edgeposinv.training.qat import calibrate_ranges, quantize_model
+
+            best = checkpoints.best_weights(run_dir)
+            if start_epoch <= first:
+                if best is not None:
+                    model.load_weights(str(best))
+                elif resuming_here:
+                    checkpoints.restore(run_dir, state, model, None)
+            float_model, model = model, quantize_model(model)
+            if start_epoch <= first:
+                calibrate_ranges(model, float_model, x_train[:QAT_CALIBRATION_IMAGES], config.batch_size)
+        else:
+            set_trainable(model, "all" if name == "train" else name, config.fine_tune_fraction)
+        schedule = WarmupCosine(peak_lr, (end - first) * steps, min(config.warmup_epochs, end - first) * steps)
+        optimizer = make_optimizer(config.optimizer, schedule, config.weight_decay)
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+        if resuming_here and (first < start_epoch or name != "qat"):
+            # Mid-phase: model and optimizer; at a phase boundary: the model only.
+            checkpoints.restore(run_dir, state, model, optimizer if first < start_epoch else None)
+        restored = True
+        begin = max(first, start_epoch)
+        train_ds, _ = training_dataset(x_train, y_train, augment, end, config.batch_size, config.seed,
+                                       start_epoch=begin, num_classes=n_classes, masks=prep.masks, tiles=prep.tiles)
+        callback = checkpoints.make_callback(run_dir, state, name, total, config.early_stopping_patience,
+                                             name != "qat", optimizer)
+        model.fit(train_ds, epochs=end, initial_epoch=begin, steps_per_epoch=steps, validation_data=val_ds,
+                  class_weight=class_weight, verbose=0, callbacks=[callback])
+        start_epoch = max(start_epoch, state["epoch"])
+    if config.qat:
+        from edgeposinv.training.qat import fix_input_range
+
+        fix_input_range(model)
+    elif checkpoints.best_weights(run_dir) is not None:
+        model.load_weights(str(checkpoints.best_weights(run_dir)))
+    model.compile(loss=loss, metrics=["accuracy"])
+    val_loss, val_accuracy = (float(v) for v in model.evaluate(val_ds, verbose=0))
+    result = {"val_accuracy": val_accuracy, "val_loss": val_loss, "n_train": int(len(prep.train_idx)),
+              "n_val": int(len(prep.val_idx)), "epochs_run": int(state["epoch"]),
+              "stopped_early": bool(state["stopped"])}
+    write_run_end(run_dir, model, state["history"], result, qat=config.qat)
+    checkpoints.remove(run_dir)
+    seconds = time.monotonic() - started
+    log.info("wrote %s (val accuracy %.3f, %.0fs)", run_dir, val_accuracy, seconds)
+    return TrainResult(run_dir, data.labels, val_accuracy, len(prep.train_idx), len(prep.val_idx), seconds,
+                       int(state["epoch"]))
+
+
+def config_dict(config: TrainConfig) -> dict:
+    d = asdict(config)
+    d["weights_resolved"] = config.resolved_weights
+    d["phases"] = [list(p) for p in config.phases()]
+    return d

@@ -1,0 +1,366 @@
+"""Position-robust augmentation: parameters are drawn first, then applied.
+
+:class:`AugmentConfig` says which ranges to draw from (units in the names);
+:meth:`AugmentConfig.draw` returns :class:`AugmentParams` for a batch of images;
+:func:`fixed_params` builds them from given values (evaluation sweeps). The same
+parameters are applied with OpenCV (:func:`apply_params`, previews and evaluation) or
+inside tf.data (:mod:`edgeposinv.training.pipeline`). Geometry comes from
+:mod:`edgeposinv.transforms.geometry`, colour and blur from :mod:`edgeposinv.transforms.photometric`; nothing
+here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from edgeposinv.errors import ConfigError
+from edgeposinv.transforms import geometry, photometric
+from edgeposinv.transforms.background import BACKDROPS, composite
+
+Pair = tuple[float, float]
+
+
+def _check_range(name: str, value: Pair, lo: float, hi: float) -> None:
+    if not (isinstance(value, tuple) and len(value) == 2 and lo <= value[0] <= value[1] <= hi):
+        raise ConfigError(
+            f"The '{name}' parameter of AugmentConfig must be an ordered pair within [{lo}, {hi}]. Got {value}."
+        )
+
+
+def _check_max(name: str, value: float, hi: float) -> None:
+    if not 0 <= value <= hi:
+        raise ConfigError(f"The '{name}' parameter of AugmentConfig must be in [0, {hi}]. Got {value}.")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random transforms applied to each training image.
+
+    Geometric: ``crop_area_range`` (fraction of the image kept by a random resized crop)
+    and ``crop_aspect_range`` (width/height of that crop), ``max_rotation_deg``,
+    ``max_shift_frac`` (fraction of the side), ``scale_range`` (zoom: <1 smaller),
+    ``max_tilt_deg`` (camera not parallel to the object), ``lens_k_range`` (radial
+    distortion, >0 barrel up to fisheye-like at ~0.6, <0 pincushion), flips (off by
+    default). Photometric: ``brightness_max_delta`` (fraction of 255), ``contrast_range``,
+    ``saturation_range``, ``max_hue_deg``, ``white_balance_max_frac`` (per-channel gain
+    deviation), ``blur_prob``/``max_blur_sigma_px``, ``motion_blur_prob``/
+    ``max_motion_blur_px``, ``max_noise_std`` (pixel levels), ``jpeg_prob``/
+    ``jpeg_quality_range``. Background: ``background_dir`` (folder of photos),
+    ``backdrop`` (``green`` or ``white``), ``background_prob``.
+    """
+
+    crop_area_range: Pair = (1.0, 1.0)
+    crop_aspect_range: Pair = (1.0, 1.0)
+    max_rotation_deg: float = 0.0
+    max_shift_frac: float = 0.0
+    scale_range: Pair = (1.0, 1.0)
+    max_tilt_deg: float = 0.0
+    lens_k_range: Pair = (0.0, 0.0)
+    flip_horizontal: bool = False
+    flip_vertical: bool = False
+    brightness_max_delta: float = 0.0
+    contrast_range: Pair = (1.0, 1.0)
+    saturation_range: Pair = (1.0, 1.0)
+    max_hue_deg: float = 0.0
+    white_balance_max_frac: float = 0.0
+    blur_prob: float = 0.0
+    max_blur_sigma_px: float = 0.0
+    motion_blur_prob: float = 0.0
+    max_motion_blur_px: float = 0.0
+    max_noise_std: float = 0.0
+    jpeg_prob: float = 0.0
+    jpeg_quality_range: tuple[int, int] = (60, 95)
+    background_dir: str | None = None
+    backdrop: str = "green"
+    background_prob: float = 0.0
+    fill_mode: str = "nearest"
+
+    def __post_init__(self) -> None:
+        _check_range("crop_area_range", self.crop_area_range, 0.05, 1.0)
+        _check_range("crop_aspect_range", self.crop_aspect_range, 0.25, 4.0)
+        _check_max("max_rotation_deg", self.max_rotation_deg, 180)
+        _check_max("max_shift_frac", self.max_shift_frac, 0.5)
+        _check_range("scale_range", self.scale_range, 0.1, 4.0)
+        _check_max("max_tilt_deg", self.max_tilt_deg, 60)
+        _check_range("lens_k_range", self.lens_k_range, -0.5, 1.0)
+        _check_max("brightness_max_delta", self.brightness_max_delta, 1)
+        _check_range("contrast_range", self.contrast_range, 0.0, 4.0)
+        _check_range("saturation_range", self.saturation_range, 0.0, 4.0)
+        _check_max("max_hue_deg", self.max_hue_deg, 180)
+        _check_max("white_balance_max_frac", self.white_balance_max_frac, 0.9)
+        for name in ("blur_prob", "motion_blur_prob", "jpeg_prob", "background_prob"):
+            _check_max(name, getattr(self, name), 1)
+        _check_max("max_blur_sigma_px", self.max_blur_sigma_px, photometric.KERNEL_PX / 3)
+        _check_max("max_motion_blur_px", self.max_motion_blur_px, photometric.KERNEL_PX)
+        _check_max("max_noise_std", self.max_noise_std, 64)
+        _check_range("jpeg_quality_range", self.jpeg_quality_range, 5, 100)
+        if self.backdrop not in BACKDROPS:
+            raise ConfigError(f"The 'backdrop' parameter of AugmentConfig must be one of {list(BACKDROPS)}. Got {self.backdrop!r}.")
+        if self.background_prob > 0 and not self.background_dir:
+            raise ConfigError(
+                "The 'background_prob' parameter of AugmentConfig is > 0 but no 'background_dir' is set; "
+                "give a folder of background photos or set background_prob to 0"
+            )
+        if self.fill_mode not in geometry.BORDER_MODES:
+            raise ConfigError(
+                f"The 'fill_mode' parameter of AugmentConfig must be one of {sorted(geometry.BORDER_MODES)}. Got {self.fill_mode!r}."
+            )
+
+    @property
+    def is_identity(self) -> bool:
+        return self == AugmentConfig(fill_mode=self.fill_mode, backdrop=self.backdrop, background_dir=self.background_dir)
+
+    @property
+    def uses_background(self) -> bool:
+        return self.background_prob > 0
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "augmentation config") -> AugmentConfig:
+        """Build from a mapping; ``preset`` (optional) names the base the other keys override."""
+        d = dict(d)
+        base = cls.preset(str(d.pop("preset", "none")))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"Unknown key(s) {', '.join(unknown)} in {source}; valid keys: preset, {', '.join(sorted(known))}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        try:
+            return replace(base, **values)
+        except TypeError as e:
+            raise ConfigError(f"Bad value in {source}: {e}") from None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> AugmentConfig:
+        """Read a YAML (``.yaml``/``.yml``) or JSON file of AugmentConfig keys (plus ``preset``)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"--augment-config file {path} does not exist")
+        text = path.read_text("utf-8")
+        try:
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as e:  # noqa: BLE001 - any parse error becomes one actionable line
+            raise ConfigError(f"Cannot parse {path}: {str(e).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping of AugmentConfig keys; got {type(data).__name__}")
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def preset(cls, name: str) -> AugmentConfig:
+        try:
+            return PRESETS[name]
+        except KeyError:
+            raise ConfigError(
+                f"Unknown augmentation preset {name!r}; choose one of: {', '.join(PRESETS)}"
+            ) from None
+
+    def draw(self, rng: np.random.Generator, n: int, size_px: int, n_backgrounds: int = 0) -> AugmentParams:
+        """Draw parameters for ``n`` images of side ``size_px``."""
+        u = lambda lo, hi, shape=n: rng.uniform(lo, hi, size=shape)  # noqa: E731
+        area = u(*self.crop_area_range)
+        log_aspect = u(math.log(self.crop_aspect_range[0]), math.log(self.crop_aspect_range[1]))
+        cx, cy = u(0, 1), u(0, 1)
+        rot = u(-self.max_rotation_deg, self.max_rotation_deg)
+        shift = u(-self.max_shift_frac, self.max_shift_frac, (n, 2))
+        scale = np.exp(u(math.log(self.scale_range[0]), math.log(self.scale_range[1])))
+        tilt = u(-self.max_tilt_deg, self.max_tilt_deg, (n, 2))
+        flip_h = rng.random(n) < (0.5 if self.flip_horizontal else 0.0)
+        flip_v = rng.random(n) < (0.5 if self.flip_vertical else 0.0)
+        lens_k = u(*self.lens_k_range)
+        matrices = np.empty((n, 3, 3))
+        for i in range(n):
+            crop = None
+            if area[i] < 1.0 or log_aspect[i] != 0.0:
+                aspect = math.exp(log_aspect[i])
+                w = min(size_px, size_px * math.sqrt(area[i] * aspect))
+                h = min(size_px, size_px * math.sqrt(area[i] / aspect))
+                crop = (cx[i] * (size_px - w), cy[i] * (size_px - h), w, h)
+            matrices[i] = geometry.view_matrix(
+                size_px, rotation_deg=rot[i], shift_frac=tuple(shift[i]), scale=scale[i], crop_box=crop,
+                tilt_deg=tuple(tilt[i]), flip_horizontal=bool(flip_h[i]), flip_vertical=bool(flip_v[i]),
+            )
+        gains = 1.0 + u(-self.white_balance_max_frac, self.white_balance_max_frac, (n, 3))
+        sat = u(*self.saturation_range)
+        hue = u(-self.max_hue_deg, self.max_hue_deg)
+        colors = np.stack([photometric.color_matrix(gains[i], sat[i], hue[i]) for i in range(n)])
+        sigma = np.where(rng.random(n) < self.blur_prob, u(0.0, self.max_blur_sigma_px), 0.0)
+        motion = np.where(rng.random(n) < self.motion_blur_prob, u(0.0, self.max_motion_blur_px), 0.0)
+        angle = u(0.0, 180.0)
+        kernels = np.stack([photometric.blur_kernel(sigma[i], motion[i], angle[i]) for i in range(n)])
+        jpeg = np.where(rng.random(n) < self.jpeg_prob, rng.integers(self.jpeg_quality_range[0], self.jpeg_quality_range[1] + 1, n), 0)
+        use_bg = (rng.random(n) < self.background_prob) & (n_backgrounds > 0)
+        background = np.where(use_bg, rng.integers(0, max(1, n_backgrounds), n), -1)
+        return AugmentParams(
+            matrices=matrices,
+            lens_k=lens_k,
+            colors=colors,
+            brightness=u(-self.brightness_max_delta, self.brightness_max_delta) * 255.0,
+            contrast=u(*self.contrast_range),
+            kernels=kernels,
+            noise_std=u(0.0, self.max_noise_std),
+            noise_seeds=rng.integers(0, 2**31 - 1, n),
+            jpeg_quality=jpeg.astype(np.int32),
+            background=background.astype(np.int32),
+        )
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Drawn parameters for a batch of ``n`` images.
+
+    ``matrices`` (n, 3, 3) source→output pixel maps; ``lens_k`` (n,); ``colors`` (n, 3, 3)
+    colour matrices; ``brightness`` (n,) in pixel levels; ``contrast`` (n,); ``kernels``
+    (n, K, K) blur kernels; ``noise_std`` (n,) in pixel levels with ``noise_seeds`` (n,);
+    ``jpeg_quality`` (n,) (0: none); ``background`` (n,) tile index (-1: none).
+    """
+
+    matrices: np.ndarray
+    lens_k: np.ndarray
+    colors: np.ndarray
+    brightness: np.ndarray
+    contrast: np.ndarray
+    kernels: np.ndarray
+    noise_std: np.ndarray
+    noise_seeds: np.ndarray
+    jpeg_quality: np.ndarray
+    background: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.matrices)
+
+    def projective_transforms(self) -> np.ndarray:
+        return np.stack([geometry.to_projective_transform(m) for m in self.matrices]).astype(np.float32)
+
+    def subset(self, index: np.ndarray | slice) -> AugmentParams:
+        return AugmentParams(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concat(parts: list[AugmentParams]) -> AugmentParams:
+        return AugmentParams(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(AugmentParams)})
+
+
+def fixed_params(
+    size_px: int,
+    *,
+    rotation_deg: float = 0.0,
+    shift_frac: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
+    crop_box: tuple[float, float, float, float] | None = None,
+    tilt_deg: tuple[float, float] = (0.0, 0.0),
+    flip_horizontal: bool = False,
+    flip_vertical: bool = False,
+    lens_k: float = 0.0,
+    brightness_delta: float = 0.0,
+    contrast: float = 1.0,
+    saturation: float = 1.0,
+    hue_deg: float = 0.0,
+    white_balance_gains: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    blur_sigma_px: float = 0.0,
+    motion_blur_px: float = 0.0,
+    motion_blur_angle_deg: float = 0.0,
+    noise_std: float = 0.0,
+    noise_seed: int = 0,
+    jpeg_quality: int = 0,
+    background: int = -1,
+) -> AugmentParams:
+    """Parameters for one image from given values (for sweeps): apply with :func:`apply_params`."""
+    m = geometry.view_matrix(
+        size_px, rotation_deg=rotation_deg, shift_frac=shift_frac, scale=scale, crop_box=crop_box,
+        tilt_deg=tilt_deg, flip_horizontal=flip_horizontal, flip_vertical=flip_vertical,
+    )
+    return AugmentParams(
+        matrices=m[None],
+        lens_k=np.array([lens_k]),
+        colors=photometric.color_matrix(np.asarray(white_balance_gains), saturation, hue_deg)[None],
+        brightness=np.array([brightness_delta * 255.0]),
+        contrast=np.array([contrast]),
+        kernels=photometric.blur_kernel(blur_sigma_px, motion_blur_px, motion_blur_angle_deg)[None],
+        noise_std=np.array([noise_std]),
+        noise_seeds=np.array([noise_seed]),
+        jpeg_quality=np.array([jpeg_quality], np.int32),
+        background=np.array([background], np.int32),
+    )
+
+
+def apply_params(
+    image: np.ndarray,
+    params: AugmentParams,
+    i: int = 0,
+    fill_mode: str = "nearest",
+    mask: np.ndarray | None = None,
+    backgrounds: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply the ``i``-th drawn parameters to one uint8 image with OpenCV.
+
+    With ``mask`` (object mask, 1 = object) and ``backgrounds`` tiles, the warped object is
+    laid over tile ``params.background[i]`` (when not -1).
+    """
+    m, k = params.matrices[i], float(params.lens_k[i])
+    out = geometry.warp(image, m, fill_mode=fill_mode, lens_k=k).astype(np.float32)
+    bg = int(params.background[i])
+    if bg >= 0 and mask is not None and backgrounds is not None:
+        warped_mask = geometry.warp(mask.astype(np.float32), m, fill_mode=fill_mode, lens_k=k)
+        out = composite(out, warped_mask, backgrounds[bg])
+    return photometric.apply_photometric(
+        out, params.colors[i], float(params.brightness[i]), float(params.contrast[i]), params.kernels[i],
+        float(params.noise_std[i]), int(params.noise_seeds[i]), int(params.jpeg_quality[i]),
+    )
+
+
+PRESETS: dict[str, AugmentConfig] = {
+    "none": AugmentConfig(),
+    "default": AugmentConfig(
+        crop_area_range=(0.75, 1.0),
+        crop_aspect_range=(0.8, 1.25),
+        max_rotation_deg=25.0,
+        max_shift_frac=0.25,
+        scale_range=(0.35, 1.1),
+        max_tilt_deg=10.0,
+        lens_k_range=(-0.05, 0.2),
+        brightness_max_delta=0.15,
+        contrast_range=(0.75, 1.25),
+        saturation_range=(0.8, 1.2),
+        max_hue_deg=8.0,
+        white_balance_max_frac=0.08,
+        blur_prob=0.2,
+        max_blur_sigma_px=1.0,
+        motion_blur_prob=0.1,
+        max_motion_blur_px=5.0,
+        max_noise_std=4.0,
+        jpeg_prob=0.0,
+    ),
+    "strong": AugmentConfig(
+        crop_area_range=(0.5, 1.0),
+        crop_aspect_range=(0.75, 1.33),
+        max_rotation_deg=40.0,
+        max_shift_frac=0.35,
+        scale_range=(0.35, 1.2),
+        max_tilt_deg=25.0,
+        lens_k_range=(-0.15, 0.6),
+        brightness_max_delta=0.25,
+        contrast_range=(0.6, 1.4),
+        saturation_range=(0.6, 1.4),
+        max_hue_deg=15.0,
+        white_balance_max_frac=0.15,
+        blur_prob=0.3,
+        max_blur_sigma_px=2.0,
+        motion_blur_prob=0.2,
+        max_motion_blur_px=9.0,
+        max_noise_std=8.0,
+        jpeg_prob=0.3,
+        jpeg_quality_range=(40, 90),
+    ),
+}

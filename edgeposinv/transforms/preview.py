@@ -1,0 +1,70 @@
+"""``augment-preview``: a contact sheet of augmented samples (OpenCV applier, no TensorFlow)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgeposinv.errors import ConfigError
+from edgeposinv.transforms.augment import AugmentConfig, apply_params
+from edgeposinv.util.files import atomic_write_bytes, check_can_write
+
+
+def preview(
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    preset: str = "default",
+    augment_config: str | None = None,
+    image_size_px: int = 128,
+    rows: int = 4,
+    cols: int = 6,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
+    """Sample ``rows`` images of ``data_dir`` (spread over the classes), draw ``cols``
+    augmentations of each and write them, original first, as one PNG to ``out``."""
+    from edgeposinv.data.dataset import load_images, scan_dataset
+
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out must name a .png file. Got {out}.")
+    if not (1 <= rows <= 32 and 1 <= cols <= 32):
+        raise ConfigError(f"--rows and --cols must be in [1, 32]. Got {rows} and {cols}.")
+    check_can_write(out, overwrite)
+    augment = AugmentConfig.from_file(augment_config) if augment_config else AugmentConfig.preset(preset)
+    index = scan_dataset(data_dir)
+    rng = np.random.default_rng(seed)
+    by_label = {label: [r for r in index.records if r.label == label] for label in index.labels}
+    picks = [by_label[label][int(rng.integers(len(by_label[label])))]
+             for label in (index.labels * rows)[:rows]]  # round-robin over the classes
+    labels = tuple(sorted({r.label for r in picks}))
+    sub = type(index)(index.root, labels, tuple(picks), ())
+    data = load_images(sub, image_size_px, show_progress=False)
+    masks = tiles = None
+    if augment.uses_background:
+        from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
+
+        masks = backdrop_mask(data.images, augment.backdrop)
+        tiles = load_background_tiles(augment.background_dir, image_size_px, 64, seed)
+    pad = 4
+    cell = image_size_px + pad
+    sheet = np.full((len(data.images) * cell + pad, (cols + 1) * cell + pad, 3), 255, np.uint8)
+    for r, image in enumerate(data.images):
+        params = augment.draw(rng, cols, image_size_px, 0 if tiles is None else len(tiles))
+        samples = [image] + [
+            apply_params(image, params, c, augment.fill_mode, None if masks is None else masks[r], tiles)
+            for c in range(cols)
+        ]
+        for c, s in enumerate(samples):
+            y, x = pad + r * cell, pad + c * cell
+            sheet[y : y + image_size_px, x : x + image_size_px] = s
+        cv2.putText(sheet, data.labels[data.label_ids[r]], (pad + 3, pad + r * cell + 14),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ConfigError(f"OpenCV could not encode the contact sheet for {out}")
+    atomic_write_bytes(out, buf.tobytes())
+    return out
