@@ -51,8 +51,10 @@ def bare_loop(model_path: Path, tensors: np.ndarray, workers: int) -> float:
     """Images/s of ``workers`` processes each looping over its share of ready tensors."""
     ctx = multiprocessing.get_context("spawn")
     start, done = ctx.Barrier(workers + 1), ctx.Queue()
-    procs = [ctx.Process(target=_bare_worker, args=(str(model_path), part, start, done))
-             for part in np.array_split(tensors, workers)]
+    procs = [
+        ctx.Process(target=_bare_worker, args=(str(model_path), part, start, done))
+        for part in np.array_split(tensors, workers)
+    ]
     for p in procs:
         p.start()
     start.wait()
@@ -70,7 +72,12 @@ def build_model(tmp: Path) -> Path:
     from edgeposinv.training.train import TrainConfig, train
 
     data = make_shapes_dataset(tmp / "train", n_per_class=30, size=96, seed=0)
-    train(data, tmp / "run", TrainConfig(image_size_px=64, epochs=2, batch_size=16, augment="none"), show_progress=False)
+    train(
+        data,
+        tmp / "run",
+        TrainConfig(image_size_px=64, epochs=2, batch_size=16, augment="none"),
+        show_progress=False,
+    )
     export_run(tmp / "run", tmp / "bench.tflite", QuantSpec.int8())
     return tmp / "bench.tflite"
 
@@ -100,17 +107,25 @@ def main() -> None:
         files = sorted(p for p in data.rglob("*.png"))
         tensors = np.concatenate([clf.to_tensor(clf.prepare(read_rgb(f))) for f in files])
         n = len(files)
-        print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
-              f"model {model.name} {model.stat().st_size / 1024:.1f} KiB, input {tensors.shape[1]} px "
-              f"{tensors.dtype}; {n} images of 96 px; {args.threads} worker process(es); "
-              f"load average before: {os.getloadavg()[0]:.1f}")
+        print(
+            f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
+            f"model {model.name} {model.stat().st_size / 1024:.1f} KiB, input {tensors.shape[1]} px "
+            f"{tensors.dtype}; {n} images of 96 px; {args.threads} worker process(es); "
+            f"load average before: {os.getloadavg()[0]:.1f}"
+        )
 
         # Alternate the two, best of --repeats: the machine may be shared with other work.
         bare, harness, best = 0.0, 0.0, None
         for i in range(args.repeats):
             bare = max(bare, bare_loop(model, tensors, args.threads))
             t0 = time.perf_counter()
-            report = evaluate(model, [("bench", data)], tmp / f"report{i}", threads=args.threads, show_progress=False)
+            report = evaluate(
+                model,
+                [("bench", data)],
+                tmp / f"report{i}",
+                threads=args.threads,
+                show_progress=False,
+            )
             total = time.perf_counter() - t0
             t = report["throughput"]
             rate = n / (t["seconds"] - t["decode_s"] / t["workers"])
@@ -120,13 +135,19 @@ def main() -> None:
         t = report["throughput"]
         work = t["seconds"]
         print(f"bare loop (ready tensors)        : {bare:9.1f} img/s")
-        print(f"evaluate, decode excluded        : {harness:9.1f} img/s  = {harness / bare:.0%} of the bare loop "
-              f"(goal >= 90%)")
-        print(f"evaluate, decode included        : {n / work:9.1f} img/s  (workers busy {t['worker_busy']:.0%} of the "
-              f"time; CPU utilisation {t['cpu_utilisation']:.0%} of {t['cores']} cores, load average "
-              f"{os.getloadavg()[0]:.1f}; decode {t['decode_s']:.2f} s, inference {t['infer_s']:.2f} s summed over workers)")
-        print(f"evaluate call end to end         : {total:9.2f} s  (worker start-up {t['startup_s']:.2f} s, latency "
-              f"median {report['latency_ms']['median']:.3f} ms, report writing included)")
+        print(
+            f"evaluate, decode excluded        : {harness:9.1f} img/s  = {harness / bare:.0%} of the bare loop "
+            f"(goal >= 90%)"
+        )
+        print(
+            f"evaluate, decode included        : {n / work:9.1f} img/s  (workers busy {t['worker_busy']:.0%} of the "
+            f"time; CPU utilisation {t['cpu_utilisation']:.0%} of {t['cores']} cores, load average "
+            f"{os.getloadavg()[0]:.1f}; decode {t['decode_s']:.2f} s, inference {t['infer_s']:.2f} s summed over workers)"
+        )
+        print(
+            f"evaluate call end to end         : {total:9.2f} s  (worker start-up {t['startup_s']:.2f} s, latency "
+            f"median {report['latency_ms']['median']:.3f} ms, report writing included)"
+        )
 
         sweep_dir = tmp / "sweep"
         for label in ("circle", "square", "triangle"):
@@ -137,11 +158,19 @@ def main() -> None:
             if not any((sweep_dir / label).iterdir()):
                 (sweep_dir / label).rmdir()
         t0 = time.perf_counter()
-        report = evaluate(model, [("sweep", sweep_dir)], tmp / "report_sweep", threads=args.threads,
-                          show_progress=False, sweeps=SweepRequest(position_set="sweep", position=PositionSweepConfig()))
+        report = evaluate(
+            model,
+            [("sweep", sweep_dir)],
+            tmp / "report_sweep",
+            threads=args.threads,
+            show_progress=False,
+            sweeps=SweepRequest(position_set="sweep", position=PositionSweepConfig()),
+        )
         p = report["position_sweep"]
-        print(f"5x5 position sweep on {p['n']} images: {p['seconds']:.2f} s "
-              f"({p['n'] * 25 / p['seconds']:.0f} variants/s; whole evaluate call {time.perf_counter() - t0:.2f} s)")
+        print(
+            f"5x5 position sweep on {p['n']} images: {p['seconds']:.2f} s "
+            f"({p['n'] * 25 / p['seconds']:.0f} variants/s; whole evaluate call {time.perf_counter() - t0:.2f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 _LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-_LIVE = 1e-3  # a channel whose weight range is under this fraction of the largest is dead either way
+_LIVE = (
+    1e-3  # a channel whose weight range is under this fraction of the largest is dead either way
+)
 
 
 def _per_channel_layers(model):
@@ -53,7 +55,11 @@ def _per_channel_layers(model):
         if q is None or q.scale is None or len(q.scale) < 2:
             continue
         axis = q.quantizedDimension
-        ints = np.frombuffer(bytes(model.buffers[w.buffer].data), np.int8).reshape(w.shape).astype(np.float64)
+        ints = (
+            np.frombuffer(bytes(model.buffers[w.buffer].data), np.int8)
+            .reshape(w.shape)
+            .astype(np.float64)
+        )
         shape = [1] * ints.ndim
         shape[axis] = -1
         weights = ints * np.asarray(q.scale, np.float64).reshape(shape)
@@ -77,15 +83,28 @@ def per_tensor_where(model_bytes: bytes, max_spread: float) -> tuple[bytes, list
         scale = np.float32(np.abs(weights).max() / 127.0)
         ints = np.clip(np.round(weights / np.float64(scale)), -127, 127).astype(np.int8)
         model.buffers[w.buffer].data = ints.ravel().view(np.uint8)
-        w.quantization.scale, w.quantization.zeroPoint = np.array([scale], np.float32), np.array([0], np.int64)
+        w.quantization.scale, w.quantization.zeroPoint = (
+            np.array([scale], np.float32),
+            np.array([0], np.int64),
+        )
         w.quantization.quantizedDimension = 0
-        if len(op.inputs) > 2 and op.inputs[2] >= 0:  # int32 bias, scale = input scale x weight scale
+        if (
+            len(op.inputs) > 2 and op.inputs[2] >= 0
+        ):  # int32 bias, scale = input scale x weight scale
             b = sg.tensors[op.inputs[2]]
-            bias = (np.frombuffer(bytes(model.buffers[b.buffer].data), np.int32).astype(np.float64)
-                    * np.asarray(b.quantization.scale, np.float64))
-            bias_scale = np.float32(np.float64(sg.tensors[op.inputs[0]].quantization.scale[0]) * np.float64(scale))
-            model.buffers[b.buffer].data = np.round(bias / np.float64(bias_scale)).astype(np.int32).view(np.uint8)
-            b.quantization.scale, b.quantization.zeroPoint = np.array([bias_scale], np.float32), np.array([0], np.int64)
+            bias = np.frombuffer(bytes(model.buffers[b.buffer].data), np.int32).astype(
+                np.float64
+            ) * np.asarray(b.quantization.scale, np.float64)
+            bias_scale = np.float32(
+                np.float64(sg.tensors[op.inputs[0]].quantization.scale[0]) * np.float64(scale)
+            )
+            model.buffers[b.buffer].data = (
+                np.round(bias / np.float64(bias_scale)).astype(np.int32).view(np.uint8)
+            )
+            b.quantization.scale, b.quantization.zeroPoint = (
+                np.array([bias_scale], np.float32),
+                np.array([0], np.int64),
+            )
             b.quantization.quantizedDimension = 0
         changed.append(f"{w.name.decode('utf-8').split('/')[1]} ({spread:.1f}x)")
     builder = _SharingBuilder(len(model_bytes) + 1024)
@@ -104,9 +123,18 @@ def _names_bytes(model_bytes: bytes) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", type=Path, help="a trained run folder (default: train bench_export's MobileNetV2 run)")
-    ap.add_argument("--limits", type=float, nargs="+", default=[2.1, 3.0, 4.0, 6.0, 8.0],
-                    help="largest per-channel range spread a layer may have to get one scale")
+    ap.add_argument(
+        "--run",
+        type=Path,
+        help="a trained run folder (default: train bench_export's MobileNetV2 run)",
+    )
+    ap.add_argument(
+        "--limits",
+        type=float,
+        nargs="+",
+        default=[2.1, 3.0, 4.0, 6.0, 8.0],
+        help="largest per-channel range spread a layer may have to get one scale",
+    )
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
 
@@ -129,7 +157,9 @@ def main() -> int:
             if not path.exists():
                 print(f"skipped: {path} is not present (../shared holds the real data and weights)")
                 return 0
-        run_dir = (args.work or Path(tempfile.mkdtemp(prefix="bench-granularity-"))) / "run_mobilenet_v2"
+        run_dir = (
+            args.work or Path(tempfile.mkdtemp(prefix="bench-granularity-"))
+        ) / "run_mobilenet_v2"
         train_mobilenet_run(DATA, run_dir, 96, 6, seed=0)
     run = read_run(run_dir)
     model = load_run_model(run)
@@ -150,20 +180,28 @@ def main() -> int:
     base_size, base_pred = measure(i8)
     m = machine_info()
     print(f"\nrun {run_dir}; validation split: {len(val.images)} images; machine: {m['cpu']}\n")
-    print("| per-tensor where spread <= | layers given one scale | size KiB | x float32 | top-1 | agree w/ per-channel |")
+    print(
+        "| per-tensor where spread <= | layers given one scale | size KiB | x float32 | top-1 | agree w/ per-channel |"
+    )
     print("|---|---|---|---|---|---|")
-    print(f"| (converter: all per-channel) | 0 | {base_size / 1024:.1f} | {base_size / f32_size:.3f} | "
-          f"{(base_pred == val.label_ids).mean():.1%} | 100.0% |")
+    print(
+        f"| (converter: all per-channel) | 0 | {base_size / 1024:.1f} | {base_size / f32_size:.3f} | "
+        f"{(base_pred == val.label_ids).mean():.1%} | 100.0% |"
+    )
     for limit in args.limits:
         rewritten, changed = per_tensor_where(i8, limit)
         size, pred = measure(rewritten)
-        print(f"| {limit:g} | {len(changed)} | {size / 1024:.1f} | {size / f32_size:.3f} | "
-              f"{(pred == val.label_ids).mean():.1%} | {(pred == base_pred).mean():.1%} |")
+        print(
+            f"| {limit:g} | {len(changed)} | {size / 1024:.1f} | {size / f32_size:.3f} | "
+            f"{(pred == val.label_ids).mean():.1%} | {(pred == base_pred).mean():.1%} |"
+        )
         print(f"|   | {', '.join(changed)} | | | | |")
     names_i8, names_f32 = _names_bytes(i8), _names_bytes(f32)
-    print(f"\nper-channel int8 with tensor names removed from both files: "
-          f"{(base_size - names_i8) / (f32_size - names_f32):.3f}x float32 "
-          f"(names: {names_i8 / 1024:.1f} KiB int8, {names_f32 / 1024:.1f} KiB float32)")
+    print(
+        f"\nper-channel int8 with tensor names removed from both files: "
+        f"{(base_size - names_i8) / (f32_size - names_f32):.3f}x float32 "
+        f"(names: {names_i8 / 1024:.1f} KiB int8, {names_f32 / 1024:.1f} KiB float32)"
+    )
     return 0
 
 

@@ -69,21 +69,29 @@ def background_pool(kind: str, n: int, side: int, seed: int) -> list[np.ndarray]
             h, w = photo.shape[:2]
             s = int(min(h, w) * rng.uniform(0.3, 0.9))
             y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-            out.append(cv2.resize(photo[y : y + s, x : x + s], (side, side), interpolation=cv2.INTER_AREA))
+            out.append(
+                cv2.resize(photo[y : y + s, x : x + s], (side, side), interpolation=cv2.INTER_AREA)
+            )
         else:
             out.append(clutter(rng, side, "blobs" if kind == "train" else "lines"))
     return out
 
 
-def wild_view(rgb: np.ndarray, bg: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None) -> np.ndarray:
+def wild_view(
+    rgb: np.ndarray, bg: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None
+) -> np.ndarray:
     """``rgb`` (square, contract-prepared) shifted, rotated, scaled into the larger ``bg``."""
     side = bg.shape[0]
     s = rng.uniform(0.45, 0.75) * side / rgb.shape[0]
     margin = (1 - s * rgb.shape[0] / side) / 2
     shift = rng.uniform(-margin, margin, 2) * 0.9
     big = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_LINEAR)
-    m = geometry.view_matrix(side, rotation_deg=rng.uniform(-30, 30), scale=s * rgb.shape[0] / side,
-                             shift_frac=tuple(shift))
+    m = geometry.view_matrix(
+        side,
+        rotation_deg=rng.uniform(-30, 30),
+        scale=s * rgb.shape[0] / side,
+        shift_frac=tuple(shift),
+    )
     obj = geometry.warp(big, m, fill_mode="constant").astype(np.float32)
     alpha = np.ones(rgb.shape[:2], np.float32) if mask is None else mask
     alpha = geometry.warp(cv2.resize(alpha, (side, side)), m, fill_mode="constant")[..., None]
@@ -116,8 +124,10 @@ def evaluate(run_dir: Path, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> d
     from edgeposinv.training.runs import load_keras_model, read_run
 
     model = load_keras_model(read_run(run_dir))
-    return {name: float((model.predict(x.astype(np.float32), verbose=0).argmax(1) == y).mean())
-            for name, (x, y) in sets.items()}
+    return {
+        name: float((model.predict(x.astype(np.float32), verbose=0).argmax(1) == y).mean())
+        for name, (x, y) in sets.items()
+    }
 
 
 def main() -> None:
@@ -126,8 +136,16 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default=None, help="keep runs here (default: a temporary folder)")
-    ap.add_argument("--only", nargs="*", help="train only these models (none, default, default+wild15)")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides, e.g. fine_tune_fraction=0.5")
+    ap.add_argument(
+        "--only", nargs="*", help="train only these models (none, default, default+wild15)"
+    )
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="TrainConfig overrides, e.g. fine_tune_fraction=0.5",
+    )
     args = ap.parse_args()
     folder = SHARED / "datasets" / ("sign_digits" if args.dataset == "sign" else "rps_pi_small")
     if not folder.is_dir() or not WEIGHTS.is_file():
@@ -150,16 +168,32 @@ def main() -> None:
                 img = prepare(read_rgb(p), SIZE)
                 mask = backdrop_mask(img[None], key)[0] if key else None
                 xs_pub.append(img)
-                xs_wild.append(prepare(wild_view(img, pool[int(rng.integers(len(pool)))], rng, mask), SIZE))
+                xs_wild.append(
+                    prepare(wild_view(img, pool[int(rng.integers(len(pool)))], rng, mask), SIZE)
+                )
                 ys.append(k)
         return np.stack(xs_pub), np.stack(xs_wild), np.array(ys)
 
     pub, wild, y = views(test_files, wild_bgs)
-    cv2.imwrite(str(work / "wild_samples.png"), cv2.cvtColor(np.hstack(list(wild[:: max(1, len(wild) // 8)][:8])), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(
+        str(work / "wild_samples.png"),
+        cv2.cvtColor(np.hstack(list(wild[:: max(1, len(wild) // 8)][:8])), cv2.COLOR_RGB2BGR),
+    )
     sets = {"published": (pub, y), "wild": (wild, y)}
-    data = link_folder(work / "data_train", train_files) if not (work / "data_train").exists() else work / "data_train"
-    base = dict(arch="mobilenet_v2", image_size_px=SIZE, alpha=0.35, weights=str(WEIGHTS), epochs=args.epochs,
-                seed=args.seed, batch_size=32)
+    data = (
+        link_folder(work / "data_train", train_files)
+        if not (work / "data_train").exists()
+        else work / "data_train"
+    )
+    base = dict(
+        arch="mobilenet_v2",
+        image_size_px=SIZE,
+        alpha=0.35,
+        weights=str(WEIGHTS),
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=32,
+    )
     models = {"none": (data, dict(augment="none")), "default": (data, dict(augment="default"))}
     if args.dataset == "rps":
         bg_dir = work / "backgrounds_train"
@@ -167,8 +201,16 @@ def main() -> None:
         for i, bg in enumerate(background_pool("train", 60, 256, args.seed + 2)):
             write_rgb(bg_dir / f"{i:03d}.png", bg)
         cfg = work / "augment_rps.json"
-        cfg.write_text(json.dumps({"preset": "default", "background_dir": str(bg_dir), "backdrop": "green",
-                                   "background_prob": 0.8}))
+        cfg.write_text(
+            json.dumps(
+                {
+                    "preset": "default",
+                    "background_dir": str(bg_dir),
+                    "backdrop": "green",
+                    "background_prob": 0.8,
+                }
+            )
+        )
         models["default"] = (data, dict(augment_config=str(cfg)))
         # "some wild captures": 15 per class of *training* hands, in the wild pool's scenes
         plus = work / "data_train_plus_wild"
@@ -178,20 +220,35 @@ def main() -> None:
             for i, (img, k) in enumerate(zip(extra, ey)):
                 write_rgb(plus / labels[k] / f"wild_{i:03d}.png", img)
         models["default+wild15"] = (plus, dict(augment_config=str(cfg)))
-    print(f"{args.dataset}: {sum(map(len, train_files.values()))} training photos, {len(y)} test photos "
-          f"(published and wild), MobileNetV2-0.35 @ {SIZE}px, {args.epochs} epochs, seed {args.seed}")
+    print(
+        f"{args.dataset}: {sum(map(len, train_files.values()))} training photos, {len(y)} test photos "
+        f"(published and wild), MobileNetV2-0.35 @ {SIZE}px, {args.epochs} epochs, seed {args.seed}"
+    )
     results = {}
     for item in args.set:
         key, value = item.split("=", 1)
-        base[key] = type(getattr(TrainConfig(), key))(value) if getattr(TrainConfig(), key) is not None else int(value)
+        base[key] = (
+            type(getattr(TrainConfig(), key))(value)
+            if getattr(TrainConfig(), key) is not None
+            else int(value)
+        )
     for name, (d, extra) in models.items():
         if args.only and name not in args.only:
             continue
         t = time.monotonic()
-        train(d, work / f"run_{name}", TrainConfig(**base, **extra), overwrite=True, show_progress=False)
+        train(
+            d,
+            work / f"run_{name}",
+            TrainConfig(**base, **extra),
+            overwrite=True,
+            show_progress=False,
+        )
         results[name] = evaluate(work / f"run_{name}", sets)
-        print(f"  {name:15s} published {results[name]['published']:6.1%}   wild {results[name]['wild']:6.1%}"
-              f"   ({time.monotonic() - t:.0f}s)", flush=True)
+        print(
+            f"  {name:15s} published {results[name]['published']:6.1%}   wild {results[name]['wild']:6.1%}"
+            f"   ({time.monotonic() - t:.0f}s)",
+            flush=True,
+        )
     if "default" in results and "none" in results:
         gain = results["default"]["wild"] - results["none"]["wild"]
         print(f"default - none, wild: {100 * gain:+.1f} points")

@@ -25,7 +25,9 @@ def load_images(n: int, size: int) -> np.ndarray:
         from edgeposinv.data.dataset import scan_dataset
 
         index = scan_dataset(folder)
-        index = type(index)(index.root, index.labels, index.records[:: max(1, len(index.records) // n)][:n], ())
+        index = type(index)(
+            index.root, index.labels, index.records[:: max(1, len(index.records) // n)][:n], ()
+        )
         labels = tuple(sorted({r.label for r in index.records}))
         index = type(index)(index.root, labels, index.records, ())
         return load(index, size, show_progress=False).images
@@ -80,14 +82,20 @@ def main() -> None:
 
     images = load_images(args.images, args.image_size)
     labels = np.arange(len(images)) % 10
-    print(f"{len(images)} images of {args.image_size}px, batch {args.batch}, {os.cpu_count()} CPUs, "
-          f"TF intra-op threads {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+    print(
+        f"{len(images)} images of {args.image_size}px, batch {args.batch}, {os.cpu_count()} CPUs, "
+        f"TF intra-op threads {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}"
+    )
     for name in ("none", "default", "strong"):
-        print(f"pipeline alone, augment {name:8s}: {pipeline_rate(images, labels, PRESETS[name], args.batch):8.0f} images/s")
+        print(
+            f"pipeline alone, augment {name:8s}: {pipeline_rate(images, labels, PRESETS[name], args.batch):8.0f} images/s"
+        )
     model = build_model(args.arch, args.image_size, 10, weights="none")
     set_trainable(model, "all")
     model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")
-    rates = best_rates(model, images, labels, {n: PRESETS[n] for n in ("none", "default")}, args.batch, args.rounds)
+    rates = best_rates(
+        model, images, labels, {n: PRESETS[n] for n in ("none", "default")}, args.batch, args.rounds
+    )
     for name, r in rates.items():
         print(f"training {args.arch} @ {args.image_size}px, augment {name:8s}: {r:8.1f} images/s")
     overhead = 1.0 - rates["default"] / rates["none"]

@@ -42,7 +42,9 @@ def _sample_strip(folder: Path, n: int = 8) -> str:
     return figure_to_img_tag(fig, f"samples of {folder.name}")
 
 
-def _comparison_html(summary: dict, reports: dict[str, dict], folders: dict[str, Path], out: Path) -> str:
+def _comparison_html(
+    summary: dict, reports: dict[str, dict], folders: dict[str, Path], out: Path
+) -> str:
     groups = {f"{name} (augment {MODELS[name]})": reports[name]["sets"] for name in MODELS}
     rows = "".join(
         f"<tr><td>{name}</td><td>{MODELS[name]}</td><td>{summary[name]['published']:.1%}</td>"
@@ -64,8 +66,13 @@ def _comparison_html(summary: dict, reports: dict[str, dict], folders: dict[str,
     return page("edgeposinv demo: published vs wild", body)
 
 
-def run_demo(out: str | os.PathLike = "edgeposinv-demo", epochs: int = 40, seed: int = 0,
-             overwrite: bool = False, show_progress: bool = True) -> dict:
+def run_demo(
+    out: str | os.PathLike = "edgeposinv-demo",
+    epochs: int = 40,
+    seed: int = 0,
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> dict:
     """Run the demo into ``out``; return the summary (also written to ``out/summary.json``)."""
     out = Path(out)
     started = time.monotonic()
@@ -78,7 +85,9 @@ def run_demo(out: str | os.PathLike = "edgeposinv-demo", epochs: int = 40, seed:
         for step, (name, augment) in enumerate(MODELS.items()):
             log.info("[%d/4] training the %s model (--augment %s)", 2 + step, name, augment)
             run_dir = tmp / "runs" / name
-            config = TrainConfig(arch="tiny", image_size_px=64, epochs=epochs, augment=augment, seed=seed)
+            config = TrainConfig(
+                arch="tiny", image_size_px=64, epochs=epochs, augment=augment, seed=seed
+            )
             train(folders["published_train"], run_dir, config, show_progress=show_progress)
             model_path = tmp / "models" / f"{name}.tflite"
             export_run(run_dir, model_path, QuantSpec.int8(), seed=seed)
@@ -86,7 +95,9 @@ def run_demo(out: str | os.PathLike = "edgeposinv-demo", epochs: int = 40, seed:
             reports[name] = evaluate(
                 model_path,
                 [("published", folders["published_test"]), ("wild", folders["wild_test"])],
-                report_dir, threads=os.cpu_count() or 1, show_progress=show_progress,
+                report_dir,
+                threads=os.cpu_count() or 1,
+                show_progress=show_progress,
             )
             summary[name] = {
                 "augment": augment,
@@ -101,4 +112,3 @@ def run_demo(out: str | os.PathLike = "edgeposinv-demo", epochs: int = 40, seed:
         atomic_write_text(tmp / "index.html", _comparison_html(summary, reports, folders, final))
         atomic_write_json(tmp / "summary.json", summary)
     return summary
-

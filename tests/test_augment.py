@@ -21,13 +21,19 @@ def test_presets_exist_and_none_is_identity():
     assert PRESETS["strong"].max_rotation_deg > PRESETS["default"].max_rotation_deg
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    (dict(max_rotation_deg=270), "'max_rotation_deg' parameter of AugmentConfig must be in [0, 180]. Got 270"),
-    (dict(scale_range=(1.2, 0.5)), "'scale_range'"),
-    (dict(lens_k_range=(0.0, 3.0)), "'lens_k_range'"),
-    (dict(background_prob=0.5), "no 'background_dir'"),
-    (dict(fill_mode="wrap"), "'fill_mode'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        (
+            dict(max_rotation_deg=270),
+            "'max_rotation_deg' parameter of AugmentConfig must be in [0, 180]. Got 270",
+        ),
+        (dict(scale_range=(1.2, 0.5)), "'scale_range'"),
+        (dict(lens_k_range=(0.0, 3.0)), "'lens_k_range'"),
+        (dict(background_prob=0.5), "no 'background_dir'"),
+        (dict(fill_mode="wrap"), "'fill_mode'"),
+    ],
+)
 def test_bad_values_name_the_parameter(kwargs, needle):
     with pytest.raises(ConfigError, match=None) as e:
         AugmentConfig(**kwargs)
@@ -76,13 +82,27 @@ def test_green_backdrop_compositing(tmp_path):
     params = c.draw(np.random.default_rng(0), 1, size, n_backgrounds=len(tiles))
     out = apply_params(img[0], params, 0, mask=mask, backgrounds=tiles)
     assert out[0, 0, 0] > 200 and out[0, 0, 1] < 60  # the green became the red background
-    assert (np.abs(out.astype(int) - (200, 150, 120)).sum(axis=-1) < 30).sum() > 50  # the object survived
+    assert (
+        np.abs(out.astype(int) - (200, 150, 120)).sum(axis=-1) < 30
+    ).sum() > 50  # the object survived
 
 
 def test_augment_preview_writes_a_contact_sheet(shapes_dir, tmp_path):
     out = tmp_path / "grid.png"
-    r = run_cli("augment-preview", str(shapes_dir), "--out", str(out), "--preset", "strong",
-                "--rows", "3", "--cols", "4", "--image-size", "40")
+    r = run_cli(
+        "augment-preview",
+        str(shapes_dir),
+        "--out",
+        str(out),
+        "--preset",
+        "strong",
+        "--rows",
+        "3",
+        "--cols",
+        "4",
+        "--image-size",
+        "40",
+    )
     assert r.returncode == 0, r.stderr
     sheet = cv2.imread(str(out))
     assert sheet.shape == (3 * 44 + 4, 5 * 44 + 4, 3)
@@ -107,18 +127,29 @@ def test_training_pipeline_with_xla_matches_the_plain_tf_applier(backgrounds, tm
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, (24, 48, 48, 3), dtype=np.uint8)
     images[:, 12:36, 12:36] = (40, 200, 90)
-    augment = replace(PRESETS["default"], max_noise_std=0.0, background_prob=0.7 if backgrounds else 0.0,
-                      background_dir=str(tmp_path) if backgrounds else None)  # tiles are given directly
+    augment = replace(
+        PRESETS["default"],
+        max_noise_std=0.0,
+        background_prob=0.7 if backgrounds else 0.0,
+        background_dir=str(tmp_path) if backgrounds else None,
+    )  # tiles are given directly
     masks = tiles = None
     if backgrounds:
         masks = rng.uniform(0, 1, (24, 48, 48)).astype(np.float32).round()
         tiles = rng.integers(0, 256, (5, 48, 48, 3), dtype=np.uint8)
-    ds, _ = training_dataset(images, np.zeros(24, np.int64), augment, 1, 8, seed=5, masks=masks, tiles=tiles)
+    ds, _ = training_dataset(
+        images, np.zeros(24, np.int64), augment, 1, 8, seed=5, masks=masks, tiles=tiles
+    )
     batch = next(iter(ds))[0].numpy()
     order, params = epoch_params(augment, 5, 0, 24, 48, 0 if tiles is None else len(tiles))
     idx = order[:8]
-    expected = apply_params_tf(images[idx], params.subset(slice(0, 8)), augment,
-                               None if masks is None else masks[idx], tiles)
+    expected = apply_params_tf(
+        images[idx],
+        params.subset(slice(0, 8)),
+        augment,
+        None if masks is None else masks[idx],
+        tiles,
+    )
     diff = np.abs(batch - expected.astype(np.float32))
     assert diff.max() <= 1.0 and diff.mean() < 0.05
     assert np.abs(batch - images[idx]).mean() > 10  # and it did augment

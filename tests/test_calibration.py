@@ -27,9 +27,19 @@ def _captured_dataset(root, per_group=3):
             for c_i, cell in enumerate(CELLS):
                 for k in range(per_group):
                     name = f"{s}_{c_i}{k:02d}.png"
-                    cv2.imwrite(str(root / label / name), rng.integers(0, 255, (24, 24, 3), dtype=np.uint8))
-                    lines.append(json.dumps({"path": f"{label}/{name}", "label": label, "session": s,
-                                             "guide": {"grid": [2, 2], "cell": [c_i, c_i], "cell_name": cell}}))
+                    cv2.imwrite(
+                        str(root / label / name), rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)
+                    )
+                    lines.append(
+                        json.dumps(
+                            {
+                                "path": f"{label}/{name}",
+                                "label": label,
+                                "session": s,
+                                "guide": {"grid": [2, 2], "cell": [c_i, c_i], "cell_name": cell},
+                            }
+                        )
+                    )
     (root / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     return root
 
@@ -46,13 +56,19 @@ def test_build_spreads_over_sessions_and_cells(tmp_path):
         picked = [im for im in manifest["images"] if im["label"] == label]
         # 8 images over 4 sessions x 2 cells: one from every (session, cell) group
         assert Counter((im["session"], im["cell"]) for im in picked) == Counter(
-            {(s, c): 1 for s in SESSIONS for c in CELLS})
+            {(s, c): 1 for s in SESSIONS for c in CELLS}
+        )
         for im in picked:
             assert (out / im["path"]).read_bytes() == (data / im["source"]).read_bytes()
     assert all(im["source"] != "a/s1_broken.jpg" for im in manifest["images"])
-    again = build_calibration_set(data, tmp_path / "again", CalibrationBuildConfig(per_class=8, seed=1))
+    again = build_calibration_set(
+        data, tmp_path / "again", CalibrationBuildConfig(per_class=8, seed=1)
+    )
     assert again.n_images == 16
-    assert json.loads((tmp_path / "again" / "calibration.json").read_text())["images"] == manifest["images"]
+    assert (
+        json.loads((tmp_path / "again" / "calibration.json").read_text())["images"]
+        == manifest["images"]
+    )
     with pytest.raises(OutputExistsError, match="--overwrite"):
         build_calibration_set(data, out, CalibrationBuildConfig(per_class=8))
 
@@ -72,7 +88,9 @@ def test_undecodable_images_are_listed_and_skipped(tmp_path, caplog):
 
 
 def test_counts_one_batch_is_an_error_under_100_a_warning(caplog):
-    with pytest.raises(ExportError, match=r"has 7 decodable image\(s\), fewer than one batch \(8\)"):
+    with pytest.raises(
+        ExportError, match=r"has 7 decodable image\(s\), fewer than one batch \(8\)"
+    ):
         check_count(7, 8, "calibration/x")
     with caplog.at_level(logging.WARNING):
         check_count(40, 8, "calibration/x")
@@ -91,8 +109,12 @@ def test_cli_calibration_build(tmp_path):
     from conftest import run_cli
 
     data = _captured_dataset(tmp_path / "data", per_group=1)
-    proc = run_cli("calibration", "build", str(data), "--out", str(tmp_path / "cal"), "--per-class", "5")
+    proc = run_cli(
+        "calibration", "build", str(data), "--out", str(tmp_path / "cal"), "--per-class", "5"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Wrote 10 images" in proc.stdout and "a: 5, b: 5" in proc.stdout
     proc = run_cli("calibration", "build", str(data), "--out", str(tmp_path / "cal"))
-    assert proc.returncode == 1 and "already exists" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 1 and "already exists" in proc.stderr and "Traceback" not in proc.stderr
+    )

@@ -35,7 +35,18 @@ def clip(tmp_path_factory):
 def test_capture_video_headless_cli(clip, tmp_path):
     out = tmp_path / "data"
     env = {"DISPLAY": ""}
-    r = run_cli("capture", "--out", str(out), "--label", "ball", "--source", str(clip), "--every-ms", "100", env=env)
+    r = run_cli(
+        "capture",
+        "--out",
+        str(out),
+        "--label",
+        "ball",
+        "--source",
+        str(clip),
+        "--every-ms",
+        "100",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert "no display" in r.stdout and "headless" in r.stdout
     assert "now: top-left, upright" in r.stdout and "now: centre, upright" in r.stdout
@@ -71,29 +82,80 @@ def test_capture_video_headless_cli(clip, tmp_path):
 
 def test_capture_video_sampling_and_limits(clip, tmp_path):
     out = tmp_path / "data"
-    cfg = CaptureConfig(out, ("ball",), source=str(clip), preview=False, every_ms=300, max_frames=5,
-                        guide=GuideConfig(2, 2, ("upright",)), quality=QualityConfig(min_sharpness=10, min_change=0.01))
+    cfg = CaptureConfig(
+        out,
+        ("ball",),
+        source=str(clip),
+        preview=False,
+        every_ms=300,
+        max_frames=5,
+        guide=GuideConfig(2, 2, ("upright",)),
+        quality=QualityConfig(min_sharpness=10, min_change=0.01),
+    )
     summary = run_capture(cfg, notify=lambda s: None)
     entries = assert_consistent(out)
     assert [e["frame_index"] for e in entries] == [0, 3, 6, 9, 12]
     assert summary.candidates == 5 and summary.stopped == "--max-frames 5 reached"
-    assert [e["guide"]["cell_name"] for e in entries] == ["top-left", "top-right", "bottom-left", "bottom-right", "top-left"]
+    assert [e["guide"]["cell_name"] for e in entries] == [
+        "top-left",
+        "top-right",
+        "bottom-left",
+        "bottom-right",
+        "top-left",
+    ]
     # --count stops after N kept images; gates off keep the blurred frame 7
     out2 = tmp_path / "data2"
-    run_capture(CaptureConfig(out2, ("ball",), source=str(clip), preview=False, every_ms=0, count=9,
-                              quality=QualityConfig(0, 0)), notify=lambda s: None)
+    run_capture(
+        CaptureConfig(
+            out2,
+            ("ball",),
+            source=str(clip),
+            preview=False,
+            every_ms=0,
+            count=9,
+            quality=QualityConfig(0, 0),
+        ),
+        notify=lambda s: None,
+    )
     assert [e["frame_index"] for e in assert_consistent(out2)] == list(range(9))
     # A threshold above every frame: everything rejected, and the summary says what to do.
-    strict = run_capture(CaptureConfig(tmp_path / "data3", ("ball",), source=str(clip), preview=False, every_ms=0,
-                                       quality=QualityConfig(min_sharpness=1e6)), notify=lambda s: None)
+    strict = run_capture(
+        CaptureConfig(
+            tmp_path / "data3",
+            ("ball",),
+            source=str(clip),
+            preview=False,
+            every_ms=0,
+            quality=QualityConfig(min_sharpness=1e6),
+        ),
+        notify=lambda s: None,
+    )
     assert strict.rejected["blurry"] == 30 and not strict.kept
-    assert any("lower --min-sharpness" in line and "median sharpness" in line for line in strict.lines())
+    assert any(
+        "lower --min-sharpness" in line and "median sharpness" in line for line in strict.lines()
+    )
 
 
 def test_capture_png_and_label_list(clip, tmp_path):
     out = tmp_path / "data"
-    r = run_cli("capture", "--out", str(out), "--labels", "cup,ball", "--label", "ball", "--source", str(clip),
-                "--no-preview", "--count", "3", "--format", "png", "--grid", "1x3")
+    r = run_cli(
+        "capture",
+        "--out",
+        str(out),
+        "--labels",
+        "cup,ball",
+        "--label",
+        "ball",
+        "--source",
+        str(clip),
+        "--no-preview",
+        "--count",
+        "3",
+        "--format",
+        "png",
+        "--grid",
+        "1x3",
+    )
     assert r.returncode == 0, r.stderr
     entries = assert_consistent(out)
     assert [e["label"] for e in entries] == ["ball"] * 3
@@ -101,13 +163,22 @@ def test_capture_png_and_label_list(clip, tmp_path):
     assert [e["guide"]["cell_name"] for e in entries] == ["left", "centre", "right"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--source", "no/such/clip.mp4"], "not a camera index, a stream URL, a video file or a folder"),
-    (["--source", "7"], "Cannot open camera 7"),
-    (["--source", "http://127.0.0.1:9/none.mjpg"], "Cannot open the stream http://127.0.0.1:9/none.mjpg"),
-    (["--grid", "3by3"], "ROWSxCOLS"),
-    (["--label", "a/b"], "cannot be a folder name"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--source", "no/such/clip.mp4"],
+            "not a camera index, a stream URL, a video file or a folder",
+        ),
+        (["--source", "7"], "Cannot open camera 7"),
+        (
+            ["--source", "http://127.0.0.1:9/none.mjpg"],
+            "Cannot open the stream http://127.0.0.1:9/none.mjpg",
+        ),
+        (["--grid", "3by3"], "ROWSxCOLS"),
+        (["--label", "a/b"], "cannot be a folder name"),
+    ],
+)
 def test_capture_bad_input_is_one_line(tmp_path, args, message):
     base = {"--label": "x", "--source": "0"}
     argv = ["capture", "--out", str(tmp_path / "d"), "--no-preview"]
@@ -126,12 +197,23 @@ def test_capture_bad_input_is_one_line(tmp_path, args, message):
 def test_capture_bad_video_and_out_is_a_file(tmp_path):
     fake = tmp_path / "fake.mp4"
     fake.write_text("not a video")
-    r = run_cli("capture", "--out", str(tmp_path / "d"), "--label", "x", "--source", str(fake), "--no-preview")
+    r = run_cli(
+        "capture",
+        "--out",
+        str(tmp_path / "d"),
+        "--label",
+        "x",
+        "--source",
+        str(fake),
+        "--no-preview",
+    )
     assert r.returncode == 1 and f"Cannot open the video {fake}" in r.stderr
     clip = write_video(tmp_path / "c.avi", 3)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    r = run_cli("capture", "--out", str(blocker), "--label", "x", "--source", str(clip), "--no-preview")
+    r = run_cli(
+        "capture", "--out", str(blocker), "--label", "x", "--source", str(clip), "--no-preview"
+    )
     assert r.returncode == 1 and "exists and is not a folder" in r.stderr
 
 
@@ -144,7 +226,7 @@ def test_guide_overlay_highlights_target_cell():
     assert base.max() == 0, "drawing must not touch the live frame"
     x0, y0, x1, y1 = cell_rect(base.shape, (3, 3), (1, 2))
     assert (x0, y0, x1, y1) == (213, 80, 320, 160)
-    inner = out[y0 + 10:y1 - 10, x0 + 10:x1 - 10]
+    inner = out[y0 + 10 : y1 - 10, x0 + 10 : x1 - 10]
     assert (inner.reshape(-1, 3).any(axis=1)).mean() > 0.9, "the highlighted cell is tinted"
     other = out[10:70, 10:100]  # inside top-left cell, away from the grid lines
     assert other.max() == 0, "other cells are not tinted"
@@ -164,7 +246,12 @@ def test_guide_names_and_grid_parsing():
     assert cell_name(1, 3, 4, 5) == "r2c4"
     g = GuideConfig(1, 2, ("upright", "upside down"), shots_per_step=2)
     assert [g.step(k).prompt() for k in range(0, 10, 2)] == [
-        "left, upright", "right, upright", "left, upside down", "right, upside down", "left, upright"]
+        "left, upright",
+        "right, upright",
+        "left, upside down",
+        "right, upside down",
+        "left, upright",
+    ]
     with pytest.raises(ConfigError):
         QualityConfig(min_change=1.5)
 
@@ -177,5 +264,14 @@ def test_docs_python_example_runs(tmp_path, monkeypatch):
     write_video(tmp_path / "clip.mp4", 20, fourcc="mp4v")
     exec(compile(code, "docs/capture.md", "exec"), {})
     entries = assert_consistent(tmp_path / "data")
-    assert [e["frame_index"] for e in entries] == [0, 3, 5, 8, 10, 13, 15, 18]  # every 250 ms at 10 fps
+    assert [e["frame_index"] for e in entries] == [
+        0,
+        3,
+        5,
+        8,
+        10,
+        13,
+        15,
+        18,
+    ]  # every 250 ms at 10 fps
     assert (tmp_path / "coverage.png").stat().st_size > 1000

@@ -20,8 +20,17 @@ def frame(i: int, rng: np.random.Generator, radius: int = 15) -> np.ndarray:
     return img
 
 
-def write_video(path: Path, n_frames: int, blurred=(), repeated=(), dark=(), bright=(), seed: int = 0,
-                size: tuple[int, int] = (W, H), fourcc: str = "MJPG") -> Path:
+def write_video(
+    path: Path,
+    n_frames: int,
+    blurred=(),
+    repeated=(),
+    dark=(),
+    bright=(),
+    seed: int = 0,
+    size: tuple[int, int] = (W, H),
+    fourcc: str = "MJPG",
+) -> Path:
     """An MJPG .avi: moving circle; ``blurred`` frames heavily blurred, ``repeated`` copy the previous."""
     rng = np.random.default_rng(seed)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, size)

@@ -40,9 +40,13 @@ def test_folder_import_reports_corrupt_and_non_image(tmp_path):
     entries = assert_consistent(out)
     assert len(entries) == 4
     copied = {e["original"]: (out / e["path"]).read_bytes() for e in entries}
-    assert copied == {p.name: p.read_bytes() for p in good}, "imported files are byte-identical copies"
+    assert copied == {p.name: p.read_bytes() for p in good}, (
+        "imported files are byte-identical copies"
+    )
     assert {e["path"].rsplit(".", 1)[1] for e in entries} == {"jpg", "png"}  # .jpeg becomes .jpg
-    assert all(e["source"] == {"kind": "folder", "id": "phone"} and "guide" not in e for e in entries)
+    assert all(
+        e["source"] == {"kind": "folder", "id": "phone"} and "guide" not in e for e in entries
+    )
     assert all(e["device"]["width"] == 160 and e["device"]["height"] == 120 for e in entries)
 
 
@@ -56,15 +60,21 @@ def test_import_real_rps_photos_into_training_loader(tmp_path):
         folder.mkdir(parents=True)
         for p in sorted((src / label).glob("*.png"))[:12]:
             shutil.copy(p, folder / p.name)
-        summary = run_capture(CaptureConfig(out, (label,), source=str(folder), quality=QualityConfig()),
-                              notify=lambda s: None)
+        summary = run_capture(
+            CaptureConfig(out, (label,), source=str(folder), quality=QualityConfig()),
+            notify=lambda s: None,
+        )
         assert sum(summary.kept.values()) + sum(summary.rejected.values()) == 12
-        assert summary.kept[label] >= 9, f"the gates rejected most real {label} photos: {summary.lines()}"
+        assert summary.kept[label] >= 9, (
+            f"the gates rejected most real {label} photos: {summary.lines()}"
+        )
         kept[label] = summary.kept[label]
     entries = assert_consistent(out)
     assert len(entries) == sum(kept.values())
     assert all((e["device"]["width"], e["device"]["height"]) == (300, 200) for e in entries)
-    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1)), "numbering continues across runs"
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1)), (
+        "numbering continues across runs"
+    )
 
     index = scan_dataset(out)
     assert index.labels == ("paper", "rock", "scissors")
@@ -96,8 +106,10 @@ def test_stream_that_stops_delivering_frames(tmp_path):
     out = tmp_path / "data"
     try:
         with pytest.raises(SourceError) as info:
-            run_capture(CaptureConfig(out, ("ball",), source=url, preview=False, every_ms=0),
-                        notify=lambda s: None)
+            run_capture(
+                CaptureConfig(out, ("ball",), source=url, preview=False, every_ms=0),
+                notify=lambda s: None,
+            )
     finally:
         server.shutdown()
     msg = str(info.value)

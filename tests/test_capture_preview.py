@@ -42,17 +42,40 @@ class ScriptedWindow:
 def test_preview_keys_with_scripted_window(tmp_path):
     clip = write_video(tmp_path / "clip.avi", 30)
     out = tmp_path / "data"
-    window = ScriptedWindow({0: "capture", 2: "capture", 3: "undo", 4: "next", 5: "capture",
-                             6: "burst", 9: "burst", 10: "previous", 11: "quit"})
-    cfg = CaptureConfig(out, ("ball", "cup"), source=str(clip), every_ms=100, quality=QualityConfig(10, 0.01))
+    window = ScriptedWindow(
+        {
+            0: "capture",
+            2: "capture",
+            3: "undo",
+            4: "next",
+            5: "capture",
+            6: "burst",
+            9: "burst",
+            10: "previous",
+            11: "quit",
+        }
+    )
+    cfg = CaptureConfig(
+        out, ("ball", "cup"), source=str(clip), every_ms=100, quality=QualityConfig(10, 0.01)
+    )
     summary = run_capture(cfg, notify=lambda s: None, window=window)
     assert summary.mode == "preview" and summary.stopped == "quit key" and window.closed_called
     assert summary.undone == 1 and dict(summary.kept) == {"ball": 1, "cup": 4}
     entries = assert_consistent(out)  # the undone image is gone from disk and manifest
     assert [(e["label"], e["frame_index"]) for e in entries] == [
-        ("ball", 0), ("cup", 5), ("cup", 6), ("cup", 7), ("cup", 8)]
+        ("ball", 0),
+        ("cup", 5),
+        ("cup", 6),
+        ("cup", 7),
+        ("cup", 8),
+    ]
     assert [e["seq"] for e in entries] == [1, 3, 4, 5, 6]
-    assert [e["guide"]["cell_name"] for e in entries[1:]] == ["top-left", "top-centre", "top-right", "middle-left"]
+    assert [e["guide"]["cell_name"] for e in entries[1:]] == [
+        "top-left",
+        "top-centre",
+        "top-right",
+        "middle-left",
+    ]
     assert len(window.shown) == 12  # quit at frame 11 stopped the loop
     # Frame 8: cup has 3 kept images, so the guide highlights middle-left (rows y 40-80, x 0-53).
     cap = cv2.VideoCapture(str(clip))
@@ -78,27 +101,55 @@ def test_real_preview_window_keys_under_xvfb(tmp_path):
     """The real OpenCV window on a virtual X display, with real key presses (xdotool)."""
     missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (apt-get install xvfb xdotool); "
-                    "the preview loop is still covered by test_preview_keys_with_scripted_window")
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        pytest.skip(
+            f"{' and '.join(missing)} not installed (apt-get install xvfb xdotool); "
+            "the preview loop is still covered by test_preview_keys_with_scripted_window"
+        )
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         display = ":" + xvfb.stdout.readline().strip()
         env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO)}
-        clip = write_video(tmp_path / "clip.avi", 300)  # 30 s at 10 fps: the preview plays it in real time
+        clip = write_video(
+            tmp_path / "clip.avi", 300
+        )  # 30 s at 10 fps: the preview plays it in real time
         out = tmp_path / "data"
-        proc = subprocess.Popen([sys.executable, "-m", "edgeposinv", "capture", "--out", str(out), "--labels", "ball,cup",
-                                 "--source", str(clip)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edgeposinv",
+                "capture",
+                "--out",
+                str(out),
+                "--labels",
+                "ball,cup",
+                "--source",
+                str(clip),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
         def xdo(*args):
-            return subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["xdotool", *args], env=env, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
 
         def lines():
             m = out / "manifest.jsonl"
             return m.read_text().count("\n") if m.is_file() else 0
 
         try:
-            assert _poll(lambda: xdo("search", "--name", "edgeposinv capture") != ""), "no preview window appeared"
+            assert _poll(lambda: xdo("search", "--name", "edgeposinv capture") != ""), (
+                "no preview window appeared"
+            )
             win = xdo("search", "--name", "edgeposinv capture").splitlines()[0]
             xdo("key", "--window", win, "space")
             assert _poll(lambda: lines() == 1)
@@ -114,7 +165,9 @@ def test_real_preview_window_keys_under_xvfb(tmp_path):
             if proc.poll() is None:
                 proc.kill()
         assert proc.returncode == 0, stderr
-        assert "(preview, video" in stdout and "stopped: quit key" in stdout and "undone: 1" in stdout
+        assert (
+            "(preview, video" in stdout and "stopped: quit key" in stdout and "undone: 1" in stdout
+        )
         entries = assert_consistent(out)
         assert [e["label"] for e in entries] == ["ball"]
     finally:

@@ -33,7 +33,8 @@ def _blocker(tmp_path, modules=("tensorflow", "tf_keras")):
     """A sitecustomize that makes importing ``modules`` fail, to prove they are never imported."""
     d = tmp_path / "block"
     d.mkdir(exist_ok=True)
-    (d / "sitecustomize.py").write_text(textwrap.dedent(f"""
+    (d / "sitecustomize.py").write_text(
+        textwrap.dedent(f"""
         import sys
         class _Block:
             def find_spec(self, name, path=None, target=None):
@@ -41,11 +42,14 @@ def _blocker(tmp_path, modules=("tensorflow", "tf_keras")):
                     raise ImportError(f"blocked import of {{name}} (test)")
                 return None
         sys.meta_path.insert(0, _Block())
-    """))
+    """)
+    )
     return str(d)
 
 
-@pytest.mark.parametrize("args", [["--help"], *([*c, "--help"] for c in COMMANDS)], ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args", [["--help"], *([*c, "--help"] for c in COMMANDS)], ids=lambda a: " ".join(a)
+)
 def test_help_runs_without_tensorflow(args, tmp_path):
     from tests.conftest import REPO
 
@@ -57,8 +61,13 @@ def test_help_runs_without_tensorflow(args, tmp_path):
 def test_missing_train_extra_is_one_line(tmp_path, shapes_dir):
     from tests.conftest import REPO
 
-    result = run_cli("train", str(shapes_dir), "--out", str(tmp_path / "run"),
-                     env={"PYTHONPATH": f"{_blocker(tmp_path)}:{REPO}"})
+    result = run_cli(
+        "train",
+        str(shapes_dir),
+        "--out",
+        str(tmp_path / "run"),
+        env={"PYTHONPATH": f"{_blocker(tmp_path)}:{REPO}"},
+    )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "pip install 'edgeposinv[train]'" in result.stderr
@@ -70,7 +79,10 @@ def _dataset(root, bad=None):
     for label in ("cat", "dog"):
         (root / label).mkdir(parents=True, exist_ok=True)
         for i in range(20):
-            cv2.imwrite(str(root / label / f"{i}.png"), np.full((16, 16, 3), 40 * (label == "dog") + i, np.uint8))
+            cv2.imwrite(
+                str(root / label / f"{i}.png"),
+                np.full((16, 16, 3), 40 * (label == "dog") + i, np.uint8),
+            )
     return root
 
 
@@ -97,10 +109,22 @@ def test_unreadable_files_are_warned_and_skipped_by_train(tmp_path):
     (data / "cat" / "text.jpg").write_text("this is not a jpeg")
     good = cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))[1].tobytes()
     (data / "dog" / "corrupt.jpg").write_bytes(good[:40])
-    result = run_cli("train", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
-                     "--batch-size", "8", "--image-size", "16", "--augment", "none")
+    result = run_cli(
+        "train",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--image-size",
+        "16",
+        "--augment",
+        "none",
+    )
     assert result.returncode == 0, result.stderr
-    warning = result.stderr[result.stderr.index("Skipped 3"):]
+    warning = result.stderr[result.stderr.index("Skipped 3") :]
     for name in ("zero.jpg", "text.jpg", "corrupt.jpg"):
         assert name in warning
     assert (tmp_path / "run" / "model.keras").is_file()
@@ -131,8 +155,17 @@ def test_bad_option_value_is_a_one_line_error(tmp_path):
 
 def test_qat_with_an_architecture_tfmot_cannot_wrap_fails_before_training(tmp_path):
     data = _dataset(tmp_path / "data")
-    result = run_cli("train", str(data), "--out", str(tmp_path / "r"), "--arch", "mobilenet_v3_small",
-                     "--weights", "none", "--qat")
+    result = run_cli(
+        "train",
+        str(data),
+        "--out",
+        str(tmp_path / "r"),
+        "--arch",
+        "mobilenet_v3_small",
+        "--weights",
+        "none",
+        "--qat",
+    )
     _one_line_error(result, "--qat", "mobilenet_v3_small")
     assert "--arch mobilenet_v2" in result.stderr and "--quantize int8" in result.stderr
     assert not (tmp_path / "r").exists()
@@ -140,7 +173,9 @@ def test_qat_with_an_architecture_tfmot_cannot_wrap_fails_before_training(tmp_pa
 
 def test_evaluate_set_with_unknown_labels_lists_both(int8_model, tmp_path):
     data = _dataset(tmp_path / "data")
-    result = run_cli("evaluate", str(int8_model), "--set", f"wild={data}", "--report", str(tmp_path / "rep"))
+    result = run_cli(
+        "evaluate", str(int8_model), "--set", f"wild={data}", "--report", str(tmp_path / "rep")
+    )
     _one_line_error(result, "not model labels", "cat", "circle")
     assert not (tmp_path / "rep").exists()
 
@@ -148,9 +183,13 @@ def test_evaluate_set_with_unknown_labels_lists_both(int8_model, tmp_path):
 def test_evaluate_truncated_model_and_bad_set_spec(int8_model, shapes_dir, tmp_path):
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(int8_model.read_bytes()[:2000])
-    result = run_cli("evaluate", str(broken), "--set", f"a={shapes_dir}", "--report", str(tmp_path / "rep"))
+    result = run_cli(
+        "evaluate", str(broken), "--set", f"a={shapes_dir}", "--report", str(tmp_path / "rep")
+    )
     _one_line_error(result, "broken.tflite")
-    result = run_cli("evaluate", str(int8_model), "--set", str(shapes_dir), "--report", str(tmp_path / "rep"))
+    result = run_cli(
+        "evaluate", str(int8_model), "--set", str(shapes_dir), "--report", str(tmp_path / "rep")
+    )
     _one_line_error(result, "NAME=DIR")
     assert not (tmp_path / "rep").exists()
 
@@ -169,13 +208,31 @@ def test_export_refuses_existing_model_and_writes_atomically(trained_run, tmp_pa
 def test_cli_full_path_train_export_evaluate(shapes_dir, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(shapes_dir, data)
-    r = run_cli("train", str(data), "--out", str(tmp_path / "run"), "--image-size", "32", "--epochs", "3",
-                "--batch-size", "16", "--augment", "default")
+    r = run_cli(
+        "train",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--image-size",
+        "32",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--augment",
+        "default",
+    )
     assert r.returncode == 0, r.stderr
     r = run_cli("export", str(tmp_path / "run"), "--out", str(tmp_path / "m.tflite"))
     assert r.returncode == 0, r.stderr
     assert "Parity" in r.stdout and (tmp_path / "m.json").is_file()
-    r = run_cli("evaluate", str(tmp_path / "m.tflite"), "--set", f"train={data}",
-                "--report", str(tmp_path / "rep"))
+    r = run_cli(
+        "evaluate",
+        str(tmp_path / "m.tflite"),
+        "--set",
+        f"train={data}",
+        "--report",
+        str(tmp_path / "rep"),
+    )
     assert r.returncode == 0, r.stderr
     assert "report.html" in r.stdout and (tmp_path / "rep" / "report.json").is_file()

@@ -20,8 +20,12 @@ def two_reports(trained_run, int8_model, tmp_path_factory):
     float_model = root / "shapes_float32.tflite"
     export_run(trained_run, float_model, QuantSpec.float32())
     data = make_shapes_dataset(root / "data", n_per_class=5, size=48, seed=21)
-    sweeps = SweepRequest(position_set="pub", position=PositionSweepConfig(3, 3, 0.6),
-                          rotation_set="pub", rotation=RotationSweepConfig(step_deg=90))
+    sweeps = SweepRequest(
+        position_set="pub",
+        position=PositionSweepConfig(3, 3, 0.6),
+        rotation_set="pub",
+        rotation=RotationSweepConfig(step_deg=90),
+    )
     out = {}
     for name, model in (("float32", float_model), ("int8", int8_model)):
         out[name] = root / name
@@ -30,7 +34,13 @@ def two_reports(trained_run, int8_model, tmp_path_factory):
 
 
 def test_compare_float32_and_int8(two_reports, tmp_path):
-    done = run_cli("compare", str(two_reports["float32"]), str(two_reports["int8"]), "--out", str(tmp_path / "c"))
+    done = run_cli(
+        "compare",
+        str(two_reports["float32"]),
+        str(two_reports["int8"]),
+        "--out",
+        str(tmp_path / "c"),
+    )
     assert done.returncode == 0, done.stderr[-1500:]
     summary = json.loads((tmp_path / "c" / "compare.json").read_text())
     assert [r["name"] for r in summary["reports"]] == ["float32", "int8"]
@@ -42,8 +52,9 @@ def test_compare_float32_and_int8(two_reports, tmp_path):
     assert summary["reports"][0]["size_bytes"] > summary["reports"][1]["size_bytes"]
     diff = summary["differences"]["pub"]["int8"]
     assert diff["against"] == "float32"
-    assert diff["difference"] == pytest.approx(summary["reports"][1]["sets"]["pub"]["top1"]
-                                               - summary["reports"][0]["sets"]["pub"]["top1"])
+    assert diff["difference"] == pytest.approx(
+        summary["reports"][1]["sets"]["pub"]["top1"] - summary["reports"][0]["sets"]["pub"]["top1"]
+    )
     page = (tmp_path / "c" / "compare.html").read_text()
     assert page.count("<img") == 3  # accuracy bars, overlaid rotation curves, heatmaps side by side
     assert "float32" in page and "int8" in page

@@ -16,11 +16,31 @@ from edgeposinv.data.stats import dataset_stats, write_coverage_chart
 def _captured(tmp_path):
     out = tmp_path / "data"
     clip = write_video(tmp_path / "a.avi", 12)
-    run_capture(CaptureConfig(out, ("ball",), source=str(clip), preview=False, every_ms=0,
-                              guide=GuideConfig(2, 2, ("upright",)), quality=QualityConfig(0, 0)), notify=lambda s: None)
+    run_capture(
+        CaptureConfig(
+            out,
+            ("ball",),
+            source=str(clip),
+            preview=False,
+            every_ms=0,
+            guide=GuideConfig(2, 2, ("upright",)),
+            quality=QualityConfig(0, 0),
+        ),
+        notify=lambda s: None,
+    )
     clip_b = write_video(tmp_path / "b.avi", 3, seed=5)
-    run_capture(CaptureConfig(out, ("cup",), source=str(clip_b), preview=False, every_ms=0,
-                              guide=GuideConfig(2, 2, ("upright",)), quality=QualityConfig(0, 0)), notify=lambda s: None)
+    run_capture(
+        CaptureConfig(
+            out,
+            ("cup",),
+            source=str(clip_b),
+            preview=False,
+            every_ms=0,
+            guide=GuideConfig(2, 2, ("upright",)),
+            quality=QualityConfig(0, 0),
+        ),
+        notify=lambda s: None,
+    )
     return out
 
 
@@ -38,13 +58,20 @@ def test_stats_counts_and_problems_cli(tmp_path):
         f.write("{not json\n")
 
     chart = tmp_path / "cov.png"
-    r = run_cli("dataset", "stats", str(out), "--chart", str(chart), "--json", str(tmp_path / "s.json"))
+    r = run_cli(
+        "dataset", "stats", str(out), "--chart", str(chart), "--json", str(tmp_path / "s.json")
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "s.json").read_text())
     assert s["per_label"] == {"ball": 11, "cup": 4}
     assert sorted(s["per_session"].values()) == [3, 11]
     assert s["cells"] == ["top-left", "top-right", "bottom-left", "bottom-right"]
-    assert s["per_cell"]["ball"] == {"top-left": 3, "top-right": 3, "bottom-left": 3, "bottom-right": 2}
+    assert s["per_cell"]["ball"] == {
+        "top-left": 3,
+        "top-right": 3,
+        "bottom-left": 3,
+        "bottom-right": 2,
+    }
     assert s["per_cell"]["cup"] == {"top-left": 1, "top-right": 1, "bottom-left": 1}
     assert s["per_angle"] == {"ball": {"upright": 11}, "cup": {"upright": 3}}
     assert s["sizes"] == {"160x120": 15}

@@ -24,7 +24,7 @@ GOLDEN_MODEL = REPO / "tests" / "golden" / "shapes_int8.tflite"
 APP = "org.edgeposinv.demo"
 FILES = f"/sdcard/Android/data/{APP}/files"
 
-FAKE_ADB = r'''
+FAKE_ADB = r"""
 import json, os, shlex, shutil, sys
 from pathlib import Path
 
@@ -138,7 +138,7 @@ if cmd == "am":
     (out / "report.json").write_text(json.dumps(report))
     sys.exit(0)
 fail(f"fake adb: unsupported shell command {words}")
-'''
+"""
 
 
 @pytest.fixture()
@@ -149,7 +149,9 @@ def fake_adb(tmp_path):
     # The body runs under a __main__ guard: the evaluation's worker processes are spawned,
     # and spawning re-imports the main script.
     body = textwrap.indent(textwrap.dedent(FAKE_ADB), "    ")
-    exe.write_text(f"#!{sys.executable}\ndef _main():\n{body}\n\nif __name__ == '__main__':\n    _main()\n")
+    exe.write_text(
+        f"#!{sys.executable}\ndef _main():\n{body}\n\nif __name__ == '__main__':\n    _main()\n"
+    )
     exe.chmod(0o755)
     root = tmp_path / "phone"
     root.mkdir()
@@ -162,15 +164,24 @@ def fake_adb(tmp_path):
         device_root = root
 
         def __init__(self):
-            self.state = {"devices": {"emulator-5554": "device"}, "installed": True, "free_kb": 8_000_000}
+            self.state = {
+                "devices": {"emulator-5554": "device"},
+                "installed": True,
+                "free_kb": 8_000_000,
+            }
             self.save()
 
         def save(self):
             state_file.write_text(json.dumps(self.state))
 
         def env(self):
-            return {"EDGEPOSINV_ADB": str(exe), "FAKE_ADB_ROOT": str(root), "FAKE_ADB_STATE": str(state_file),
-                    "FAKE_ADB_LOG": str(log), "PYTHONPATH": str(REPO)}
+            return {
+                "EDGEPOSINV_ADB": str(exe),
+                "FAKE_ADB_ROOT": str(root),
+                "FAKE_ADB_STATE": str(state_file),
+                "FAKE_ADB_LOG": str(log),
+                "PYTHONPATH": str(REPO),
+            }
 
         def calls(self):
             return [json.loads(line) for line in log.read_text().splitlines()]
@@ -190,15 +201,31 @@ def fake_adb(tmp_path):
 def shape_sets(tmp_path_factory):
     root = tmp_path_factory.mktemp("sets")
     published = make_shapes_dataset(root / "published", n_per_class=4, size=40, seed=1, jitter_px=1)
-    wild = make_shapes_dataset(root / "wild", n_per_class=4, size=40, seed=2, jitter_px=10, radius=(6, 9))
+    wild = make_shapes_dataset(
+        root / "wild", n_per_class=4, size=40, seed=2, jitter_px=10, radius=(6, 9)
+    )
     return published, wild
 
 
 def test_device_eval_with_fake_adb_writes_a_device_report(fake_adb, shape_sets, tmp_path):
     published, wild = shape_sets
     out = tmp_path / "device-report"
-    res = run_cli("device-eval", str(GOLDEN_MODEL), "--set", f"published={published}", "--set", f"wild={wild}",
-                  "--report", str(out), "--threads", "2", "--delegate", "xnnpack", env=fake_adb.env(), timeout=300)
+    res = run_cli(
+        "device-eval",
+        str(GOLDEN_MODEL),
+        "--set",
+        f"published={published}",
+        "--set",
+        f"wild={wild}",
+        "--report",
+        str(out),
+        "--threads",
+        "2",
+        "--delegate",
+        "xnnpack",
+        env=fake_adb.env(),
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert "Fake Pixel" in res.stdout and "Android 14" in res.stdout
     report = json.loads((out / "report.json").read_text())
@@ -215,17 +242,35 @@ def test_device_eval_with_fake_adb_writes_a_device_report(fake_adb, shape_sets, 
     calls = fake_adb.calls()
     pushed = [c for c in calls if "push" in c]
     assert any(c[-1].endswith("/model.tflite") for c in pushed)
-    assert sum(len(c) - 4 for c in pushed if not c[-1].endswith(".tflite")) == 24  # every image, once
-    start = next(c for c in calls if len(c) > 3 and c[2] == "shell" and c[3].startswith("am start") and "EvalActivity" in c[3])
+    assert (
+        sum(len(c) - 4 for c in pushed if not c[-1].endswith(".tflite")) == 24
+    )  # every image, once
+    start = next(
+        c
+        for c in calls
+        if len(c) > 3 and c[2] == "shell" and c[3].startswith("am start") and "EvalActivity" in c[3]
+    )
     assert "--ei threads 2" in start[3] and "--es delegate xnnpack" in start[3]
-    assert any("MainActivity" in c[-1] for c in calls if len(c) > 3), "the app was started once to get its storage"
-    assert not any((fake_adb.device_root / FILES.lstrip("/") / "eval").iterdir()), "the phone is left clean"
+    assert any("MainActivity" in c[-1] for c in calls if len(c) > 3), (
+        "the app was started once to get its storage"
+    )
+    assert not any((fake_adb.device_root / FILES.lstrip("/") / "eval").iterdir()), (
+        "the phone is left clean"
+    )
 
 
 def test_device_eval_with_fake_adb_without_adb_says_how_to_install(tmp_path, shape_sets):
     published, _ = shape_sets
     env = {"EDGEPOSINV_ADB": "", "PATH": str(tmp_path), "ANDROID_HOME": str(tmp_path)}
-    res = run_cli("device-eval", str(GOLDEN_MODEL), "--set", f"p={published}", "--report", str(tmp_path / "r"), env=env)
+    res = run_cli(
+        "device-eval",
+        str(GOLDEN_MODEL),
+        "--set",
+        f"p={published}",
+        "--report",
+        str(tmp_path / "r"),
+        env=env,
+    )
     assert res.returncode == 1
     assert "adb not found" in res.stderr and "platform-tools" in res.stderr
     assert "Traceback" not in res.stderr
@@ -239,15 +284,28 @@ def test_device_eval_with_fake_adb_without_adb_says_how_to_install(tmp_path, sha
         ({"devices": {"a1": "unauthorized"}}, "accept the USB debugging prompt"),
         ({"installed": False}, "is not installed"),
         ({"free_kb": 1000}, "Not enough free storage"),
-        ({"app_error": "Set 'p': no images in /sdcard/x/<label>/"}, "Evaluation failed on emulator-5554: Set 'p'"),
+        (
+            {"app_error": "Set 'p': no images in /sdcard/x/<label>/"},
+            "Evaluation failed on emulator-5554: Set 'p'",
+        ),
     ],
 )
-def test_device_eval_with_fake_adb_reports_device_problems(fake_adb, shape_sets, tmp_path, change, message):
+def test_device_eval_with_fake_adb_reports_device_problems(
+    fake_adb, shape_sets, tmp_path, change, message
+):
     published, _ = shape_sets
     fake_adb.state.update(change)
     fake_adb.save()
     out = tmp_path / "r"
-    res = run_cli("device-eval", str(GOLDEN_MODEL), "--set", f"p={published}", "--report", str(out), env=fake_adb.env())
+    res = run_cli(
+        "device-eval",
+        str(GOLDEN_MODEL),
+        "--set",
+        f"p={published}",
+        "--report",
+        str(out),
+        env=fake_adb.env(),
+    )
     assert res.returncode == 1, res.stdout
     errors = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and message in errors[0], res.stderr
@@ -258,8 +316,15 @@ def test_device_eval_with_fake_adb_reports_device_problems(fake_adb, shape_sets,
 def test_device_eval_with_fake_adb_refuses_unknown_labels_before_pushing(fake_adb, tmp_path):
     sets = make_shapes_dataset(tmp_path / "s", n_per_class=1, size=32)
     (sets / "triangle").rename(sets / "hexagon")
-    res = run_cli("device-eval", str(GOLDEN_MODEL), "--set", f"w={sets}", "--report", str(tmp_path / "r"),
-                  env=fake_adb.env())
+    res = run_cli(
+        "device-eval",
+        str(GOLDEN_MODEL),
+        "--set",
+        f"w={sets}",
+        "--report",
+        str(tmp_path / "r"),
+        env=fake_adb.env(),
+    )
     assert res.returncode == 1
     assert "hexagon" in res.stderr and "circle, square, triangle" in res.stderr
     assert not any("push" in c for c in fake_adb.calls())
@@ -271,19 +336,36 @@ def _phone_capture(fake_adb, entries: dict[str, bytes]) -> Path:
     for seq, (rel, content) in enumerate(entries.items(), 1):
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         (data / rel).write_bytes(content)
-        lines.append(json.dumps({"path": rel, "label": rel.split("/")[0], "session": rel.split("/")[1].rsplit("_", 1)[0],
-                                 "seq": seq, "source": {"kind": "android", "id": "back"}}))
+        lines.append(
+            json.dumps(
+                {
+                    "path": rel,
+                    "label": rel.split("/")[0],
+                    "session": rel.split("/")[1].rsplit("_", 1)[0],
+                    "seq": seq,
+                    "source": {"kind": "android", "id": "back"},
+                }
+            )
+        )
     (data / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     return data
 
 
 def test_device_pull_with_fake_adb_merges_without_overwriting(fake_adb, tmp_path):
-    _phone_capture(fake_adb, {"rock/S2_0001.jpg": b"phone-rock-1", "rock/S1_0001.jpg": b"phone-different",
-                              "paper/S2_0002.jpg": b"phone-paper"})
+    _phone_capture(
+        fake_adb,
+        {
+            "rock/S2_0001.jpg": b"phone-rock-1",
+            "rock/S1_0001.jpg": b"phone-different",
+            "paper/S2_0002.jpg": b"phone-paper",
+        },
+    )
     local = tmp_path / "DATA"
     (local / "rock").mkdir(parents=True)
     (local / "rock" / "S1_0001.jpg").write_bytes(b"local-original")
-    (local / "manifest.jsonl").write_text(json.dumps({"path": "rock/S1_0001.jpg", "label": "rock", "session": "S1", "seq": 1}) + "\n")
+    (local / "manifest.jsonl").write_text(
+        json.dumps({"path": "rock/S1_0001.jpg", "label": "rock", "session": "S1", "seq": 1}) + "\n"
+    )
 
     res = run_cli("device-pull", str(local), env=fake_adb.env())
     assert res.returncode == 0, res.stderr
@@ -292,8 +374,12 @@ def test_device_pull_with_fake_adb_merges_without_overwriting(fake_adb, tmp_path
     assert (local / "rock" / "S1_0001-device1.jpg").read_bytes() == b"phone-different"
     assert (local / "paper" / "S2_0002.jpg").read_bytes() == b"phone-paper"
     manifest = [json.loads(line) for line in (local / "manifest.jsonl").read_text().splitlines()]
-    assert [m["path"] for m in manifest] == ["rock/S1_0001.jpg", "rock/S2_0001.jpg", "rock/S1_0001-device1.jpg",
-                                             "paper/S2_0002.jpg"]  # local lines first, then the phone's in order
+    assert [m["path"] for m in manifest] == [
+        "rock/S1_0001.jpg",
+        "rock/S2_0001.jpg",
+        "rock/S1_0001-device1.jpg",
+        "paper/S2_0002.jpg",
+    ]  # local lines first, then the phone's in order
 
     again = run_cli("device-pull", str(local), env=fake_adb.env())
     assert again.returncode == 0, again.stderr

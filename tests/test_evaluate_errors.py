@@ -26,19 +26,27 @@ def not_a_classifier(tmp_path_factory):
 
 def _assert_one_line_error(done, report, *needles: str) -> None:
     assert done.returncode == 1, (done.returncode, done.stderr[-1500:])
-    lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("INFO:")]
+    lines = [
+        line for line in done.stderr.splitlines() if line.strip() and not line.startswith("INFO:")
+    ]
     assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
     assert "Traceback" not in done.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
     assert not report.exists()
-    assert not list(report.parent.glob(f".{report.name}*")), "a temporary report folder was left behind"
+    assert not list(report.parent.glob(f".{report.name}*")), (
+        "a temporary report folder was left behind"
+    )
 
 
 def test_output_of_wrong_rank(not_a_classifier, good_set, tmp_path):
     report = tmp_path / "r"
-    done = run_cli("evaluate", str(not_a_classifier), "--set", f"a={good_set}", "--report", str(report))
-    _assert_one_line_error(done, report, "segmenter.tflite", "output shape is [1, 32, 32, 3]", "[1, num_classes]")
+    done = run_cli(
+        "evaluate", str(not_a_classifier), "--set", f"a={good_set}", "--report", str(report)
+    )
+    _assert_one_line_error(
+        done, report, "segmenter.tflite", "output shape is [1, 32, 32, 3]", "[1, num_classes]"
+    )
 
 
 def test_truncated_model(int8_model, good_set, tmp_path):
@@ -64,24 +72,50 @@ def test_label_mismatch(int8_model, good_set, tmp_path):
     odd = make_shapes_dataset(tmp_path / "odd", n_per_class=1, size=48)
     (odd / "triangle").rename(odd / "hexagon")
     report = tmp_path / "r"
-    done = run_cli("evaluate", str(int8_model), "--set", f"good={good_set}", "--set", f"odd={odd}",
-                   "--report", str(report))
-    _assert_one_line_error(done, report, "'odd'", "hexagon", "Model labels: circle, square, triangle")
+    done = run_cli(
+        "evaluate",
+        str(int8_model),
+        "--set",
+        f"good={good_set}",
+        "--set",
+        f"odd={odd}",
+        "--report",
+        str(report),
+    )
+    _assert_one_line_error(
+        done, report, "'odd'", "hexagon", "Model labels: circle, square, triangle"
+    )
 
 
 def test_labels_file_of_the_wrong_length(int8_model, good_set, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("a\nb\n")
     report = tmp_path / "r"
-    done = run_cli("evaluate", str(int8_model), "--set", f"x={good_set}", "--report", str(report),
-                   "--labels", str(labels))
+    done = run_cli(
+        "evaluate",
+        str(int8_model),
+        "--set",
+        f"x={good_set}",
+        "--report",
+        str(report),
+        "--labels",
+        str(labels),
+    )
     _assert_one_line_error(done, report, "3 outputs but 2 labels")
 
 
 def test_unknown_sweep_set(int8_model, good_set, tmp_path):
     report = tmp_path / "r"
-    done = run_cli("evaluate", str(int8_model), "--set", f"x={good_set}", "--report", str(report),
-                   "--sweep-position", "y")
+    done = run_cli(
+        "evaluate",
+        str(int8_model),
+        "--set",
+        f"x={good_set}",
+        "--report",
+        str(report),
+        "--sweep-position",
+        "y",
+    )
     _assert_one_line_error(done, report, "--sweep-position 'y'")
 
 

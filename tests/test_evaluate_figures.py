@@ -48,11 +48,18 @@ def raw_outputs(model_path, folder):
             bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
             h, w = bgr.shape[:2]
             side = min(h, w)
-            crop = bgr[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
-            rgb = cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+            crop = bgr[
+                (h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side
+            ]
+            rgb = cv2.cvtColor(
+                cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB
+            )
             scale, zero = inp["quantization"]
-            x = rgb.astype(np.float32) if inp["dtype"] == np.float32 else np.clip(
-                np.round(rgb / scale) + zero, 0, 255).astype(inp["dtype"])
+            x = (
+                rgb.astype(np.float32)
+                if inp["dtype"] == np.float32
+                else np.clip(np.round(rgb / scale) + zero, 0, 255).astype(inp["dtype"])
+            )
             interp.set_tensor(inp["index"], x[None])
             interp.invoke()
             raw = interp.get_tensor(out["index"])[0].astype(np.float32)
@@ -68,14 +75,22 @@ def two_sets(tmp_path_factory):
     root = tmp_path_factory.mktemp("figures")
     published = make_shapes_dataset(root / "published", n_per_class=10, size=48, seed=3)
     # Off-centre and smaller: the tiny centred-data model makes mistakes here.
-    wild = make_shapes_dataset(root / "wild", n_per_class=10, size=48, seed=4, jitter_px=12, radius=(6, 10))
+    wild = make_shapes_dataset(
+        root / "wild", n_per_class=10, size=48, seed=4, jitter_px=12, radius=(6, 10)
+    )
     return published, wild
 
 
 def test_every_figure_matches_an_independent_recomputation(int8_model, two_sets, tmp_path):
     published, wild = two_sets
-    report = evaluate(int8_model, [("published", published), ("wild", wild)], tmp_path / "r",
-                      threads=2, top_k=2, show_progress=False)
+    report = evaluate(
+        int8_model,
+        [("published", published), ("wild", wild)],
+        tmp_path / "r",
+        threads=2,
+        top_k=2,
+        show_progress=False,
+    )
     on_disk = json.loads((tmp_path / "r" / "report.json").read_text())
     assert on_disk == json.loads(json.dumps(report))
     assert on_disk["schema_version"].startswith("1.")
@@ -94,7 +109,10 @@ def test_every_figure_matches_an_independent_recomputation(int8_model, two_sets,
         lo, hi = wilson(k, n)
         assert s["top1_ci95"] == pytest.approx([lo, hi], abs=1e-9)
         top2 = np.argsort(-scores, axis=1, kind="stable")[:, :2]
-        assert s["top_k"] == {"k": 2, "accuracy": pytest.approx(float(np.mean([y[i] in top2[i] for i in range(n)])))}
+        assert s["top_k"] == {
+            "k": 2,
+            "accuracy": pytest.approx(float(np.mean([y[i] in top2[i] for i in range(n)]))),
+        }
         confusion = np.zeros((3, 3), int)
         for t, p in zip(y, pred):
             confusion[t, p] += 1
@@ -134,7 +152,9 @@ def test_every_figure_matches_an_independent_recomputation(int8_model, two_sets,
 def test_small_gap_is_reported_as_possible_noise(int8_model, two_sets, tmp_path):
     """The same images under two names: difference 0, interval straddling 0, 'not significant'."""
     published, _ = two_sets
-    report = evaluate(int8_model, [("a", published), ("b", published)], tmp_path / "r", show_progress=False)
+    report = evaluate(
+        int8_model, [("a", published), ("b", published)], tmp_path / "r", show_progress=False
+    )
     gap = report["gaps"]["b"]
     assert gap["difference"] == 0 and gap["significant"] is False
     assert gap["difference_ci95"][0] < 0 < gap["difference_ci95"][1]
@@ -156,21 +176,34 @@ def test_exif_orientation_is_honoured(int8_model, tmp_path):
             path.unlink()
             exif = Image.Exif()
             exif[0x0112] = 6  # rotate 90° clockwise to display: store it rotated the other way
-            img.transpose(Image.Transpose.ROTATE_90).save(sideways / label / f"{path.stem}.jpg", quality=100, exif=exif)
-            img.transpose(Image.Transpose.ROTATE_90).save(no_tag / label / f"{path.stem}.jpg", quality=100)
-    evaluate(int8_model, [("upright", upright), ("sideways", sideways), ("no_tag", no_tag)], tmp_path / "r",
-             show_progress=False)
+            img.transpose(Image.Transpose.ROTATE_90).save(
+                sideways / label / f"{path.stem}.jpg", quality=100, exif=exif
+            )
+            img.transpose(Image.Transpose.ROTATE_90).save(
+                no_tag / label / f"{path.stem}.jpg", quality=100
+            )
+    evaluate(
+        int8_model,
+        [("upright", upright), ("sideways", sideways), ("no_tag", no_tag)],
+        tmp_path / "r",
+        show_progress=False,
+    )
     rows = list(csv.DictReader((tmp_path / "r" / "predictions.csv").open()))
     up = {r["path"]: r for r in rows if r["set"] == "upright"}
     side = {r["path"]: r for r in rows if r["set"] == "sideways"}
     assert up.keys() == side.keys() and len(up) == 12
     for path in up:
         assert side[path]["predicted"] == up[path]["predicted"]
-        assert float(side[path]["confidence"]) == pytest.approx(float(up[path]["confidence"]), abs=0.08)
+        assert float(side[path]["confidence"]) == pytest.approx(
+            float(up[path]["confidence"]), abs=0.08
+        )
     # Without the tag the model sees the image sideways: the test can tell the difference.
     untagged = {r["path"]: r for r in rows if r["set"] == "no_tag"}
-    assert any(untagged[p]["predicted"] != up[p]["predicted"]
-               or abs(float(untagged[p]["confidence"]) - float(up[p]["confidence"])) > 0.08 for p in up)
+    assert any(
+        untagged[p]["predicted"] != up[p]["predicted"]
+        or abs(float(untagged[p]["confidence"]) - float(up[p]["confidence"])) > 0.08
+        for p in up
+    )
 
 
 def _prepared(model_path, folder):
@@ -185,7 +218,11 @@ def _prepared(model_path, folder):
             side = min(bgr.shape[:2])
             y0, x0 = (bgr.shape[0] - side) // 2, (bgr.shape[1] - side) // 2
             crop = bgr[y0 : y0 + side, x0 : x0 + side]
-            images.append(cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+            images.append(
+                cv2.cvtColor(
+                    cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB
+                )
+            )
             y.append(label_id)
     return np.array(y), images
 
@@ -198,7 +235,9 @@ def _top1(model_path, images) -> np.ndarray:
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     preds = []
     for img in images:
-        interp.set_tensor(inp["index"], img[None].astype(inp["dtype"]))  # uint8, scale 1: pixels as they are
+        interp.set_tensor(
+            inp["index"], img[None].astype(inp["dtype"])
+        )  # uint8, scale 1: pixels as they are
         interp.invoke()
         preds.append(int(interp.get_tensor(out["index"])[0].argmax()))
     return np.array(preds)
@@ -214,10 +253,22 @@ def test_sweep_figures_match_an_independent_recomputation(int8_model, two_sets, 
 
     published, _ = two_sets
     shift_config = ShiftConsistencyConfig(max_shift_frac=0.2, seed=3)
-    sweeps = SweepRequest(position_set="p", position=PositionSweepConfig(3, 3, 0.6, "mean"),
-                          rotation_set="p", rotation=RotationSweepConfig(step_deg=90),
-                          shift_set="p", shift=shift_config)
-    report = evaluate(int8_model, [("p", published)], tmp_path / "r", threads=2, show_progress=False, sweeps=sweeps)
+    sweeps = SweepRequest(
+        position_set="p",
+        position=PositionSweepConfig(3, 3, 0.6, "mean"),
+        rotation_set="p",
+        rotation=RotationSweepConfig(step_deg=90),
+        shift_set="p",
+        shift=shift_config,
+    )
+    report = evaluate(
+        int8_model,
+        [("p", published)],
+        tmp_path / "r",
+        threads=2,
+        show_progress=False,
+        sweeps=sweeps,
+    )
     y, images = _prepared(int8_model, published)
     size = images[0].shape[0]
     c = (size - 1) / 2
@@ -226,8 +277,26 @@ def test_sweep_figures_match_an_independent_recomputation(int8_model, two_sets, 
     acc = []
     for angle in (-180, -90, 0, 90, 180):
         m = cv2.getRotationMatrix2D((c, c), angle, 1.0)
-        acc.append(float(np.mean(_top1(int8_model, [cv2.warpAffine(i, m, (size, size), flags=cv2.INTER_LINEAR,
-                                                                   borderMode=cv2.BORDER_REPLICATE) for i in images]) == y)))
+        acc.append(
+            float(
+                np.mean(
+                    _top1(
+                        int8_model,
+                        [
+                            cv2.warpAffine(
+                                i,
+                                m,
+                                (size, size),
+                                flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE,
+                            )
+                            for i in images
+                        ],
+                    )
+                    == y
+                )
+            )
+        )
     rot = report["rotation_sweep"]
     assert rot["angles_deg"] == [-180, -90, 0, 90, 180]
     assert rot["accuracy"] == pytest.approx(acc, abs=1e-6)
@@ -236,13 +305,27 @@ def test_sweep_figures_match_an_independent_recomputation(int8_model, two_sets, 
     heat = np.zeros((3, 3))
     for r, fy in enumerate((0.3, 0.5, 0.7)):
         for col, fx in enumerate((0.3, 0.5, 0.7)):
-            m = np.array([[0.6, 0, 0.4 * c + (fx - 0.5) * size], [0, 0.6, 0.4 * c + (fy - 0.5) * size]])
+            m = np.array(
+                [[0.6, 0, 0.4 * c + (fx - 0.5) * size], [0, 0.6, 0.4 * c + (fy - 0.5) * size]]
+            )
             variants = []
             for img in images:
-                obj = cv2.warpAffine(img.astype(np.float32), m, (size, size), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                cover = cv2.warpAffine(np.ones((size, size), np.float32), m, (size, size), flags=cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+                obj = cv2.warpAffine(
+                    img.astype(np.float32),
+                    m,
+                    (size, size),
+                    flags=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=0,
+                )
+                cover = cv2.warpAffine(
+                    np.ones((size, size), np.float32),
+                    m,
+                    (size, size),
+                    flags=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=0,
+                )[..., None]
                 composite = obj + img.reshape(-1, 3).mean(0) * (1 - cover)
                 variants.append(np.clip(np.round(composite), 0, 255).astype(np.uint8))
             heat[r, col] = np.mean(_top1(int8_model, variants) == y)
@@ -250,7 +333,9 @@ def test_sweep_figures_match_an_independent_recomputation(int8_model, two_sets, 
     assert np.asarray(pos["accuracy"]) == pytest.approx(heat, abs=1e-6)
     assert pos["centre_accuracy"] == pytest.approx(heat[1, 1])
     assert pos["worst_accuracy"] == pytest.approx(heat.min())
-    assert pos["corner_accuracy"] == pytest.approx(np.mean([heat[0, 0], heat[0, 2], heat[2, 0], heat[2, 2]]))
+    assert pos["corner_accuracy"] == pytest.approx(
+        np.mean([heat[0, 0], heat[0, 2], heat[2, 0], heat[2, 2]])
+    )
 
     # Shift consistency: the two drawn shifts of each image, applied as plain translations.
     first, second = [], []
@@ -258,10 +343,16 @@ def test_sweep_figures_match_an_independent_recomputation(int8_model, two_sets, 
         for out, (dx, dy) in zip((first, second), shift_config.shifts(i)):
             assert abs(dx) <= 0.2 and abs(dy) <= 0.2
             m = np.array([[1.0, 0, dx * size], [0, 1.0, dy * size]])
-            out.append(cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+            out.append(
+                cv2.warpAffine(
+                    img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                )
+            )
     same = _top1(int8_model, first) == _top1(int8_model, second)
     shift = report["shift_consistency"]
     assert shift["pairs"] == len(images)
     assert shift["consistency"] == pytest.approx(same.mean())
-    assert shift["consistency_ci95"] == pytest.approx(list(wilson(int(same.sum()), len(same))), abs=1e-9)
+    assert shift["consistency_ci95"] == pytest.approx(
+        list(wilson(int(same.sum()), len(same))), abs=1e-9
+    )
     assert shift["max_shift_frac"] == 0.2 and shift["max_shift_px"] == pytest.approx(0.2 * size)

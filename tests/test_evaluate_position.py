@@ -21,8 +21,11 @@ from edgeposinv.training.models import available, pixels_input, register
 ARCH = "test_where_aware"
 
 if ARCH not in available():
+
     @register(ARCH)
-    def _build(image_size_px: int, num_classes: int, **_options):  # weights, antialias, ... do not apply
+    def _build(
+        image_size_px: int, num_classes: int, **_options
+    ):  # weights, antialias, ... do not apply
         from edgeposinv.training.keras_api import keras
 
         inputs, x = pixels_input(keras, image_size_px)
@@ -52,7 +55,9 @@ def test_position_variants_put_the_object_where_the_grid_says():
         assert cy == pytest.approx(ys[r] * size - 0.5, abs=1.0)
         assert len(bright) == pytest.approx(16, abs=6)  # 8x8 shrunk by half
         far = v[size - 1 if r == 0 else 0, size - 1 if c == 0 else 0].astype(float)
-        assert np.abs(far - mean).max() <= 1  # the frame corner away from the object: background colour
+        assert (
+            np.abs(far - mean).max() <= 1
+        )  # the frame corner away from the object: background colour
 
 
 @pytest.mark.slow
@@ -60,22 +65,41 @@ def test_centre_only_model_has_a_peaked_heatmap_and_augmentation_flattens_it(tmp
     from edgeposinv.export.export import QuantSpec, export_run
     from edgeposinv.training.train import TrainConfig, train
 
-    train_dir = make_shapes_dataset(tmp_path / "centred", n_per_class=40, size=48, seed=0, radius=(5, 8), jitter_px=1)
+    train_dir = make_shapes_dataset(
+        tmp_path / "centred", n_per_class=40, size=48, seed=0, radius=(5, 8), jitter_px=1
+    )
     test_dir = make_shapes_dataset(tmp_path / "test", n_per_class=10, size=48, seed=1)
     sweep = SweepRequest(position_set="test", position=PositionSweepConfig(object_scale=0.5))
     maps = {}
     for augment in ("none", "default"):
         run = tmp_path / f"run_{augment}"
-        train(train_dir, run, TrainConfig(arch=ARCH, image_size_px=32, epochs=15, batch_size=16, augment=augment,
-                                          seed=0), show_progress=False)
+        train(
+            train_dir,
+            run,
+            TrainConfig(
+                arch=ARCH, image_size_px=32, epochs=15, batch_size=16, augment=augment, seed=0
+            ),
+            show_progress=False,
+        )
         model = tmp_path / f"{augment}.tflite"
         # float32: this test is about where in the frame the model works, not about quantization.
         export_run(run, model, QuantSpec.float32())
-        report = evaluate(model, [("test", test_dir)], tmp_path / f"report_{augment}", show_progress=False,
-                          threads=2, sweeps=sweep)
+        report = evaluate(
+            model,
+            [("test", test_dir)],
+            tmp_path / f"report_{augment}",
+            show_progress=False,
+            threads=2,
+            sweeps=sweep,
+        )
         maps[augment] = report["position_sweep"]
     base, aug = maps["none"], maps["default"]
-    print({k: (m["centre_accuracy"], m["corner_accuracy"], m["worst_accuracy"]) for k, m in maps.items()})
+    print(
+        {
+            k: (m["centre_accuracy"], m["corner_accuracy"], m["worst_accuracy"])
+            for k, m in maps.items()
+        }
+    )
     assert base["centre_accuracy"] >= 0.7
     assert base["centre_accuracy"] - base["corner_accuracy"] >= 0.25
     spread = {k: m["centre_accuracy"] - m["corner_accuracy"] for k, m in maps.items()}
@@ -89,9 +113,13 @@ def test_position_backgrounds(background):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     backdrops = [np.full((size, size, 3), v, np.uint8) for v in (7, 250)]
-    task = PositionTask(PositionSweepConfig(3, 3, 0.5, background), backdrops if background == "folder" else [])
+    task = PositionTask(
+        PositionSweepConfig(3, 3, 0.5, background), backdrops if background == "folder" else []
+    )
     for index in (0, 1):
-        v = task.variants(img, index)[0]  # object in the top-left cell: the bottom-right corner is background
+        v = task.variants(img, index)[
+            0
+        ]  # object in the top-left cell: the bottom-right corner is background
         if background == "folder":
             assert v[-1, -1].tolist() == [backdrops[index][0, 0, 0]] * 3
         else:
@@ -108,8 +136,11 @@ def test_backgrounds_folder_is_used_by_evaluate(int8_model, tmp_path):
     data = make_shapes_dataset(tmp_path / "data", n_per_class=2, size=48, seed=5)
     (tmp_path / "bg").mkdir()
     cv2.imwrite(str(tmp_path / "bg" / "wall.png"), np.full((60, 80, 3), 90, np.uint8))
-    sweep = SweepRequest(position_set="d", position=PositionSweepConfig(3, 3, 0.6, "folder"),
-                         backgrounds_dir=str(tmp_path / "bg"))
+    sweep = SweepRequest(
+        position_set="d",
+        position=PositionSweepConfig(3, 3, 0.6, "folder"),
+        backgrounds_dir=str(tmp_path / "bg"),
+    )
     report = evaluate(int8_model, [("d", data)], tmp_path / "r", show_progress=False, sweeps=sweep)
     assert report["position_sweep"]["background"] == "folder"
     assert report["position_sweep"]["backgrounds_dir"] == str(tmp_path / "bg")
@@ -117,7 +148,15 @@ def test_backgrounds_folder_is_used_by_evaluate(int8_model, tmp_path):
     (tmp_path / "nobg").mkdir()
     (tmp_path / "nobg" / "readme.txt").write_text("no pictures here")
     with pytest.raises(EvaluationError, match="No readable images in --backgrounds"):
-        evaluate(int8_model, [("d", data)], tmp_path / "r2", show_progress=False,
-                 sweeps=SweepRequest(position_set="d", position=PositionSweepConfig(background="folder"),
-                                     backgrounds_dir=str(tmp_path / "nobg")))
+        evaluate(
+            int8_model,
+            [("d", data)],
+            tmp_path / "r2",
+            show_progress=False,
+            sweeps=SweepRequest(
+                position_set="d",
+                position=PositionSweepConfig(background="folder"),
+                backgrounds_dir=str(tmp_path / "nobg"),
+            ),
+        )
     assert not (tmp_path / "r2").exists()

@@ -29,14 +29,30 @@ def test_rps_pi_camera_end_to_end(tmp_path):
         for i, path in enumerate(sorted((source / label).glob("*.png"))):
             split = "test" if i % 3 == 0 else "train"
             (tmp_path / split / label / path.name).symlink_to(path)
-    train(tmp_path / "train", tmp_path / "run",
-          TrainConfig(image_size_px=48, epochs=6, batch_size=32, augment="none", seed=0), show_progress=False)
+    train(
+        tmp_path / "train",
+        tmp_path / "run",
+        TrainConfig(image_size_px=48, epochs=6, batch_size=32, augment="none", seed=0),
+        show_progress=False,
+    )
     model = tmp_path / "rps.tflite"
     export_run(tmp_path / "run", model, QuantSpec.int8())
-    report = evaluate(model, [("pi", tmp_path / "test")], tmp_path / "report", threads=2, show_progress=False,
-                      sweeps=SweepRequest(position_set="pi", position=PositionSweepConfig(3, 3, 0.6)))
+    report = evaluate(
+        model,
+        [("pi", tmp_path / "test")],
+        tmp_path / "report",
+        threads=2,
+        show_progress=False,
+        sweeps=SweepRequest(position_set="pi", position=PositionSweepConfig(3, 3, 0.6)),
+    )
     s = report["sets"]["pi"]
-    print("rps_pi_small:", s["top1"], s["top1_ci95"], report["position_sweep"]["accuracy"], report["throughput"])
+    print(
+        "rps_pi_small:",
+        s["top1"],
+        s["top1_ci95"],
+        report["position_sweep"]["accuracy"],
+        report["throughput"],
+    )
     assert s["n"] == 300
     assert s["top1"] >= 0.75, "a tiny CNN separates rock/paper/scissors on a green backdrop"
     assert s["top1_ci95"][0] < s["top1"] < s["top1_ci95"][1]

@@ -49,14 +49,19 @@ def _blocked_env(tmp_path: Path) -> dict:
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(BLOCKER)
-    return {"PYTHONPATH": f"{hook}{os.pathsep}{REPO}", "EDGEPOSINV_TF_ATTEMPTS": str(tmp_path / "attempts.txt")}
+    return {
+        "PYTHONPATH": f"{hook}{os.pathsep}{REPO}",
+        "EDGEPOSINV_TF_ATTEMPTS": str(tmp_path / "attempts.txt"),
+    }
 
 
 def test_the_hook_really_blocks_tensorflow(tmp_path):
     import subprocess
 
     env = {**os.environ, **_blocked_env(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True
+    )
     assert done.returncode != 0
     assert "blocked" in done.stderr
     assert (tmp_path / "attempts.txt").read_text().split() == ["tensorflow"]
@@ -67,9 +72,25 @@ def test_evaluate_end_to_end_without_tensorflow(tmp_path, runtime_model):
     env = _blocked_env(tmp_path)
     report = tmp_path / "report"
     done = run_cli(
-        "evaluate", str(runtime_model), "--set", f"pub={data}", "--report", str(report), "--threads", "2",
-        "--sweep-position", "pub", "--grid", "3x3", "--shift-consistency", "pub",
-        "--sweep-rotation", "pub", "--rotation-step", "90", env=env,
+        "evaluate",
+        str(runtime_model),
+        "--set",
+        f"pub={data}",
+        "--report",
+        str(report),
+        "--threads",
+        "2",
+        "--sweep-position",
+        "pub",
+        "--grid",
+        "3x3",
+        "--shift-consistency",
+        "pub",
+        "--sweep-rotation",
+        "pub",
+        "--rotation-step",
+        "90",
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert not (tmp_path / "attempts.txt").exists(), (tmp_path / "attempts.txt").read_text()

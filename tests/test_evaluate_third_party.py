@@ -20,12 +20,17 @@ def _strip_metadata(model_bytes: bytes) -> bytes:
 
 
 def _predictions(report) -> dict[str, tuple[str, float]]:
-    return {r["path"]: (r["predicted"], float(r["confidence"])) for r in csv.DictReader((report / "predictions.csv").open())}
+    return {
+        r["path"]: (r["predicted"], float(r["confidence"]))
+        for r in csv.DictReader((report / "predictions.csv").open())
+    }
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return make_shapes_dataset(tmp_path_factory.mktemp("third_party"), n_per_class=4, size=48, seed=31)
+    return make_shapes_dataset(
+        tmp_path_factory.mktemp("third_party"), n_per_class=4, size=48, seed=31
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +40,24 @@ def labels_file(tmp_path_factory):
     return path
 
 
-def test_uint8_model_without_metadata_needs_and_uses_a_labels_file(int8_model, data, labels_file, tmp_path):
+def test_uint8_model_without_metadata_needs_and_uses_a_labels_file(
+    int8_model, data, labels_file, tmp_path
+):
     foreign = tmp_path / "foreign_uint8.tflite"
     foreign.write_bytes(_strip_metadata(int8_model.read_bytes()))
-    done = run_cli("evaluate", str(foreign), "--set", f"x={data}", "--report", str(tmp_path / "no_labels"))
+    done = run_cli(
+        "evaluate", str(foreign), "--set", f"x={data}", "--report", str(tmp_path / "no_labels")
+    )
     assert done.returncode == 1 and "carries no labels" in done.stderr and "--labels" in done.stderr
     assert not (tmp_path / "no_labels").exists()
 
-    for name, model, extra in (("ours", int8_model, []), ("foreign", foreign, ["--labels", str(labels_file)])):
-        done = run_cli("evaluate", str(model), "--set", f"x={data}", "--report", str(tmp_path / name), *extra)
+    for name, model, extra in (
+        ("ours", int8_model, []),
+        ("foreign", foreign, ["--labels", str(labels_file)]),
+    ):
+        done = run_cli(
+            "evaluate", str(model), "--set", f"x={data}", "--report", str(tmp_path / name), *extra
+        )
         assert done.returncode == 0, done.stderr[-1500:]
     assert _predictions(tmp_path / "foreign") == _predictions(tmp_path / "ours")
 
@@ -65,8 +79,20 @@ def test_float_model_expecting_normalised_input(trained_run, data, labels_file, 
     foreign.write_bytes(tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, x)).convert())
 
     run_cli("evaluate", str(ours), "--set", f"x={data}", "--report", str(tmp_path / "ours_r"))
-    done = run_cli("evaluate", str(foreign), "--set", f"x={data}", "--report", str(tmp_path / "norm"),
-                   "--labels", str(labels_file), "--input-mean", "127.5", "--input-std", "127.5")
+    done = run_cli(
+        "evaluate",
+        str(foreign),
+        "--set",
+        f"x={data}",
+        "--report",
+        str(tmp_path / "norm"),
+        "--labels",
+        str(labels_file),
+        "--input-mean",
+        "127.5",
+        "--input-std",
+        "127.5",
+    )
     assert done.returncode == 0, done.stderr[-1500:]
     expected, got = _predictions(tmp_path / "ours_r"), _predictions(tmp_path / "norm")
     assert expected.keys() == got.keys() and len(got) == 12
@@ -74,6 +100,16 @@ def test_float_model_expecting_normalised_input(trained_run, data, labels_file, 
         assert got[path][0] == expected[path][0]
         assert got[path][1] == pytest.approx(expected[path][1], abs=1e-3)
 
-    done = run_cli("evaluate", str(ours), "--set", f"x={data}", "--report", str(tmp_path / "bad"),
-                   "--input-mean", "127.5", "--input-std", "127.5")
+    done = run_cli(
+        "evaluate",
+        str(ours),
+        "--set",
+        f"x={data}",
+        "--report",
+        str(tmp_path / "bad"),
+        "--input-mean",
+        "127.5",
+        "--input-std",
+        "127.5",
+    )
     assert done.returncode == 1 and "carries its own input contract" in done.stderr

@@ -38,11 +38,14 @@ def test_mode_table_and_named_constructors():
     assert QuantSpec.from_options("int8", io="float32").io == "float32"
 
 
-@pytest.mark.parametrize("mode, option, value, flag", [
-    ("float16", "io", "uint8", "--io"),
-    ("dynamic", "calibration_dir", "calibration/x", "--calibration"),
-    ("float32", "calibration_size", 50, "--calibration-size"),
-])
+@pytest.mark.parametrize(
+    "mode, option, value, flag",
+    [
+        ("float16", "io", "uint8", "--io"),
+        ("dynamic", "calibration_dir", "calibration/x", "--calibration"),
+        ("float32", "calibration_size", 50, "--calibration-size"),
+    ],
+)
 def test_an_option_a_mode_does_not_accept_is_an_error(mode, option, value, flag):
     with pytest.raises(ConfigError, match=f"{flag} does not apply to --quantize {mode}"):
         QuantSpec.from_options(mode, **{option: value})
@@ -83,7 +86,9 @@ def test_every_mode_loads_in_litert_and_matches_keras(run_model, key, tmp_path):
     spec = SPECS[key]
     calibration = load_calibration(run, None, 200, 16)[0] if spec.full_integer else None
     path = tmp_path / "m.tflite"
-    path.write_bytes(embed_metadata(convert(model, spec, calibration), model_description(run, spec)))
+    path.write_bytes(
+        embed_metadata(convert(model, spec, calibration), model_description(run, spec))
+    )
     clf = TFLiteClassifier(path)
     expected_dtype = {"float32": "float32", "uint8": "uint8", "int8": "int8"}[spec.io]
     assert clf.input_info.dtype == expected_dtype and clf.output_info.dtype == expected_dtype
@@ -102,12 +107,21 @@ def test_export_writes_model_and_sidecar_with_figures(trained_run, tmp_path):
     from edgeposinv.export.export import ExportOptions, export_run
 
     out = tmp_path / "shapes.tflite"
-    result = export_run(trained_run, out, QuantSpec.dynamic(), options=ExportOptions(latency_runs=5, latency_warmup=1))
+    result = export_run(
+        trained_run,
+        out,
+        QuantSpec.dynamic(),
+        options=ExportOptions(latency_runs=5, latency_warmup=1),
+    )
     side = json.loads((tmp_path / "shapes.json").read_text())
     assert side["parity"]["checked"] and side["parity"]["top1_agreement"] >= 0.95
     assert side["gate"] == {"max_drop_points": 2.0, "passed": True, "forced": False}
     assert 0.2 < side["size"]["ratio_to_float32"] < 0.4  # int8 weights: about a quarter of float32
-    assert side["latency"]["threads"] == 1 and side["latency"]["median_ms"] > 0 and side["latency"]["machine"]["cpu"]
+    assert (
+        side["latency"]["threads"] == 1
+        and side["latency"]["median_ms"] > 0
+        and side["latency"]["machine"]["cpu"]
+    )
     assert side["provenance"]["train"]["arch"] == "tiny" and result.size_bytes == out.stat().st_size
 
 
@@ -139,16 +153,29 @@ def test_parity_gate_refuses_a_broken_calibration_and_writes_nothing(trained_run
     cal = _blank_calibration(tmp_path / "blank", 16)
     out = tmp_path / "out" / "broken.tflite"
     opts = ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False)
-    with pytest.raises(ExportError, match="Parity gate: .* more than --max-drop 2; nothing written"):
+    with pytest.raises(
+        ExportError, match="Parity gate: .* more than --max-drop 2; nothing written"
+    ):
         export_run(trained_run, out, QuantSpec.int8(cal), options=opts)
     assert not out.exists() and not out.with_suffix(".json").exists()
     assert not out.parent.exists() or not any(out.parent.iterdir())
 
-    forced = export_run(trained_run, out, QuantSpec.int8(cal), options=ExportOptions(
-        latency_runs=1, latency_warmup=0, compare_float32=False, force=True))
+    forced = export_run(
+        trained_run,
+        out,
+        QuantSpec.int8(cal),
+        options=ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False, force=True),
+    )
     side = json.loads(out.with_suffix(".json").read_text())
-    assert out.is_file() and side["gate"] == {"max_drop_points": 2.0, "passed": False, "forced": True}
-    assert side["parity"]["drop_points"] > 2.0 and forced.parity["drop_points"] == side["parity"]["drop_points"]
+    assert out.is_file() and side["gate"] == {
+        "max_drop_points": 2.0,
+        "passed": False,
+        "forced": True,
+    }
+    assert (
+        side["parity"]["drop_points"] > 2.0
+        and forced.parity["drop_points"] == side["parity"]["drop_points"]
+    )
 
 
 def test_too_few_calibration_images_is_an_error(trained_run, tmp_path):
@@ -156,7 +183,9 @@ def test_too_few_calibration_images_is_an_error(trained_run, tmp_path):
     from edgeposinv.export.export import export_run
 
     cal = _blank_calibration(tmp_path / "few", 3)
-    with pytest.raises(ExportError, match=r"has 3 decodable image\(s\), fewer than one batch \(16\)"):
+    with pytest.raises(
+        ExportError, match=r"has 3 decodable image\(s\), fewer than one batch \(16\)"
+    ):
         export_run(trained_run, tmp_path / "m.tflite", QuantSpec.int8(cal))
 
 
@@ -189,7 +218,9 @@ def test_int8_qat_from_a_qat_run(trained_run, tmp_path):
     x = load_calibration(run, None, 48, 16)[0].astype(np.float32)
     calibrate_ranges(qat, base, x, batch_size=16)
     qat.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
-    qat.fit(x, base.predict(x, verbose=0).argmax(1), epochs=1, batch_size=16, verbose=0)  # a few QAT steps
+    qat.fit(
+        x, base.predict(x, verbose=0).argmax(1), epochs=1, batch_size=16, verbose=0
+    )  # a few QAT steps
     (qat_run / "model.keras").unlink()
     qat.save(qat_run / "model.keras", save_format="h5")
     config = json.loads((qat_run / "config.json").read_text())
@@ -197,8 +228,12 @@ def test_int8_qat_from_a_qat_run(trained_run, tmp_path):
     (qat_run / "config.json").write_text(json.dumps(config))
 
     opts = ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False)
-    a = export_run(qat_run, tmp_path / "a.tflite", QuantSpec.int8_qat(),
-                   options=ExportOptions(latency_runs=1, latency_warmup=0))
+    a = export_run(
+        qat_run,
+        tmp_path / "a.tflite",
+        QuantSpec.int8_qat(),
+        options=ExportOptions(latency_runs=1, latency_warmup=0),
+    )
     # the size baseline is the float network inside the QAT model, which is the base run's network
     plain = export_run(trained_run, tmp_path / "plain.tflite", QuantSpec.float32(), options=opts)
     assert abs(a.sidecar["size"]["float32_bytes"] - plain.size_bytes) <= 256
@@ -207,7 +242,9 @@ def test_int8_qat_from_a_qat_run(trained_run, tmp_path):
     export_run(qat_run, tmp_path / "b.tflite", QuantSpec.int8_qat(), options=opts)
     assert (tmp_path / "a.tflite").read_bytes() == (tmp_path / "b.tflite").read_bytes()
 
-    with pytest.raises(ConfigError, match="trained with --qat .* export it with --quantize int8-qat"):
+    with pytest.raises(
+        ConfigError, match="trained with --qat .* export it with --quantize int8-qat"
+    ):
         export_run(qat_run, tmp_path / "c.tflite", QuantSpec.int8(), options=opts)
     with pytest.raises(ConfigError, match="int8-qat needs a run trained with --qat"):
         export_run(trained_run, tmp_path / "d.tflite", QuantSpec.int8_qat(), options=opts)
@@ -222,9 +259,13 @@ def test_int8_zero_points_are_written_once_and_the_model_is_unchanged(int8_model
 
     shared = int8_model.read_bytes()
     model = schema.ModelT.InitFromPackedBuf(bytearray(shared), 0)
-    per_channel = [t for t in model.subgraphs[0].tensors
-                   if t.quantization is not None and t.quantization.zeroPoint is not None
-                   and len(t.quantization.zeroPoint) > 1]
+    per_channel = [
+        t
+        for t in model.subgraphs[0].tensors
+        if t.quantization is not None
+        and t.quantization.zeroPoint is not None
+        and len(t.quantization.zeroPoint) > 1
+    ]
     assert per_channel, "the int8 export has no per-channel tensors to share zero points between"
     builder = flatbuffers.Builder(len(shared))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")

@@ -75,13 +75,19 @@ def _wilson(k, n, z=1.959963984540054):
     return centre - half, centre + half
 
 
-def test_evaluate_figures_match_raw_interpreter_outputs(int8_model, heldout_dir, shapes_dir, tmp_path):
+def test_evaluate_figures_match_raw_interpreter_outputs(
+    int8_model, heldout_dir, shapes_dir, tmp_path
+):
     from ai_edge_litert.interpreter import Interpreter
 
     from edgeposinv.evaluation.evaluate import evaluate
 
-    report = evaluate(int8_model, [("published", shapes_dir), ("heldout", heldout_dir)], tmp_path / "rep",
-                      show_progress=False)
+    report = evaluate(
+        int8_model,
+        [("published", shapes_dir), ("heldout", heldout_dir)],
+        tmp_path / "rep",
+        show_progress=False,
+    )
     on_disk = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert on_disk == json.loads(json.dumps(report))
     assert (tmp_path / "rep" / "report.html").read_text().count("data:image/png;base64") >= 3
@@ -112,7 +118,9 @@ def test_evaluate_figures_match_raw_interpreter_outputs(int8_model, heldout_dir,
         col = confusion[:, i].sum()
         assert s["per_class"][name]["n"] == int(confusion[i].sum())
         assert s["per_class"][name]["recall"] == pytest.approx(confusion[i, i] / confusion[i].sum())
-        assert s["per_class"][name]["precision"] == pytest.approx(confusion[i, i] / col if col else 0.0)
+        assert s["per_class"][name]["precision"] == pytest.approx(
+            confusion[i, i] / col if col else 0.0
+        )
     gap = report["gaps"]["heldout"]
     assert gap["reference"] == "published"
     assert gap["difference"] == pytest.approx(s["top1"] - report["sets"]["published"]["top1"])
@@ -120,7 +128,13 @@ def test_evaluate_figures_match_raw_interpreter_outputs(int8_model, heldout_dir,
 
     model = report["model"]
     assert model["labels"] == list(SHAPES)
-    assert model["input"] == {"height": 32, "width": 32, "dtype": "uint8", "scale": 1.0, "zero_point": 0}
+    assert model["input"] == {
+        "height": 32,
+        "width": 32,
+        "dtype": "uint8",
+        "scale": 1.0,
+        "zero_point": 0,
+    }
     assert model["size_bytes"] == int8_model.stat().st_size and len(model["sha256"]) == 64
     assert model["quantization"] == "int8"
     assert report["runtime"]["name"] == "ai-edge-litert"
@@ -138,7 +152,9 @@ def test_export_carries_labels_and_contract(int8_model):
     assert sidecar["labels"] == list(SHAPES) and sidecar["parity"]["top1_agreement"] >= 0.95
 
 
-def test_overwrite_keeps_the_old_run_when_the_new_one_is_interrupted(trained_run, shapes_dir, tmp_path, monkeypatch):
+def test_overwrite_keeps_the_old_run_when_the_new_one_is_interrupted(
+    trained_run, shapes_dir, tmp_path, monkeypatch
+):
     import shutil
 
     import edgeposinv.training.train as train_module
@@ -152,7 +168,12 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_is_interrupted(trained_run
 
     monkeypatch.setattr(train_module, "_fit", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train_module.train(shapes_dir, run, train_module.TrainConfig(image_size_px=32, epochs=1), overwrite=True,
-                           show_progress=False)
+        train_module.train(
+            shapes_dir,
+            run,
+            train_module.TrainConfig(image_size_px=32, epochs=1),
+            overwrite=True,
+            show_progress=False,
+        )
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())

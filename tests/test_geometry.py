@@ -22,7 +22,9 @@ CASES = {
     "pincushion": dict(lens_k=-0.2),
     "flip_h": dict(flip_horizontal=True),
     "flip_v": dict(flip_vertical=True),
-    "combined": dict(rotation_deg=-20.0, shift_frac=(0.1, 0.1), scale=0.8, tilt_deg=(5.0, 5.0), lens_k=0.2),
+    "combined": dict(
+        rotation_deg=-20.0, shift_frac=(0.1, 0.1), scale=0.8, tilt_deg=(5.0, 5.0), lens_k=0.2
+    ),
 }
 
 
@@ -43,7 +45,9 @@ def centroid(img: np.ndarray) -> np.ndarray:
 def test_marker_lands_where_geometry_says(name):
     params = fixed_params(SIZE, **CASES[name])
     out = apply_params(marker_image(), params, 0, fill_mode="constant")
-    expected = geometry.transform_points(np.array([MARKER]), params.matrices[0], SIZE, float(params.lens_k[0]))[0]
+    expected = geometry.transform_points(
+        np.array([MARKER]), params.matrices[0], SIZE, float(params.lens_k[0])
+    )[0]
     assert np.linalg.norm(centroid(out) - expected) < 1.5, (centroid(out), expected)
     # and the marker really moved when the transform moves that point
     moved = np.linalg.norm(expected - np.array(MARKER))
@@ -72,12 +76,18 @@ def test_opencv_and_tensorflow_put_the_same_pixel_in_the_same_place(name, fill_m
 
 def test_affine_matrix_keeps_its_meaning():
     m = geometry.affine_matrix(64, shift_frac=(0.25, -0.125))
-    np.testing.assert_allclose(geometry.transform_points(np.array([[10.0, 20.0]]), m), [[26.0, 12.0]])
+    np.testing.assert_allclose(
+        geometry.transform_points(np.array([[10.0, 20.0]]), m), [[26.0, 12.0]]
+    )
     m = geometry.affine_matrix(65, rotation_deg=90)  # counter-clockwise on screen about the centre
-    np.testing.assert_allclose(geometry.transform_points(np.array([[42.0, 32.0]]), m), [[32.0, 22.0]], atol=1e-9)
+    np.testing.assert_allclose(
+        geometry.transform_points(np.array([[42.0, 32.0]]), m), [[32.0, 22.0]], atol=1e-9
+    )
     img = np.zeros((64, 64), np.uint8)
     img[20, 10] = 255
-    out = geometry.warp(img, geometry.affine_matrix(64, shift_frac=(0.25, -0.125)), fill_mode="constant")
+    out = geometry.warp(
+        img, geometry.affine_matrix(64, shift_frac=(0.25, -0.125)), fill_mode="constant"
+    )
     assert out[12, 26] == 255
 
 
@@ -90,5 +100,7 @@ def test_photometric_with_fixed_parameters():
     assert abs(int(brighter[0, 0, 1]) - (100 + 26)) <= 1
     grey = apply_params(img, fixed_params(16, saturation=0.0), 0)
     assert np.ptp(grey[0, 0]) <= 1
-    blurred = apply_params(np.pad(img, ((0, 0), (0, 16), (0, 0))), fixed_params(16, blur_sigma_px=2.0), 0)
+    blurred = apply_params(
+        np.pad(img, ((0, 0), (0, 16), (0, 0))), fixed_params(16, blur_sigma_px=2.0), 0
+    )
     assert 0 < blurred[8, 16, 0] < 150

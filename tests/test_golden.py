@@ -21,7 +21,13 @@ GOLDEN = REPO / "tests" / "golden"
 
 def test_golden_vectors_match_the_python_side(tmp_path):
     make_golden.write_all(tmp_path, GOLDEN / make_golden.MODEL_NAME)
-    for name in ("preprocess.json", "quantize.json", "dequantize.json", "metrics.json", "quality.json"):
+    for name in (
+        "preprocess.json",
+        "quantize.json",
+        "dequantize.json",
+        "metrics.json",
+        "quality.json",
+    ):
         fresh = json.loads((tmp_path / name).read_text())
         committed = json.loads((GOLDEN / name).read_text())
         assert fresh == committed, f"tests/golden/{name} is stale: run tests/golden/make_golden.py"
@@ -36,7 +42,10 @@ def test_golden_model_is_a_small_real_export():
     assert path.stat().st_size < 100 * 1024
     clf = TFLiteClassifier(path)
     assert clf.labels == ("circle", "square", "triangle")
-    assert clf.input_info.dtype == "uint8" and (clf.input_info.scale, clf.input_info.zero_point) == (1.0, 0)
+    assert clf.input_info.dtype == "uint8" and (
+        clf.input_info.scale,
+        clf.input_info.zero_point,
+    ) == (1.0, 0)
     assert clf.description["input"]["image_size_px"] == 32
     std = (GOLDEN / make_golden.STD_MODEL_NAME).read_bytes()
     entries = read_entries(std)
@@ -48,7 +57,9 @@ def test_golden_cases_cover_every_resize_kind_and_orientation():
     cases = json.loads((GOLDEN / "preprocess.json").read_text())["cases"]
     kinds = {c["resize"] for c in cases}
     assert kinds == {"area", "bilinear", "none"}
-    assert sorted(c["orientation"] for c in cases if c["name"].startswith("exif_")) == list(range(1, 9))
+    assert sorted(c["orientation"] for c in cases if c["name"].startswith("exif_")) == list(
+        range(1, 9)
+    )
     rotated = next(c for c in cases if c["name"] == "exif_6")
     assert rotated["oriented_hw"] == rotated["stored_hw"][::-1]
     model_cases = [c for c in cases if "raw_output" in c]

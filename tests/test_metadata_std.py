@@ -24,7 +24,11 @@ from edgeposinv.tflite.std_metadata import (
 )
 
 GOLDEN = Path(__file__).parent / "golden" / "metadata_int8_shapes.json"
-MEDIAPIPE_VENV = Path(os.environ.get("EDGEPOSINV_MEDIAPIPE_VENV", Path.home() / ".cache" / "edgeposinv-mediapipe-venv"))
+MEDIAPIPE_VENV = Path(
+    os.environ.get(
+        "EDGEPOSINV_MEDIAPIPE_VENV", Path.home() / ".cache" / "edgeposinv-mediapipe-venv"
+    )
+)
 
 
 def _metadata_facts(model_bytes: bytes) -> dict:
@@ -33,7 +37,9 @@ def _metadata_facts(model_bytes: bytes) -> dict:
     return {
         "standard": parse_metadata(entries[METADATA_NAME]),
         "edgeposinv": read_contract(model_bytes),
-        "associated_files": {name: data.decode("utf-8").splitlines() for name, data in files.items()},
+        "associated_files": {
+            name: data.decode("utf-8").splitlines() for name, data in files.items()
+        },
     }
 
 
@@ -48,20 +54,40 @@ def test_metadata_round_trip(int8_model, trained_run):
     assert inp["stats"] == {"min": [0.0], "max": [255.0]}
     assert out["associated_files"] == [{"name": "labels.txt", "type": "TENSOR_AXIS_LABELS"}]
     contract = facts["edgeposinv"]["input"]
-    assert contract["normalization_mean"] == [127.5] * 3 and contract["normalization_std"] == [127.5] * 3
+    assert (
+        contract["normalization_mean"] == [127.5] * 3
+        and contract["normalization_std"] == [127.5] * 3
+    )
     assert "(x - 127.5) / 127.5" in inp["description"]
 
 
 def test_builder_writes_what_it_is_given():
-    meta = StdMetadata(name="m", description="d", version="v", author="a", image_size_px=96, color_space="RGB",
-                       mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5), input_min=0.0, input_max=255.0,
-                       input_description="in", output_description="out", labels_file="labels.txt")
+    meta = StdMetadata(
+        name="m",
+        description="d",
+        version="v",
+        author="a",
+        image_size_px=96,
+        color_space="RGB",
+        mean=(127.5, 127.5, 127.5),
+        std=(127.5, 127.5, 127.5),
+        input_min=0.0,
+        input_max=255.0,
+        input_description="in",
+        output_description="out",
+        labels_file="labels.txt",
+    )
     buf = build_metadata(meta)
     assert buf == build_metadata(meta) and buf[4:8] == b"M001"
     parsed = parse_metadata(buf)
     assert parsed["inputs"][0]["normalization"] == {"mean": [127.5] * 3, "std": [127.5] * 3}
     assert parsed["inputs"][0]["default_size"] == [96, 96]
-    assert (parsed["name"], parsed["version"], parsed["author"], parsed["min_parser_version"]) == ("m", "v", "a", "1.0.0")
+    assert (parsed["name"], parsed["version"], parsed["author"], parsed["min_parser_version"]) == (
+        "m",
+        "v",
+        "a",
+        "1.0.0",
+    )
     with pytest.raises(ValueError, match="not a TFLite ModelMetadata"):
         parse_metadata(b"\0" * 16)
 
@@ -76,7 +102,9 @@ def test_metadata_matches_golden(int8_model):
     facts = _metadata_facts(int8_model.read_bytes())
     if os.environ.get("EDGEPOSINV_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n")
-    assert facts == json.loads(GOLDEN.read_text()), "metadata format changed; review, then EDGEPOSINV_UPDATE_GOLDEN=1"
+    assert facts == json.loads(GOLDEN.read_text()), (
+        "metadata format changed; review, then EDGEPOSINV_UPDATE_GOLDEN=1"
+    )
 
 
 def test_inspect_prints_the_facts_without_tensorflow(int8_model):
@@ -86,13 +114,18 @@ def test_inspect_prints_the_facts_without_tensorflow(int8_model):
         "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'ops': f['ops'], 'in': f['inputs']}))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     tail = json.loads(lines[-1])
     assert tail["tf"] is False
     assert tail["ops"]["CONV_2D"] == 4 and "SOFTMAX" in tail["ops"]
-    assert tail["in"][0]["dtype"] == "uint8" and tail["in"][0]["quantization"] == {"scale": 1.0, "zero_point": 0}
+    assert tail["in"][0]["dtype"] == "uint8" and tail["in"][0]["quantization"] == {
+        "scale": 1.0,
+        "zero_point": 0,
+    }
     text = "\n".join(lines[:-1])
     assert "Labels (3): circle, square, triangle" in text and "32x32 RGB" in text
     assert "center_square" in text and "normalization mean [0.0, 0.0, 0.0]" in text
@@ -104,20 +137,32 @@ def test_inspect_cli_rejects_a_non_model(tmp_path):
     bad = tmp_path / "x.tflite"
     bad.write_bytes(b"not a model at all")
     proc = run_cli("inspect", str(bad))
-    assert proc.returncode == 1 and "not a TFLite flatbuffer" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 1
+        and "not a TFLite flatbuffer" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 def _mediapipe_python() -> Path:
     python = MEDIAPIPE_VENV / "bin" / "python"
-    if python.is_file() and subprocess.run([str(python), "-c", "import mediapipe"], capture_output=True).returncode == 0:
+    if (
+        python.is_file()
+        and subprocess.run([str(python), "-c", "import mediapipe"], capture_output=True).returncode
+        == 0
+    ):
         return python
     shutil.rmtree(MEDIAPIPE_VENV, ignore_errors=True)
-    steps = [[sys.executable, "-m", "venv", str(MEDIAPIPE_VENV)],
-             [str(python), "-m", "pip", "install", "-q", "mediapipe"]]
+    steps = [
+        [sys.executable, "-m", "venv", str(MEDIAPIPE_VENV)],
+        [str(python), "-m", "pip", "install", "-q", "mediapipe"],
+    ]
     for step in steps:
         proc = subprocess.run(step, capture_output=True, text=True, timeout=900)
         if proc.returncode != 0:
-            reason = f"MediaPipe cannot be installed into {MEDIAPIPE_VENV}: {proc.stderr.strip()[-300:]}"
+            reason = (
+                f"MediaPipe cannot be installed into {MEDIAPIPE_VENV}: {proc.stderr.strip()[-300:]}"
+            )
             print(reason)
             pytest.skip(reason)
     return python
@@ -137,7 +182,9 @@ print(json.dumps({c.category_name: c.score for c in result.classifications[0].ca
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["float32", "int8"])
-def test_mediapipe_image_classifier_reads_labels_and_classifies(mode, trained_run, shapes_dir, tmp_path):
+def test_mediapipe_image_classifier_reads_labels_and_classifies(
+    mode, trained_run, shapes_dir, tmp_path
+):
     """A real third-party consumer: MediaPipe Tasks' ImageClassifier in its own virtualenv."""
     from edgeposinv.export.export import ExportOptions, export_run
     from edgeposinv.export.quantize import QuantSpec
@@ -146,7 +193,12 @@ def test_mediapipe_image_classifier_reads_labels_and_classifies(mode, trained_ru
     python = _mediapipe_python()
     model = tmp_path / f"{mode}.tflite"
     spec = QuantSpec.int8() if mode == "int8" else QuantSpec.float32()
-    export_run(trained_run, model, spec, options=ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False))
+    export_run(
+        trained_run,
+        model,
+        spec,
+        options=ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False),
+    )
     ours = TFLiteClassifier(model)
     script = tmp_path / "classify.py"
     script.write_text(_CLASSIFY)
@@ -156,7 +208,12 @@ def test_mediapipe_image_classifier_reads_labels_and_classifies(mode, trained_ru
         pixels = ours.prepare(rgb)  # already model-sized: MediaPipe's own resize is then a no-op
         image = tmp_path / f"{label}.png"
         cv2.imwrite(str(image), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
-        proc = subprocess.run([str(python), str(script), str(model), str(image)], capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [str(python), str(script), str(model), str(image)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         scores = json.loads(proc.stdout.strip().splitlines()[-1])
         assert set(scores) == set(ours.labels)  # the labels came from the model's label file

@@ -48,7 +48,14 @@ def test_offline_imagenet_error_says_where_to_put_the_file(tmp_path, monkeypatch
     with pytest.raises(ModelError) as e:
         build_model("mobilenet_v2", 96, 3, weights="imagenet", alpha=0.35)
     msg = str(e.value)
-    assert str(tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5") in msg
+    assert (
+        str(
+            tmp_path
+            / "models"
+            / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+        )
+        in msg
+    )
     assert "--weights PATH" in msg
 
 

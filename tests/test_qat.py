@@ -22,8 +22,11 @@ def test_wrapping_and_calibrating_keeps_the_float_models_predictions(trained_run
     float_probs, qat_probs = base.predict(x, verbose=0), qat.predict(x, verbose=0)
     assert _agreement(float_probs, qat_probs) >= 0.9
     assert np.abs(float_probs - qat_probs).mean() < 0.05
-    batchnorms = [layer.layer for layer in qat.layers
-                  if isinstance(getattr(layer, "layer", None), keras.layers.BatchNormalization)]
+    batchnorms = [
+        layer.layer
+        for layer in qat.layers
+        if isinstance(getattr(layer, "layer", None), keras.layers.BatchNormalization)
+    ]
     assert batchnorms and not any(layer.trainable for layer in batchnorms)
     names = [v.name for v in qat.weights]
     assert len(names) == len(set(names))
@@ -44,8 +47,12 @@ def test_float_copy_is_the_plain_network_with_the_qat_weights(trained_run):
     plain = float_copy(qat)
     assert not any("quant" in type(layer).__name__.lower() for layer in plain.layers)
     assert all("/" in w.name and not w.name.startswith("quant") for w in plain.weights)
-    qat_kernel = next(w for w in qat.weights if w.name.endswith("/kernel:0") and "probabilities" in w.name)
-    np.testing.assert_array_equal(plain.get_layer("probabilities").kernel.numpy(), qat_kernel.numpy())
+    qat_kernel = next(
+        w for w in qat.weights if w.name.endswith("/kernel:0") and "probabilities" in w.name
+    )
+    np.testing.assert_array_equal(
+        plain.get_layer("probabilities").kernel.numpy(), qat_kernel.numpy()
+    )
     assert _agreement(plain.predict(x, verbose=0), qat.predict(x, verbose=0)) >= 0.9
 
 
@@ -65,13 +72,23 @@ def test_depthwise_weights_are_quantized_per_channel():
     kernel = rng.uniform(0.5, 1.0, (3, 3, 2, 1)).astype(np.float32) * 1e-3
     kernel[:, :, 1] *= 1e-3
     dw.set_weights([kernel, np.zeros(2, np.float32)])
-    bn.set_weights([np.array([1.0, 1e3], np.float32), np.zeros(2, np.float32), np.zeros(2, np.float32),
-                    np.ones(2, np.float32)])
+    bn.set_weights(
+        [
+            np.array([1.0, 1e3], np.float32),
+            np.zeros(2, np.float32),
+            np.zeros(2, np.float32),
+            np.ones(2, np.float32),
+        ]
+    )
     x = rng.uniform(0, 255, (16, 8, 8, 2)).astype(np.float32)
 
     qat = quantize_model(model)
     calibrate_ranges(qat, model, x, batch_size=16)
-    ranges = [v for v in qat.get_layer("quant_dw").non_trainable_weights if "depthwise_kernel_max" in v.name]
+    ranges = [
+        v
+        for v in qat.get_layer("quant_dw").non_trainable_weights
+        if "depthwise_kernel_max" in v.name
+    ]
     assert ranges and tuple(ranges[0].shape) == (2,)
     np.testing.assert_allclose(ranges[0].numpy(), np.abs(kernel).reshape(-1, 2).max(0), rtol=1e-5)
     small, exact = qat.predict(x, verbose=0)[..., 1], model.predict(x, verbose=0)[..., 1]

@@ -32,8 +32,11 @@ def off_centre_set(n_per_class: int = 30, size: int = 48, seed: int = 7):
             if rng.random() < 0.5:
                 c = c[::-1]
             img = draw_shape(kind, size, (size // 2, size // 2), r, rng)
-            m = geometry.view_matrix(size, rotation_deg=float(rng.uniform(-25, 25)),
-                                     shift_frac=((c[0] - size // 2) / size, (c[1] - size // 2) / size))
+            m = geometry.view_matrix(
+                size,
+                rotation_deg=float(rng.uniform(-25, 25)),
+                shift_frac=((c[0] - size // 2) / size, (c[1] - size // 2) / size),
+            )
             images.append(geometry.warp(img, m, fill_mode="reflect"))
             labels.append(k)
     return np.stack(images), np.array(labels)
@@ -68,8 +71,23 @@ def _history(run_dir):
 def test_resume_after_kill_gives_the_full_epoch_count(shapes_dir, tmp_path):
     run = tmp_path / "run"
     epochs = 10
-    args = [sys.executable, "-m", "edgeposinv", "train", str(shapes_dir), "--out", str(run), "--image-size", "32",
-            "--epochs", str(epochs), "--batch-size", "8", "--seed", "1"]
+    args = [
+        sys.executable,
+        "-m",
+        "edgeposinv",
+        "train",
+        str(shapes_dir),
+        "--out",
+        str(run),
+        "--image-size",
+        "32",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "8",
+        "--seed",
+        "1",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     state = run / "checkpoint" / "state.json"
@@ -112,8 +130,14 @@ def test_qat_run_converts_to_int8_and_runs_in_the_interpreter(shapes_dir, tmp_pa
     from edgeposinv.training.train import TrainConfig, train
 
     run_dir = tmp_path / "qat"
-    train(shapes_dir, run_dir, TrainConfig(image_size_px=32, epochs=6, batch_size=16, augment="none",
-                                           qat=True, qat_epochs=2), show_progress=False)
+    train(
+        shapes_dir,
+        run_dir,
+        TrainConfig(
+            image_size_px=32, epochs=6, batch_size=16, augment="none", qat=True, qat_epochs=2
+        ),
+        show_progress=False,
+    )
     run = read_run(run_dir)
     assert run.config["train"]["qat"] is True
     assert [row["phase"] for row in _history(run_dir)][-1] == "qat"
@@ -141,7 +165,14 @@ def test_qat_run_converts_to_int8_and_runs_in_the_interpreter(shapes_dir, tmp_pa
         tflite_pred.append(int(interpreter.get_tensor(out["index"])[0].argmax()))
     keras_acc = float((keras_pred == data.label_ids).mean())
     tflite_acc = float((np.array(tflite_pred) == data.label_ids).mean())
-    print("QAT keras", keras_acc, "int8", tflite_acc, "agree", float((np.array(tflite_pred) == keras_pred).mean()))
+    print(
+        "QAT keras",
+        keras_acc,
+        "int8",
+        tflite_acc,
+        "agree",
+        float((np.array(tflite_pred) == keras_pred).mean()),
+    )
     assert keras_acc >= 0.8
     assert tflite_acc >= keras_acc - 0.05
 
@@ -150,11 +181,34 @@ def test_too_small_for_the_batch_is_a_clear_error(shapes_dir, tmp_path):
     from edgeposinv.training.train import TrainConfig, train
 
     with pytest.raises(DatasetError, match="fewer than one batch.*--batch-size 512"):
-        train(shapes_dir, tmp_path / "r", TrainConfig(image_size_px=32, epochs=1, batch_size=512), show_progress=False)
+        train(
+            shapes_dir,
+            tmp_path / "r",
+            TrainConfig(image_size_px=32, epochs=1, batch_size=512),
+            show_progress=False,
+        )
     assert not (tmp_path / "r").exists()
-    r = run_cli("train", str(shapes_dir), "--out", str(tmp_path / "r"), "--image-size", "32", "--val-split", "0.999")
+    r = run_cli(
+        "train",
+        str(shapes_dir),
+        "--out",
+        str(tmp_path / "r"),
+        "--image-size",
+        "32",
+        "--val-split",
+        "0.999",
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr and "--val-split" in r.stderr
-    r = run_cli("train", str(shapes_dir), "--out", str(tmp_path / "r"), "--arch", "mobilenet_v2", "--image-size", "64")
+    r = run_cli(
+        "train",
+        str(shapes_dir),
+        "--out",
+        str(tmp_path / "r"),
+        "--arch",
+        "mobilenet_v2",
+        "--image-size",
+        "64",
+    )
     assert r.returncode == 1 and "[96, 224]" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "r").exists()
 
@@ -162,15 +216,34 @@ def test_too_small_for_the_batch_is_a_clear_error(shapes_dir, tmp_path):
 def test_run_folder_is_reproducible_and_complete(shapes_dir, tmp_path):
     from edgeposinv.training.train import TrainConfig, train
 
-    config = TrainConfig(image_size_px=32, epochs=2, batch_size=16, seed=5, augment="strong", optimizer="adamw",
-                         label_smoothing=0.1, class_weight="balanced")
+    config = TrainConfig(
+        image_size_px=32,
+        epochs=2,
+        batch_size=16,
+        seed=5,
+        augment="strong",
+        optimizer="adamw",
+        label_smoothing=0.1,
+        class_weight="balanced",
+    )
     train(shapes_dir, tmp_path / "a", config, show_progress=False)
     train(shapes_dir, tmp_path / "b", config, show_progress=False)
-    for name in ("config.json", "split.json", "labels.txt", "history.csv", "training_curve.png", "model.keras"):
+    for name in (
+        "config.json",
+        "split.json",
+        "labels.txt",
+        "history.csv",
+        "training_curve.png",
+        "model.keras",
+    ):
         assert (tmp_path / "a" / name).is_file(), name
-    assert (tmp_path / "a" / "split.json").read_text() == (tmp_path / "b" / "split.json").read_text()
+    assert (tmp_path / "a" / "split.json").read_text() == (
+        tmp_path / "b" / "split.json"
+    ).read_text()
     ha, hb = _history(tmp_path / "a"), _history(tmp_path / "b")
-    np.testing.assert_allclose([float(r["loss"]) for r in ha], [float(r["loss"]) for r in hb], rtol=1e-4)
+    np.testing.assert_allclose(
+        [float(r["loss"]) for r in ha], [float(r["loss"]) for r in hb], rtol=1e-4
+    )
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())
     assert cfg["augment"]["max_rotation_deg"] == 40.0 and cfg["train"]["optimizer"] == "adamw"
 
@@ -184,7 +257,9 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     optimizer = keras.optimizers.Adam(1e-3)
     model.compile(optimizer=optimizer, loss="categorical_crossentropy")
     state = checkpoints.new_state()
-    cb = checkpoints.make_callback(tmp_path, state, "train", 10, patience=2, track_best=True, optimizer=optimizer)
+    cb = checkpoints.make_callback(
+        tmp_path, state, "train", 10, patience=2, track_best=True, optimizer=optimizer
+    )
     cb.set_model(model)
     cb.on_train_begin()
     best = None

@@ -13,7 +13,18 @@ from edgeposinv.capture.sources import SourceError, open_source
 from edgeposinv.capture.writer import CaptureWriteError, DatasetWriter, new_session_id
 
 __all__ = [
-    "CaptureConfig", "CaptureSummary", "CaptureWriteError", "DatasetWriter", "GuideConfig",
-    "GuideStep", "QualityConfig", "SourceError", "draw_guide", "draw_status", "new_session_id",
-    "open_source", "parse_grid", "run_capture",
+    "CaptureConfig",
+    "CaptureSummary",
+    "CaptureWriteError",
+    "DatasetWriter",
+    "GuideConfig",
+    "GuideStep",
+    "QualityConfig",
+    "SourceError",
+    "draw_guide",
+    "draw_status",
+    "new_session_id",
+    "open_source",
+    "parse_grid",
+    "run_capture",
 ]

@@ -59,8 +59,12 @@ class GuideStep:
         return f"{self.cell_name}, {self.angle}"
 
     def to_manifest(self) -> dict:
-        return {"grid": list(self.grid), "cell": list(self.cell), "cell_name": self.cell_name,
-                "angle": self.angle}
+        return {
+            "grid": list(self.grid),
+            "cell": list(self.cell),
+            "cell_name": self.cell_name,
+            "angle": self.angle,
+        }
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,17 @@ class GuideConfig:
 
     def __post_init__(self) -> None:
         if not (1 <= self.rows <= 8 and 1 <= self.cols <= 8):
-            raise ConfigError(f"The guide grid must have 1 to 8 rows and columns. Got {self.rows}x{self.cols}.")
+            raise ConfigError(
+                f"The guide grid must have 1 to 8 rows and columns. Got {self.rows}x{self.cols}."
+            )
         if not self.angles or any(not a.strip() for a in self.angles):
-            raise ConfigError(f"The guide needs at least one non-empty angle prompt. Got {self.angles!r}.")
+            raise ConfigError(
+                f"The guide needs at least one non-empty angle prompt. Got {self.angles!r}."
+            )
         if self.shots_per_step < 1:
-            raise ConfigError(f"The 'shots_per_step' of GuideConfig must be >= 1. Got {self.shots_per_step}.")
+            raise ConfigError(
+                f"The 'shots_per_step' of GuideConfig must be >= 1. Got {self.shots_per_step}."
+            )
 
     @property
     def n_steps(self) -> int:
@@ -91,7 +101,9 @@ class GuideConfig:
         return GuideStep((self.rows, self.cols), divmod(cell_i, self.cols), self.angles[angle_i])
 
 
-def cell_rect(shape: Sequence[int], grid: tuple[int, int], cell: tuple[int, int]) -> tuple[int, int, int, int]:
+def cell_rect(
+    shape: Sequence[int], grid: tuple[int, int], cell: tuple[int, int]
+) -> tuple[int, int, int, int]:
     """Pixel rectangle ``(x0, y0, x1, y1)`` (exclusive end) of ``cell`` in an image of ``shape``."""
     h, w = shape[:2]
     rows, cols = grid
@@ -131,8 +143,14 @@ def draw_guide(frame_bgr: np.ndarray, step: GuideStep) -> np.ndarray:
     return out
 
 
-def draw_status(frame_bgr: np.ndarray, label: str, counts: Mapping[str, int], coverage: np.ndarray,
-                burst: bool = False, message: str = "") -> np.ndarray:
+def draw_status(
+    frame_bgr: np.ndarray,
+    label: str,
+    counts: Mapping[str, int],
+    coverage: np.ndarray,
+    burst: bool = False,
+    message: str = "",
+) -> np.ndarray:
     """Draw the current label, per-label counts and a small coverage map (in place; returns it).
 
     ``coverage`` is a ``(rows, cols)`` array of kept images per cell for the current label.

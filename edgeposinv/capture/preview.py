@@ -12,19 +12,26 @@ WINDOW = "edgeposinv capture"
 
 #: key → action; shown in the window title bar and in `edgeposinv capture --help`.
 KEYS = {
-    ord(" "): "capture", ord("c"): "capture",
+    ord(" "): "capture",
+    ord("c"): "capture",
     ord("b"): "burst",
-    ord("n"): "next", ord("."): "next",
-    ord("p"): "previous", ord(","): "previous",
-    ord("u"): "undo", 8: "undo",
-    ord("q"): "quit", 27: "quit",
+    ord("n"): "next",
+    ord("."): "next",
+    ord("p"): "previous",
+    ord(","): "previous",
+    ord("u"): "undo",
+    8: "undo",
+    ord("q"): "quit",
+    27: "quit",
 }
 KEY_HELP = "space/c capture, b burst on/off, n/p next/previous label, u undo, q/Esc quit"
 
 
 def display_available() -> tuple[bool, str]:
     """Whether a preview window can be shown, and why not."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
         return False, "no display ($DISPLAY is not set)"
     return True, ""
 

@@ -32,7 +32,9 @@ def change(thumb_a: np.ndarray, thumb_b: np.ndarray) -> float:
     return float(np.mean(np.abs(thumb_a - thumb_b)) / 255.0)
 
 
-def exposure(gray: np.ndarray, dark_level: int = 20, bright_level: int = 235, fraction: float = 0.95) -> str:
+def exposure(
+    gray: np.ndarray, dark_level: int = 20, bright_level: int = 235, fraction: float = 0.95
+) -> str:
     """``"dark"`` or ``"bright"`` when nearly all pixels are black or white, else ``"ok"``."""
     n = gray.size
     if np.count_nonzero(gray <= dark_level) >= fraction * n:
@@ -54,7 +56,9 @@ class QualityConfig:
 
     def __post_init__(self) -> None:
         if not self.min_sharpness >= 0:
-            raise ConfigError(f"--min-sharpness must be >= 0 (0 turns the blur gate off). Got {self.min_sharpness}.")
+            raise ConfigError(
+                f"--min-sharpness must be >= 0 (0 turns the blur gate off). Got {self.min_sharpness}."
+            )
         if not 0 <= self.min_change < 1:
             raise ConfigError(
                 f"--min-change must be in [0, 1) (fraction of full-scale difference; 0 turns the "

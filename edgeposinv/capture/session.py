@@ -75,7 +75,9 @@ class CaptureSummary:
     rejected: Counter = field(default_factory=Counter)
     flagged: Counter = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)
-    rejected_files: list[tuple[str, str]] = field(default_factory=list)  # folder import: (file, why)
+    rejected_files: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # folder import: (file, why)
     sharpness_seen: list[float] = field(default_factory=list, repr=False)
     frames_read: int = 0
     candidates: int = 0
@@ -94,10 +96,15 @@ class CaptureSummary:
         ]
         if self.candidates and self.rejected["blurry"] > self.candidates / 2:
             median = float(np.median(self.sharpness_seen))
-            out.append(f"  more than half the frames were rejected as blurry (median sharpness {median:.1f}); "
-                       "if they look sharp, lower --min-sharpness (sharpness depends on resolution and scene)")
+            out.append(
+                f"  more than half the frames were rejected as blurry (median sharpness {median:.1f}); "
+                "if they look sharp, lower --min-sharpness (sharpness depends on resolution and scene)"
+            )
         if self.flagged:
-            out.append("  flagged exposure (kept): " + ", ".join(f"{k}: {v}" for k, v in sorted(self.flagged.items())))
+            out.append(
+                "  flagged exposure (kept): "
+                + ", ".join(f"{k}: {v}" for k, v in sorted(self.flagged.items()))
+            )
         if self.undone:
             out.append(f"  undone: {self.undone}")
         if self.rejected_files:
@@ -138,15 +145,29 @@ def stop_on_signals() -> Iterator[_StopFlag]:
 class _Run:
     """State of one capture run (current label, counts, undo stack, coverage)."""
 
-    def __init__(self, config: CaptureConfig, source: FrameSource, writer: DatasetWriter,
-                 summary: CaptureSummary, notify: Callable[[str], None]) -> None:
-        self.config, self.source, self.writer, self.summary, self.notify = config, source, writer, summary, notify
+    def __init__(
+        self,
+        config: CaptureConfig,
+        source: FrameSource,
+        writer: DatasetWriter,
+        summary: CaptureSummary,
+        notify: Callable[[str], None],
+    ) -> None:
+        self.config, self.source, self.writer, self.summary, self.notify = (
+            config,
+            source,
+            writer,
+            summary,
+            notify,
+        )
         self.gates = QualityGates(config.quality)
         self.label_i = 0
         self.guided = source.kind != "folder"
         g = config.guide
         self.coverage = {name: np.zeros((g.rows, g.cols), np.int64) for name in config.labels}
-        self.n_label: Counter = Counter()  # kept images per label, earlier runs included (guide position)
+        self.n_label: Counter = (
+            Counter()
+        )  # kept images per label, earlier runs included (guide position)
         entries, _ = read_manifest(writer.root)
         for e in entries:
             if e.get("label") in self.coverage:
@@ -178,7 +199,11 @@ class _Run:
         self.summary.sharpness_seen.append(verdict.sharpness)
         if not verdict.kept:
             self.summary.rejected[verdict.reject] += 1
-            detail = f"sharpness {verdict.sharpness:.1f}" if verdict.reject == "blurry" else f"change {verdict.change:.4f}"
+            detail = (
+                f"sharpness {verdict.sharpness:.1f}"
+                if verdict.reject == "blurry"
+                else f"change {verdict.change:.4f}"
+            )
             self.message = f"rejected: {verdict.reject} ({detail})"
             if frame.name:
                 self.summary.rejected_files.append((frame.name, self.message.split(": ", 1)[1]))
@@ -186,8 +211,10 @@ class _Run:
             return None
         step = self.step()
         h, w = frame.image.shape[:2]
-        fields: dict = {"source": self.source.manifest_source(),
-                        "device": {**self.source.device(), "width": int(w), "height": int(h)}}
+        fields: dict = {
+            "source": self.source.manifest_source(),
+            "device": {**self.source.device(), "width": int(w), "height": int(h)},
+        }
         if self.guided:
             fields["guide"] = step.to_manifest()
         fields["sharpness"] = round(verdict.sharpness, 3)
@@ -204,7 +231,9 @@ class _Run:
         try:
             entry = self.writer.write(label, data, suffix, fields)
         except CaptureWriteError as e:
-            raise CaptureWriteError(f"{e} ({sum(self.summary.kept.values())} image(s) kept in this session)") from None
+            raise CaptureWriteError(
+                f"{e} ({sum(self.summary.kept.values())} image(s) kept in this session)"
+            ) from None
         self.undo_stack.append((entry, self.gates.reference(label)))
         self.gates.accept(label, thumb)
         self.summary.kept[label] += 1
@@ -212,7 +241,9 @@ class _Run:
         self._cover(entry, +1)
         if verdict.exposure != "ok":
             self.summary.flagged[verdict.exposure] += 1
-        self.message = f"kept {entry['path']}" + ("" if verdict.exposure == "ok" else f" (flag: {verdict.exposure})")
+        self.message = f"kept {entry['path']}" + (
+            "" if verdict.exposure == "ok" else f" (flag: {verdict.exposure})"
+        )
         return entry
 
     def undo(self) -> None:
@@ -239,8 +270,13 @@ def _frames(source: FrameSource, mode: str) -> Iterator[Frame]:
         total = len(source.files)  # type: ignore[attr-defined]
     elif source.kind == "video":
         total = source.device().get("frame_count") or None
-    return progress(source.frames(), desc=f"capture {source.id}", unit="frame", total=total,
-                    disable=source.live or mode == "preview")
+    return progress(
+        source.frames(),
+        desc=f"capture {source.id}",
+        unit="frame",
+        total=total,
+        disable=source.live or mode == "preview",
+    )
 
 
 def _headless(run: _Run, stop: _StopFlag) -> str:
@@ -252,7 +288,9 @@ def _headless(run: _Run, stop: _StopFlag) -> str:
     for frame in _frames(run.source, "headless"):
         if run.guided and run.step().prompt() != last_prompt:
             last_prompt = run.step().prompt()
-            run.notify(f"now: {last_prompt}" + (f" (label {run.label})" if len(cfg.labels) > 1 else ""))
+            run.notify(
+                f"now: {last_prompt}" + (f" (label {run.label})" if len(cfg.labels) > 1 else "")
+            )
         if stop.signum is not None:
             return "signal"
         summary.frames_read += 1
@@ -275,7 +313,9 @@ def _preview(run: _Run, stop: _StopFlag, window: PreviewWindow) -> str:
     burst, next_burst = False, 0.0
     kept_before = sum(summary.kept.values())
     fps = float(getattr(run.source, "fps", 0.0))
-    wait_ms = max(1, int(1000 / fps)) if not run.source.live and fps > 0 else 1  # play videos in real time
+    wait_ms = (
+        max(1, int(1000 / fps)) if not run.source.live and fps > 0 else 1
+    )  # play videos in real time
     for frame in _frames(run.source, "preview"):
         if stop.signum is not None:
             return "signal"
@@ -304,8 +344,11 @@ def _preview(run: _Run, stop: _StopFlag, window: PreviewWindow) -> str:
     return "end of source"
 
 
-def run_capture(config: CaptureConfig, notify: Callable[[str], None] = log.info,
-                window: PreviewWindow | None = None) -> CaptureSummary:
+def run_capture(
+    config: CaptureConfig,
+    notify: Callable[[str], None] = log.info,
+    window: PreviewWindow | None = None,
+) -> CaptureSummary:
     """Capture (or import) images into ``config.out_dir`` with the guide and the quality gates.
 
     SIGINT/SIGTERM stop the run after the current image; everything kept stays listed.
@@ -324,23 +367,31 @@ def run_capture(config: CaptureConfig, notify: Callable[[str], None] = log.info,
                 except cv2.error as e:
                     why = f"OpenCV cannot open a window ({str(e).strip().splitlines()[-1]})"
             if window is None:
-                notify(f"Note: {why}; capturing headless (as with --no-preview): "
-                       f"a capture every {config.every_ms} ms, follow the printed guide")
+                notify(
+                    f"Note: {why}; capturing headless (as with --no-preview): "
+                    f"a capture every {config.every_ms} ms, follow the printed guide"
+                )
         mode = "preview" if window else "headless"
-        summary = CaptureSummary(Path(config.out_dir), writer.session, source.describe(), mode, config.quality)
+        summary = CaptureSummary(
+            Path(config.out_dir), writer.session, source.describe(), mode, config.quality
+        )
         run = _Run(config, source, writer, summary, notify)
         with stop_on_signals() as stop:
             try:
                 summary.stopped = _preview(run, stop, window) if window else _headless(run, stop)
             except SourceError as e:
                 n = sum(summary.kept.values())
-                raise SourceError(f"{e} ({n} image(s) kept in {config.out_dir} are complete and listed)") from None
+                raise SourceError(
+                    f"{e} ({n} image(s) kept in {config.out_dir} are complete and listed)"
+                ) from None
             finally:
                 if window:
                     window.close()
         if stop.signum is not None:
             summary.signal = stop.signum
-            summary.stopped = f"{signal.Signals(stop.signum).name} received (the last image was finished)"
+            summary.stopped = (
+                f"{signal.Signals(stop.signum).name} received (the last image was finished)"
+            )
         summary.problems = list(source.problems)
         return summary
     finally:

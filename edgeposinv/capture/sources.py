@@ -99,8 +99,11 @@ class CaptureSource(FrameSource):
     def _open_error(self) -> str:
         if self.kind == "camera":
             opened = [str(i) for i in PROBE_INDICES if i != int(self.id) and _camera_opens(i)]
-            found = f"indices that did open: {', '.join(opened)}" if opened else (
-                f"no camera index from {PROBE_INDICES[0]} to {PROBE_INDICES[-1]} opened")
+            found = (
+                f"indices that did open: {', '.join(opened)}"
+                if opened
+                else (f"no camera index from {PROBE_INDICES[0]} to {PROBE_INDICES[-1]} opened")
+            )
             return f"Cannot open camera {self.id} ({found}); pass one of those to --source, or check the cable/permissions"
         if self.kind == "stream":
             return f"Cannot open the stream {self.id}; check the URL, the network and that OpenCV's FFmpeg backend supports it"
@@ -126,13 +129,16 @@ class CaptureSource(FrameSource):
             if not ok or image is None:
                 if not self.live:
                     if index == 0:
-                        raise SourceError(f"The video {self.spec} opened but delivered no frames; it may be empty or damaged")
+                        raise SourceError(
+                            f"The video {self.spec} opened but delivered no frames; it may be empty or damaged"
+                        )
                     return
                 failed += 1
                 if failed >= MAX_FAILED_READS:
                     raise SourceError(
                         f"The {self.describe()} stopped delivering frames after {index} frame(s); "
-                        "check that it is still connected and not used by another program")
+                        "check that it is still connected and not used by another program"
+                    )
                 time.sleep(0.02)
                 continue
             failed = 0
@@ -162,11 +168,16 @@ class FolderSource(FrameSource):
         self.files = sorted(p for p in self.path.iterdir() if not p.name.startswith("."))
         subdirs = [p.name for p in self.files if p.is_dir()]
         if subdirs:
-            log.warning("Folder import reads only the files of %s; sub-folders not imported: %s",
-                        self.path, ", ".join(subdirs))
+            log.warning(
+                "Folder import reads only the files of %s; sub-folders not imported: %s",
+                self.path,
+                ", ".join(subdirs),
+            )
         self.files = [p for p in self.files if p.is_file()]
         if not self.files:
-            raise SourceError(f"The folder {self.path} has no files to import (looked for {', '.join(IMAGE_EXTENSIONS)})")
+            raise SourceError(
+                f"The folder {self.path} has no files to import (looked for {', '.join(IMAGE_EXTENSIONS)})"
+            )
 
     def device(self) -> dict:
         return {"backend": "file"}
@@ -174,7 +185,12 @@ class FolderSource(FrameSource):
     def frames(self) -> Iterator[Frame]:
         for i, p in enumerate(self.files):
             if not is_image_name(p):
-                self.problems.append((str(p), f"not an image file (extension {p.suffix or 'none'}; expected {', '.join(IMAGE_EXTENSIONS)})"))
+                self.problems.append(
+                    (
+                        str(p),
+                        f"not an image file (extension {p.suffix or 'none'}; expected {', '.join(IMAGE_EXTENSIONS)})",
+                    )
+                )
                 continue
             try:
                 data = p.read_bytes()
@@ -183,7 +199,9 @@ class FolderSource(FrameSource):
                 continue
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
             if image is None or image.size == 0:
-                self.problems.append((str(p), "corrupt or not decodable (empty or damaged image data)"))
+                self.problems.append(
+                    (str(p), "corrupt or not decodable (empty or damaged image data)")
+                )
                 continue
             suffix = ".jpg" if p.suffix.lower() == ".jpeg" else p.suffix.lower()
             yield Frame(image, 0.0, i, data=data, suffix=suffix, name=p.name)

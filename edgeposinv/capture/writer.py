@@ -49,7 +49,12 @@ def utc_timestamp() -> str:
 
 def check_label(label: str) -> str:
     """A label must be usable as one folder name."""
-    if not label or label.strip() != label or label.startswith(".") or any(c in label for c in '/\\:*?"<>|'):
+    if (
+        not label
+        or label.strip() != label
+        or label.startswith(".")
+        or any(c in label for c in '/\\:*?"<>|')
+    ):
         raise ConfigError(
             f"The label {label!r} cannot be a folder name; use letters, digits, '-' or '_' "
             "(no slashes, no leading dot or spaces)"
@@ -87,10 +92,17 @@ def read_manifest(root: Path) -> tuple[list[dict], list[tuple[int, str]]]:
 class DatasetWriter:
     """Appends images to ``root/<label>/`` and lines to ``root/manifest.jsonl`` for one session."""
 
-    def __init__(self, root: str | os.PathLike, image_format: str = "jpg", session: str | None = None,
-                 jpeg_quality: int = 95) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        image_format: str = "jpg",
+        session: str | None = None,
+        jpeg_quality: int = 95,
+    ) -> None:
         if image_format not in FORMATS:
-            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}. Got {image_format!r}.")
+            raise ConfigError(
+                f"--format must be one of {', '.join(FORMATS)}. Got {image_format!r}."
+            )
         self.root = Path(root)
         self.suffix = FORMATS[image_format]
         self.jpeg_quality = jpeg_quality
@@ -99,11 +111,17 @@ class DatasetWriter:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise CaptureWriteError(f"{self.root} exists and is not a folder; choose another --out") from None
+            raise CaptureWriteError(
+                f"{self.root} exists and is not a folder; choose another --out"
+            ) from None
         except OSError as e:
-            raise CaptureWriteError(f"Cannot create the dataset folder {self.root}: {_describe(e)}") from None
+            raise CaptureWriteError(
+                f"Cannot create the dataset folder {self.root}: {_describe(e)}"
+            ) from None
         if not os.access(self.root, os.W_OK):
-            raise CaptureWriteError(f"The dataset folder {self.root} is not writable; fix its permissions or choose another --out")
+            raise CaptureWriteError(
+                f"The dataset folder {self.root} is not writable; fix its permissions or choose another --out"
+            )
         self._remove_partial_files()
         self._end_manifest_with_newline()
         self.next_seq = self._last_seq() + 1
@@ -126,7 +144,10 @@ class DatasetWriter:
             with self.manifest.open("rb+") as f:
                 f.seek(-1, os.SEEK_END)
                 if f.read(1) != b"\n":
-                    log.warning("%s ended in a partial line; it is left as is and a new line started", self.manifest)
+                    log.warning(
+                        "%s ended in a partial line; it is left as is and a new line started",
+                        self.manifest,
+                    )
                     f.write(b"\n")
 
     def _last_seq(self) -> int:
@@ -146,7 +167,9 @@ class DatasetWriter:
         params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality] if self.suffix == ".jpg" else []
         ok, buf = cv2.imencode(self.suffix, image_bgr, params)
         if not ok:
-            raise CaptureWriteError(f"OpenCV could not encode a {image_bgr.shape} frame as {self.suffix}")
+            raise CaptureWriteError(
+                f"OpenCV could not encode a {image_bgr.shape} frame as {self.suffix}"
+            )
         return buf.tobytes()
 
     def write(self, label: str, data: bytes, suffix: str, fields: dict) -> dict:
@@ -170,8 +193,13 @@ class DatasetWriter:
             if placed:
                 break
             self.next_seq += 1  # someone else's file has this name: never overwrite it
-        entry = {"path": f"{label}/{name}", "label": label, "session": self.session,
-                 "seq": self.next_seq, **fields}
+        entry = {
+            "path": f"{label}/{name}",
+            "label": label,
+            "session": self.session,
+            "seq": self.next_seq,
+            **fields,
+        }
         self.next_seq += 1
         try:
             self._append_line(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -240,8 +268,10 @@ class DatasetWriter:
             with contextlib.suppress(FileNotFoundError):
                 (self.root / entry["path"]).unlink()
         except OSError as e:
-            raise CaptureWriteError(f"Cannot undo {entry['path']}: {_describe(e)}; the image and its "
-                                    f"manifest line are left as they were") from None
+            raise CaptureWriteError(
+                f"Cannot undo {entry['path']}: {_describe(e)}; the image and its "
+                f"manifest line are left as they were"
+            ) from None
 
     def _error(self, path: Path, e: OSError) -> CaptureWriteError:
         return CaptureWriteError(

@@ -7,8 +7,13 @@ import click
 
 @click.command()
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Folder to create with compare.html and compare.json.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder to create with compare.html and compare.json.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 def compare(reports, out, overwrite) -> None:
     """Put REPORT_DIR... side by side (host vs device, float32 vs int8, ...): a table and overlaid plots."""

@@ -12,10 +12,19 @@ def dataset() -> None:
 
 @dataset.command()
 @click.argument("data", type=click.Path(file_okay=False, path_type=str))
-@click.option("--chart", default=None, type=click.Path(dir_okay=False, path_type=str),
-              help="Coverage chart PNG to write (default: DATA/coverage.png).")
-@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=str),
-              help="Also write the statistics as JSON.")
+@click.option(
+    "--chart",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Coverage chart PNG to write (default: DATA/coverage.png).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Also write the statistics as JSON.",
+)
 def stats(data, chart, json_path) -> None:
     """Counts per label, session and guide cell; problems; a coverage chart."""
     import os

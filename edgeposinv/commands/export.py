@@ -9,31 +9,92 @@ QUANT_CHOICES = ["float32", "float16", "dynamic", "int8", "int8-qat"]
 
 @click.command()
 @click.argument("run", type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(path_type=str),
-              help="MODEL.tflite to write (plus MODEL.json), or a folder models/NAME "
-                   "(model.tflite, MODEL.json, MODEL_CARD.md).")
-@click.option("--quantize", default="int8", show_default=True, type=click.Choice(QUANT_CHOICES),
-              help="int8-qat needs a run trained with --qat.")
-@click.option("--io", "io", type=click.Choice(["uint8", "int8", "float32"]), default=None,
-              help="Input/output tensor type of int8 modes [default: uint8].")
-@click.option("--calibration", type=click.Path(path_type=str), default=None,
-              help="Calibration folder for int8 modes, e.g. calibration/NAME (default: a stratified "
-                   "sample of the run's training split).")
-@click.option("--calibration-size", type=int, default=None,
-              help="Images sampled from the training split when no --calibration is given [default: 200].")
-@click.option("--max-drop", type=float, default=2.0, show_default=True,
-              help="Refuse the model if its validation accuracy drops more than this many points.")
-@click.option("--force", is_flag=True, help="Keep a model that fails the parity gate (figures go into MODEL.json).")
-@click.option("--threads", type=int, default=1, show_default=True, help="Interpreter threads for the latency figure.")
-@click.option("--android-assets", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Also copy the model where the Android demo picks it up "
-                   "(android_demo/app/src/main/assets).")
-@click.option("--report-json", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="report.json of 'edgeposinv evaluate': per-set accuracy for MODEL_CARD.md.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration sample.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=str),
+    help="MODEL.tflite to write (plus MODEL.json), or a folder models/NAME "
+    "(model.tflite, MODEL.json, MODEL_CARD.md).",
+)
+@click.option(
+    "--quantize",
+    default="int8",
+    show_default=True,
+    type=click.Choice(QUANT_CHOICES),
+    help="int8-qat needs a run trained with --qat.",
+)
+@click.option(
+    "--io",
+    "io",
+    type=click.Choice(["uint8", "int8", "float32"]),
+    default=None,
+    help="Input/output tensor type of int8 modes [default: uint8].",
+)
+@click.option(
+    "--calibration",
+    type=click.Path(path_type=str),
+    default=None,
+    help="Calibration folder for int8 modes, e.g. calibration/NAME (default: a stratified "
+    "sample of the run's training split).",
+)
+@click.option(
+    "--calibration-size",
+    type=int,
+    default=None,
+    help="Images sampled from the training split when no --calibration is given [default: 200].",
+)
+@click.option(
+    "--max-drop",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Refuse the model if its validation accuracy drops more than this many points.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Keep a model that fails the parity gate (figures go into MODEL.json).",
+)
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Interpreter threads for the latency figure.",
+)
+@click.option(
+    "--android-assets",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Also copy the model where the Android demo picks it up "
+    "(android_demo/app/src/main/assets).",
+)
+@click.option(
+    "--report-json",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="report.json of 'edgeposinv evaluate': per-set accuracy for MODEL_CARD.md.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the calibration sample."
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-def export(run, out, quantize, io, calibration, calibration_size, max_drop, force, threads,
-           android_assets, report_json, seed, overwrite) -> None:
+def export(
+    run,
+    out,
+    quantize,
+    io,
+    calibration,
+    calibration_size,
+    max_drop,
+    force,
+    threads,
+    android_assets,
+    report_json,
+    seed,
+    overwrite,
+) -> None:
     """Convert a training run to a checked .tflite that carries its labels.  [extra: train]"""
     from edgeposinv.extras import require_train_extra
 
@@ -44,22 +105,31 @@ def export(run, out, quantize, io, calibration, calibration_size, max_drop, forc
     from edgeposinv.export.quantize import QuantSpec
 
     spec = QuantSpec.from_options(quantize, calibration, io, calibration_size)
-    options = ExportOptions(max_drop_points=max_drop, force=force, threads=threads,
-                            android_assets=Path(android_assets) if android_assets else None,
-                            report_json=Path(report_json) if report_json else None)
+    options = ExportOptions(
+        max_drop_points=max_drop,
+        force=force,
+        threads=threads,
+        android_assets=Path(android_assets) if android_assets else None,
+        report_json=Path(report_json) if report_json else None,
+    )
     result = export_run(run, out, spec, overwrite=overwrite, seed=seed, options=options)
     s = result.sidecar
     parity = result.parity
     if parity.get("checked"):
-        click.echo(f"Parity on {parity['n']} validation images: top-1 agreement {parity['top1_agreement']:.1%}, "
-                   f"keras {parity['keras_top1']:.1%} vs tflite {parity['tflite_top1']:.1%}, "
-                   f"mean |dp| {parity['mean_abs_prob_diff']:.4f}"
-                   + ("  [GATE FAILED, kept with --force]" if s["gate"]["forced"] else ""))
+        click.echo(
+            f"Parity on {parity['n']} validation images: top-1 agreement {parity['top1_agreement']:.1%}, "
+            f"keras {parity['keras_top1']:.1%} vs tflite {parity['tflite_top1']:.1%}, "
+            f"mean |dp| {parity['mean_abs_prob_diff']:.4f}"
+            + ("  [GATE FAILED, kept with --force]" if s["gate"]["forced"] else "")
+        )
     ratio = s["size"].get("ratio_to_float32")
     lat = s["latency"]
-    click.echo(f"Size {result.size_bytes / 1024:.1f} KiB" + (f" ({ratio:.2f}x float32)" if ratio else "")
-               + f"; host latency {lat['median_ms']:.2f} ms median of {lat['runs']} runs, "
-               f"{lat['threads']} thread(s), {lat['machine']['cpu']}")
+    click.echo(
+        f"Size {result.size_bytes / 1024:.1f} KiB"
+        + (f" ({ratio:.2f}x float32)" if ratio else "")
+        + f"; host latency {lat['median_ms']:.2f} ms median of {lat['runs']} runs, "
+        f"{lat['threads']} thread(s), {lat['machine']['cpu']}"
+    )
     click.echo(f"Wrote {result.model_path} and {result.sidecar_path}")
     if android_assets:
         click.echo(f"Copied the model to {android_assets}")
@@ -85,7 +155,13 @@ def calibration() -> None:
 
 @calibration.command("build")
 @click.argument("data", type=click.Path(path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(path_type=str), help="Folder to write, e.g. calibration/NAME.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=str),
+    help="Folder to write, e.g. calibration/NAME.",
+)
 @click.option("--per-class", type=int, default=20, show_default=True, help="Images per class.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
@@ -93,10 +169,14 @@ def calibration_build(data, out, per_class, seed, overwrite) -> None:
     """Pick a stratified sample of DATA (over classes, sessions, guide cells) for calibration."""
     from edgeposinv.data.calibration import CalibrationBuildConfig, build_calibration_set
 
-    result = build_calibration_set(data, out, CalibrationBuildConfig(per_class=per_class, seed=seed), overwrite)
-    click.echo(f"Wrote {result.n_images} images to {result.root} "
-               f"({', '.join(f'{k}: {v}' for k, v in result.per_label.items())})"
-               + (f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else ""))
+    result = build_calibration_set(
+        data, out, CalibrationBuildConfig(per_class=per_class, seed=seed), overwrite
+    )
+    click.echo(
+        f"Wrote {result.n_images} images to {result.root} "
+        f"({', '.join(f'{k}: {v}' for k, v in result.per_label.items())})"
+        + (f"; skipped {len(result.skipped)} unreadable file(s)" if result.skipped else "")
+    )
 
 
 COMMANDS = [export, inspect, calibration]

@@ -10,38 +10,143 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
 @click.command()
 @click.argument("data", required=False, type=click.Path(file_okay=False, path_type=str))
 @click.option("--out", "out", type=click.Path(path_type=str), help="Run folder to create.")
-@click.option("--resume", "resume", type=click.Path(file_okay=False, path_type=str),
-              help="Continue a killed run folder from its last completed epoch (other options come from it).")
-@click.option("--arch", default="tiny", show_default=True, type=click.Choice(ARCHS), help="Model architecture.")
-@click.option("--alpha", default=0.35, show_default=True, type=float, help="MobileNet width multiplier.")
+@click.option(
+    "--resume",
+    "resume",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Continue a killed run folder from its last completed epoch (other options come from it).",
+)
+@click.option(
+    "--arch",
+    default="tiny",
+    show_default=True,
+    type=click.Choice(ARCHS),
+    help="Model architecture.",
+)
+@click.option(
+    "--alpha", default=0.35, show_default=True, type=float, help="MobileNet width multiplier."
+)
 @click.option("--minimalistic", is_flag=True, help="MobileNetV3-Small minimalistic variant.")
-@click.option("--weights", default="default", show_default=True,
-              help="imagenet | none | PATH (default: imagenet for MobileNets, none for tiny).")
-@click.option("--antialias", is_flag=True, help="Blur before every subsampling (tiny, mobilenet_v2).")
-@click.option("--image-size", "image_size", default=64, show_default=True, type=int, help="Square input size in pixels (MobileNets: 96..224).")
+@click.option(
+    "--weights",
+    default="default",
+    show_default=True,
+    help="imagenet | none | PATH (default: imagenet for MobileNets, none for tiny).",
+)
+@click.option(
+    "--antialias", is_flag=True, help="Blur before every subsampling (tiny, mobilenet_v2)."
+)
+@click.option(
+    "--image-size",
+    "image_size",
+    default=64,
+    show_default=True,
+    type=int,
+    help="Square input size in pixels (MobileNets: 96..224).",
+)
 @click.option("--epochs", default=20, show_default=True, type=int)
-@click.option("--frozen-epochs", "frozen_epochs", default=None, type=int,
-              help="Epochs with a pretrained backbone frozen before fine-tuning [default: 30% of --epochs].")
+@click.option(
+    "--frozen-epochs",
+    "frozen_epochs",
+    default=None,
+    type=int,
+    help="Epochs with a pretrained backbone frozen before fine-tuning [default: 30% of --epochs].",
+)
 @click.option("--batch-size", "batch_size", default=32, show_default=True, type=int)
-@click.option("--lr", "lr", default=1e-3, show_default=True, type=float, help="Peak learning rate (warm-up, then cosine).")
-@click.option("--optimizer", default="adam", show_default=True, type=click.Choice(["adam", "adamw"]))
-@click.option("--weight-decay", "weight_decay", default=1e-4, show_default=True, type=float, help="AdamW weight decay.")
+@click.option(
+    "--lr",
+    "lr",
+    default=1e-3,
+    show_default=True,
+    type=float,
+    help="Peak learning rate (warm-up, then cosine).",
+)
+@click.option(
+    "--optimizer", default="adam", show_default=True, type=click.Choice(["adam", "adamw"])
+)
+@click.option(
+    "--weight-decay",
+    "weight_decay",
+    default=1e-4,
+    show_default=True,
+    type=float,
+    help="AdamW weight decay.",
+)
 @click.option("--warmup-epochs", "warmup_epochs", default=1, show_default=True, type=int)
 @click.option("--label-smoothing", "label_smoothing", default=0.0, show_default=True, type=float)
-@click.option("--class-weight", "class_weight", default="none", show_default=True, type=click.Choice(["none", "balanced"]))
-@click.option("--patience", default=0, show_default=True, type=int, help="Early stopping on validation loss (0: off).")
-@click.option("--augment", default="default", show_default=True, type=click.Choice(["none", "default", "strong"]),
-              help="Augmentation preset.")
-@click.option("--augment-config", "augment_config", type=click.Path(dir_okay=False, path_type=str),
-              help="YAML/JSON file of augmentation settings (overrides --augment).")
+@click.option(
+    "--class-weight",
+    "class_weight",
+    default="none",
+    show_default=True,
+    type=click.Choice(["none", "balanced"]),
+)
+@click.option(
+    "--patience",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Early stopping on validation loss (0: off).",
+)
+@click.option(
+    "--augment",
+    default="default",
+    show_default=True,
+    type=click.Choice(["none", "default", "strong"]),
+    help="Augmentation preset.",
+)
+@click.option(
+    "--augment-config",
+    "augment_config",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="YAML/JSON file of augmentation settings (overrides --augment).",
+)
 @click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning after float training.")
 @click.option("--qat-epochs", "qat_epochs", default=2, show_default=True, type=int)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seeds the split, initialisation and augmentation.")
-@click.option("--val-split", "val_split", default=0.2, show_default=True, type=float, help="Validation fraction.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seeds the split, initialisation and augmentation.",
+)
+@click.option(
+    "--val-split",
+    "val_split",
+    default=0.2,
+    show_default=True,
+    type=float,
+    help="Validation fraction.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty run folder.")
-def train(data, out, resume, arch, alpha, minimalistic, weights, antialias, image_size, epochs, frozen_epochs,
-          batch_size, lr, optimizer, weight_decay, warmup_epochs, label_smoothing, class_weight, patience,
-          augment, augment_config, qat, qat_epochs, seed, val_split, overwrite) -> None:
+def train(
+    data,
+    out,
+    resume,
+    arch,
+    alpha,
+    minimalistic,
+    weights,
+    antialias,
+    image_size,
+    epochs,
+    frozen_epochs,
+    batch_size,
+    lr,
+    optimizer,
+    weight_decay,
+    warmup_epochs,
+    label_smoothing,
+    class_weight,
+    patience,
+    augment,
+    augment_config,
+    qat,
+    qat_epochs,
+    seed,
+    val_split,
+    overwrite,
+) -> None:
     """Train a classifier on DATA/<label>/*.jpg and write a run folder.  [extra: train]"""
     from edgeposinv.extras import require_train_extra
 
@@ -59,34 +164,79 @@ def train(data, out, resume, arch, alpha, minimalistic, weights, antialias, imag
         from edgeposinv.training.train import train as run_training
 
         config = TrainConfig(
-            arch=arch, image_size_px=image_size, epochs=epochs, batch_size=batch_size, augment=augment,
-            augment_config=augment_config, seed=seed, val_split=val_split, learning_rate=lr, optimizer=optimizer,
-            weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
-            class_weight=class_weight, early_stopping_patience=patience, weights=weights, alpha=alpha,
-            minimalistic=minimalistic, antialias=antialias, frozen_epochs=frozen_epochs, qat=qat, qat_epochs=qat_epochs,
+            arch=arch,
+            image_size_px=image_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            augment=augment,
+            augment_config=augment_config,
+            seed=seed,
+            val_split=val_split,
+            learning_rate=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            warmup_epochs=warmup_epochs,
+            label_smoothing=label_smoothing,
+            class_weight=class_weight,
+            early_stopping_patience=patience,
+            weights=weights,
+            alpha=alpha,
+            minimalistic=minimalistic,
+            antialias=antialias,
+            frozen_epochs=frozen_epochs,
+            qat=qat,
+            qat_epochs=qat_epochs,
         )
         result = run_training(data, out, config, overwrite=overwrite)
-    click.echo(f"Run written to {result.run_dir} (validation top-1 {result.val_accuracy:.1%}, "
-               f"{result.n_train} train / {result.n_val} val images, {result.epochs_run} epochs)")
+    click.echo(
+        f"Run written to {result.run_dir} (validation top-1 {result.val_accuracy:.1%}, "
+        f"{result.n_train} train / {result.n_val} val images, {result.epochs_run} epochs)"
+    )
 
 
 @click.command("augment-preview")
 @click.argument("data", type=click.Path(file_okay=False, path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=str), help="PNG contact sheet to write.")
-@click.option("--preset", default="default", show_default=True, type=click.Choice(["none", "default", "strong"]))
-@click.option("--augment-config", "augment_config", type=click.Path(dir_okay=False, path_type=str),
-              help="YAML/JSON augmentation settings (overrides --preset).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="PNG contact sheet to write.",
+)
+@click.option(
+    "--preset",
+    default="default",
+    show_default=True,
+    type=click.Choice(["none", "default", "strong"]),
+)
+@click.option(
+    "--augment-config",
+    "augment_config",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="YAML/JSON augmentation settings (overrides --preset).",
+)
 @click.option("--image-size", "image_size", default=128, show_default=True, type=int)
 @click.option("--rows", default=4, show_default=True, type=int, help="Source images (one per row).")
 @click.option("--cols", default=6, show_default=True, type=int, help="Augmented samples per image.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--overwrite", is_flag=True, help="Replace an existing PNG.")
-def augment_preview(data, out, preset, augment_config, image_size, rows, cols, seed, overwrite) -> None:
+def augment_preview(
+    data, out, preset, augment_config, image_size, rows, cols, seed, overwrite
+) -> None:
     """Write a contact sheet of augmented samples of DATA (first column: the original)."""
     from edgeposinv.transforms.preview import preview
 
-    path = preview(data, out, preset=preset, augment_config=augment_config, image_size_px=image_size,
-                   rows=rows, cols=cols, seed=seed, overwrite=overwrite)
+    path = preview(
+        data,
+        out,
+        preset=preset,
+        augment_config=augment_config,
+        image_size_px=image_size,
+        rows=rows,
+        cols=cols,
+        seed=seed,
+        overwrite=overwrite,
+    )
     click.echo(f"Contact sheet written to {path}")
 
 

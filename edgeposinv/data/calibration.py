@@ -76,7 +76,9 @@ def _stratum(entry: dict | None) -> tuple[str, str]:
     if not entry:
         return ("-", "-")
     guide = entry.get("guide") or {}
-    cell = guide.get("cell_name") or (",".join(str(v) for v in guide["cell"]) if guide.get("cell") else "-")
+    cell = guide.get("cell_name") or (
+        ",".join(str(v) for v in guide["cell"]) if guide.get("cell") else "-"
+    )
     return (str(entry.get("session") or "-"), str(cell))
 
 
@@ -111,7 +113,9 @@ def build_calibration_set(
         groups: dict[tuple[str, str], list[ImageRecord]] = defaultdict(list)
         for rec in index.records:
             if rec.label == label:
-                groups[_stratum(manifest.get(rec.path.relative_to(data_dir).as_posix()))].append(rec)
+                groups[_stratum(manifest.get(rec.path.relative_to(data_dir).as_posix()))].append(
+                    rec
+                )
         taken = 0
         for rec in _round_robin(groups, rng):
             if taken == config.per_class:
@@ -125,10 +129,18 @@ def build_calibration_set(
             taken += 1
         per_label[label] = taken
         if taken < config.per_class:
-            log.warning("class %s has only %d decodable image(s) for --per-class %d", label, taken, config.per_class)
+            log.warning(
+                "class %s has only %d decodable image(s) for --per-class %d",
+                label,
+                taken,
+                config.per_class,
+            )
     if skipped:
-        log.warning("Skipped %d file(s) that do not decode:\n%s", len(skipped),
-                    "\n".join(f"  {p}: {why}" for p, why in skipped))
+        log.warning(
+            "Skipped %d file(s) that do not decode:\n%s",
+            len(skipped),
+            "\n".join(f"  {p}: {why}" for p, why in skipped),
+        )
     images = []
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         for rec, (session, cell) in chosen:
@@ -136,16 +148,26 @@ def build_calibration_set(
             dest = Path(rec.label) / rec.path.name
             (tmp / dest).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(rec.path, tmp / dest)
-            images.append({"path": dest.as_posix(), "label": rec.label, "source": rel,
-                           "session": None if session == "-" else session, "cell": None if cell == "-" else cell})
-        atomic_write_json(tmp / CALIBRATION_MANIFEST, {
-            "source_dataset": str(data_dir.resolve()),
-            "seed": config.seed,
-            "per_class": config.per_class,
-            "stratified_by": ["label", "session", "guide cell"] if manifest else ["label"],
-            "n_images": len(images),
-            "images": images,
-        })
+            images.append(
+                {
+                    "path": dest.as_posix(),
+                    "label": rec.label,
+                    "source": rel,
+                    "session": None if session == "-" else session,
+                    "cell": None if cell == "-" else cell,
+                }
+            )
+        atomic_write_json(
+            tmp / CALIBRATION_MANIFEST,
+            {
+                "source_dataset": str(data_dir.resolve()),
+                "seed": config.seed,
+                "per_class": config.per_class,
+                "stratified_by": ["label", "session", "guide cell"] if manifest else ["label"],
+                "n_images": len(images),
+                "images": images,
+            },
+        )
     log.info("wrote %d calibration images to %s", len(images), out_dir)
     return CalibrationSet(out_dir, len(images), per_label, tuple(skipped))
 
@@ -163,11 +185,14 @@ def check_count(n: int, batch_size: int, source: str) -> None:
             "The calibration set (%s) has only %d images (100+ recommended): int8 ranges are "
             "estimated from these images alone, and values they never show are clipped on the "
             "device, costing accuracy",
-            source, n,
+            source,
+            n,
         )
 
 
-def load_calibration(run, calibration_dir: Path | None, size: int, batch_size: int, seed: int = 0) -> tuple[np.ndarray, dict]:
+def load_calibration(
+    run, calibration_dir: Path | None, size: int, batch_size: int, seed: int = 0
+) -> tuple[np.ndarray, dict]:
     """Calibration pixels and a description of where they came from.
 
     ``calibration_dir``: every image under it (undecodable ones listed and skipped);
@@ -177,19 +202,30 @@ def load_calibration(run, calibration_dir: Path | None, size: int, batch_size: i
     if calibration_dir is not None:
         root = Path(calibration_dir)
         if not root.is_dir():
-            raise ExportError(f"Calibration folder {root} does not exist; build one with "
-                              "'edgeposinv calibration build DATA --out calibration/NAME'")
+            raise ExportError(
+                f"Calibration folder {root} does not exist; build one with "
+                "'edgeposinv calibration build DATA --out calibration/NAME'"
+            )
         files = sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p))
         if not files:
-            raise ExportError(f"No images in calibration folder {root} (looked for {', '.join(IMAGE_EXTENSIONS)})")
-        index = DatasetIndex(root, ("calibration",), tuple(ImageRecord(p, "calibration") for p in files))
+            raise ExportError(
+                f"No images in calibration folder {root} (looked for {', '.join(IMAGE_EXTENSIONS)})"
+            )
+        index = DatasetIndex(
+            root, ("calibration",), tuple(ImageRecord(p, "calibration") for p in files)
+        )
         try:
             loaded = load_images(index, image_size, show_progress=False)
         except DatasetError:
-            raise ExportError(f"No image in calibration folder {root} decodes; replace the files") from None
+            raise ExportError(
+                f"No image in calibration folder {root} decodes; replace the files"
+            ) from None
         check_count(len(loaded.images), batch_size, str(root))
-        return loaded.images, {"source": root.name, "n_images": int(len(loaded.images)),
-                               "n_skipped": len(loaded.skipped)}
+        return loaded.images, {
+            "source": root.name,
+            "n_images": int(len(loaded.images)),
+            "n_skipped": len(loaded.skipped),
+        }
     from sklearn.model_selection import train_test_split
 
     paths = run.split_paths("train")
@@ -201,9 +237,16 @@ def load_calibration(run, calibration_dir: Path | None, size: int, batch_size: i
         )
     labels = [p.parent.name for p in paths]
     if len(paths) > size:
-        paths, _, labels, _ = train_test_split(paths, labels, train_size=size, stratify=labels, random_state=seed)
-    index = DatasetIndex(run.data_dir, run.labels, tuple(ImageRecord(p, lab) for p, lab in zip(paths, labels)))
+        paths, _, labels, _ = train_test_split(
+            paths, labels, train_size=size, stratify=labels, random_state=seed
+        )
+    index = DatasetIndex(
+        run.data_dir, run.labels, tuple(ImageRecord(p, lab) for p, lab in zip(paths, labels))
+    )
     loaded = load_images(index, image_size, show_progress=False)
     check_count(len(loaded.images), batch_size, "sample of the run's training split")
-    return loaded.images, {"source": "training split sample", "n_images": int(len(loaded.images)),
-                           "n_skipped": len(loaded.skipped)}
+    return loaded.images, {
+        "source": "training split sample",
+        "n_images": int(len(loaded.images)),
+        "n_skipped": len(loaded.skipped),
+    }

@@ -136,7 +136,9 @@ def load_images(
     label_to_id = {name: i for i, name in enumerate(labels)}
     images, ids, paths, sessions = [], [], [], []
     skipped = list(index.skipped)
-    for rec in progress(index.records, desc=f"decode {index.root.name}", unit="img", disable=not show_progress):
+    for rec in progress(
+        index.records, desc=f"decode {index.root.name}", unit="img", disable=not show_progress
+    ):
         try:
             rgb = read_rgb(rec.path)
         except ImageDecodeError as e:
@@ -155,7 +157,9 @@ def load_images(
                 "replace the files or remove the folder"
             )
     array = np.stack(images) if images else np.zeros((0, image_size_px, image_size_px, 3), np.uint8)
-    return LoadedImages(index.root, labels, array, np.asarray(ids, np.int64), paths, sessions, skipped)
+    return LoadedImages(
+        index.root, labels, array, np.asarray(ids, np.int64), paths, sessions, skipped
+    )
 
 
 def split_indices(
@@ -198,7 +202,8 @@ def split_indices(
         else:
             log.warning(
                 "Only %d capture sessions for a %d-fold grouped split; splitting by image instead",
-                len(set(groups)), n_splits,
+                len(set(groups)),
+                n_splits,
             )
     train_idx, val_idx = train_test_split(
         indices, test_size=n_val, stratify=label_ids, random_state=seed

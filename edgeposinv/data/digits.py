@@ -80,7 +80,9 @@ def _centred_mask(digit: np.ndarray, cfg: DemoDataConfig) -> np.ndarray:
     return mask
 
 
-def render_published(digit: np.ndarray, rng: np.random.Generator, cfg: DemoDataConfig) -> np.ndarray:
+def render_published(
+    digit: np.ndarray, rng: np.random.Generator, cfg: DemoDataConfig
+) -> np.ndarray:
     size = cfg.canvas_px
     mask = _centred_mask(digit, cfg)
     ink = rng.uniform(10, 60, size=3)
@@ -104,22 +106,34 @@ def render_wild(digit: np.ndarray, rng: np.random.Generator, cfg: DemoDataConfig
     return _compose(_clutter(rng, size), mask, ink)
 
 
-def build_demo_datasets(root: Path, cfg: DemoDataConfig = DemoDataConfig(), show_progress: bool = True) -> dict[str, Path]:
+def build_demo_datasets(
+    root: Path, cfg: DemoDataConfig = DemoDataConfig(), show_progress: bool = True
+) -> dict[str, Path]:
     """Write ``published_train``, ``published_test`` and ``wild_test`` dataset folders under ``root``."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
     train_idx, test_idx = train_test_split(
-        np.arange(len(digits.target)), test_size=cfg.test_fraction, stratify=digits.target, random_state=cfg.seed
+        np.arange(len(digits.target)),
+        test_size=cfg.test_fraction,
+        stratify=digits.target,
+        random_state=cfg.seed,
     )
     rng = np.random.default_rng(cfg.seed)
     jobs = [("published_train", i, render_published) for i in train_idx]
     jobs += [("published_test", i, render_published) for i in test_idx]
     jobs += [("wild_test", i, render_wild) for i in test_idx]
     folders = {name: root / name for name in ("published_train", "published_test", "wild_test")}
-    for name, i, render in progress(jobs, desc="render digits", unit="img", disable=not show_progress):
+    for name, i, render in progress(
+        jobs, desc="render digits", unit="img", disable=not show_progress
+    ):
         label = str(digits.target[i])
         write_rgb(folders[name] / label / f"digit_{i:04d}.png", render(digits.images[i], rng, cfg))
-    log.info("demo data: %d train, %d published test, %d wild test images", len(train_idx), len(test_idx), len(test_idx))
+    log.info(
+        "demo data: %d train, %d published test, %d wild test images",
+        len(train_idx),
+        len(test_idx),
+        len(test_idx),
+    )
     return folders

@@ -47,7 +47,9 @@ def write_rgb(path: str | os.PathLike, rgb: np.ndarray, jpeg_quality: int = 95) 
     from edgeposinv.util.files import atomic_write_bytes
 
     path = Path(path)
-    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    params = (
+        [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    )
     ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise DatasetError(f"{path}: OpenCV cannot encode this format; use .jpg or .png")

@@ -62,8 +62,10 @@ class DatasetStats:
         if ratio is not None and ratio > IMBALANCE_RATIO:
             lo = min(self.per_label, key=self.per_label.get)
             hi = max(self.per_label, key=self.per_label.get)
-            out.append(f"class imbalance: {hi} has {self.per_label[hi]} images, {lo} has {self.per_label[lo]} "
-                       f"(ratio {ratio:.1f} > {IMBALANCE_RATIO}); capture more of {lo}")
+            out.append(
+                f"class imbalance: {hi} has {self.per_label[hi]} images, {lo} has {self.per_label[lo]} "
+                f"(ratio {ratio:.1f} > {IMBALANCE_RATIO}); capture more of {lo}"
+            )
         if self.unlisted:
             out.append(f"{len(self.unlisted)} file(s) present but not in {MANIFEST_NAME}")
         if self.missing:
@@ -75,20 +77,29 @@ class DatasetStats:
         if self.not_images:
             out.append(f"{len(self.not_images)} non-image file(s) in class folders")
         if self.cross_label_duplicates:
-            out.append(f"{len(self.cross_label_duplicates)} identical image(s) filed under different labels (a labelling error)")
+            out.append(
+                f"{len(self.cross_label_duplicates)} identical image(s) filed under different labels (a labelling error)"
+            )
         return out
 
     def to_dict(self) -> dict:
         return {
-            "root": str(self.root), "labels": self.labels, "per_label": self.per_label,
+            "root": str(self.root),
+            "labels": self.labels,
+            "per_label": self.per_label,
             "per_session": dict(self.per_session),
-            "per_cell": {k: dict(v) for k, v in self.per_cell.items()}, "cells": self.cells,
+            "per_cell": {k: dict(v) for k, v in self.per_cell.items()},
+            "cells": self.cells,
             "per_angle": {k: dict(v) for k, v in self.per_angle.items()},
             "sizes": {f"{w}x{h}": n for (w, h), n in self.sizes.most_common()},
-            "has_manifest": self.has_manifest, "unlisted": self.unlisted, "missing": self.missing,
+            "has_manifest": self.has_manifest,
+            "unlisted": self.unlisted,
+            "missing": self.missing,
             "bad_manifest_lines": [{"line": n, "problem": p} for n, p in self.bad_lines],
-            "corrupt": [{"path": p, "problem": r} for p, r in self.corrupt], "not_images": self.not_images,
-            "cross_label_duplicates": self.cross_label_duplicates, "imbalance_ratio": self.imbalance,
+            "corrupt": [{"path": p, "problem": r} for p, r in self.corrupt],
+            "not_images": self.not_images,
+            "cross_label_duplicates": self.cross_label_duplicates,
+            "imbalance_ratio": self.imbalance,
             "warnings": self.warnings(),
         }
 
@@ -103,12 +114,21 @@ class DatasetStats:
             out.append(f"no {MANIFEST_NAME}: sessions and guide cells unknown")
         if self.cells:
             out.append("guide cells (per label): " + ", ".join(self.cells))
-            out += [f"  {name:<20} " + " ".join(f"{self.per_cell.get(name, Counter())[c]:>4}" for c in self.cells)
-                    for name in self.labels]
+            out += [
+                f"  {name:<20} "
+                + " ".join(f"{self.per_cell.get(name, Counter())[c]:>4}" for c in self.cells)
+                for name in self.labels
+            ]
         for name in self.labels:
             if self.per_angle.get(name):
-                out.append(f"  angles of {name}: " + ", ".join(f"{a} {n}" for a, n in self.per_angle[name].most_common()))
-        out.append("image sizes: " + (", ".join(f"{w}x{h} ({n})" for (w, h), n in self.sizes.most_common(5)) or "none"))
+                out.append(
+                    f"  angles of {name}: "
+                    + ", ".join(f"{a} {n}" for a, n in self.per_angle[name].most_common())
+                )
+        out.append(
+            "image sizes: "
+            + (", ".join(f"{w}x{h} ({n})" for (w, h), n in self.sizes.most_common(5)) or "none")
+        )
 
         def listing(title: str, items: list[str]) -> None:
             if items:
@@ -122,7 +142,10 @@ class DatasetStats:
         listing(f"unusable {MANIFEST_NAME} lines", [f"line {n}: {p}" for n, p in self.bad_lines])
         listing("corrupt", [f"{p}: {r}" for p, r in self.corrupt])
         listing("not images", self.not_images)
-        listing("identical images under different labels", [" = ".join(g) for g in self.cross_label_duplicates])
+        listing(
+            "identical images under different labels",
+            [" = ".join(g) for g in self.cross_label_duplicates],
+        )
         out += [f"WARNING: {w}" for w in self.warnings()]
         return out
 
@@ -143,13 +166,21 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
         raise DatasetError(f"Dataset folder {root} does not exist (expected DATA/<label>/<images>)")
     label_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not label_dirs:
-        raise DatasetError(f"{root} has no class folders; expected one sub-folder per label, e.g. {root}/cat/*.jpg")
-    files = [(d.name, p) for d in label_dirs for p in sorted(d.rglob("*"))
-             if p.is_file() and not p.name.startswith(".")]
+        raise DatasetError(
+            f"{root} has no class folders; expected one sub-folder per label, e.g. {root}/cat/*.jpg"
+        )
+    files = [
+        (d.name, p)
+        for d in label_dirs
+        for p in sorted(d.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    ]
     stats = DatasetStats(root, [d.name for d in label_dirs], {d.name: 0 for d in label_dirs})
     by_hash: dict[str, list[tuple[str, str]]] = defaultdict(list)
     present: set[str] = set()
-    for label, path in progress(files, desc=f"stats {root.name}", unit="file", disable=not show_progress):
+    for label, path in progress(
+        files, desc=f"stats {root.name}", unit="file", disable=not show_progress
+    ):
         rel = path.relative_to(root).as_posix()
         if not is_image_name(path):
             stats.not_images.append(rel)
@@ -203,16 +234,28 @@ def write_coverage_chart(stats: DatasetStats, path: str | os.PathLike) -> Path:
     import matplotlib.pyplot as plt
 
     cells = stats.cells or [NO_GUIDE]
-    counts = np.array([[stats.per_cell.get(label, Counter())[c] for c in cells] for label in stats.labels])
+    counts = np.array(
+        [[stats.per_cell.get(label, Counter())[c] for c in cells] for label in stats.labels]
+    )
     if not stats.cells:
         counts = np.array([[stats.per_label[label]] for label in stats.labels])
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(cells) + 2), max(2.5, 0.5 * len(stats.labels) + 1.5)))
+    fig, ax = plt.subplots(
+        figsize=(max(4.0, 0.9 * len(cells) + 2), max(2.5, 0.5 * len(stats.labels) + 1.5))
+    )
     im = ax.imshow(counts, cmap="Greens", aspect="auto", vmin=0)
     ax.set_xticks(range(len(cells)), labels=cells, rotation=45, ha="right")
     ax.set_yticks(range(len(stats.labels)), labels=stats.labels)
     top = counts.max() if counts.size else 0
     for (i, j), v in np.ndenumerate(counts):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black", fontsize=8)
+        ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            color="white" if v > top / 2 else "black",
+            fontsize=8,
+        )
     ax.set_title(f"Coverage: images per label and guide cell ({stats.root.name})")
     fig.colorbar(im, ax=ax, label="images")
     fig.tight_layout()

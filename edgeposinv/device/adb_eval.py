@@ -68,16 +68,22 @@ class Adb:
         cmd = [self.executable, "-s", self.serial, *args]
         log.debug("adb: %s", shlex.join(cmd))
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s or self.timeout_s)
+            return subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout_s or self.timeout_s
+            )
         except subprocess.TimeoutExpired:
-            raise DeviceError(f"adb {' '.join(args[:2])} did not answer within {timeout_s or self.timeout_s:.0f} s; "
-                              "is the device still connected?") from None
+            raise DeviceError(
+                f"adb {' '.join(args[:2])} did not answer within {timeout_s or self.timeout_s:.0f} s; "
+                "is the device still connected?"
+            ) from None
 
     def check(self, *args: str, what: str) -> str:
         res = self.run(*args)
         if res.returncode != 0:
             detail = (res.stderr or res.stdout).strip().splitlines()
-            raise DeviceError(f"{what} failed on {self.serial}: {detail[-1] if detail else f'exit {res.returncode}'}")
+            raise DeviceError(
+                f"{what} failed on {self.serial}: {detail[-1] if detail else f'exit {res.returncode}'}"
+            )
         return res.stdout
 
     def shell(self, *words: str, what: str) -> str:
@@ -120,11 +126,15 @@ def connect(serial: str | None = None, adb_path: str | None = None) -> Adb:
                 "USB debugging enabled, or run 'adb connect HOST:PORT'"
             )
         if len(devices) > 1:
-            raise DeviceError(f"Several devices attached ({', '.join(devices)}): choose one with --serial")
+            raise DeviceError(
+                f"Several devices attached ({', '.join(devices)}): choose one with --serial"
+            )
         chosen = next(iter(devices))
     state = devices[chosen]
     if state == "unauthorized":
-        raise DeviceError(f"Device {chosen} is unauthorized: unlock it and accept the USB debugging prompt")
+        raise DeviceError(
+            f"Device {chosen} is unauthorized: unlock it and accept the USB debugging prompt"
+        )
     if state != "device":
         raise DeviceError(f"Device {chosen} is {state}; reconnect it (adb reconnect) and try again")
     return Adb(executable, chosen)
@@ -149,7 +159,9 @@ def ensure_app_storage(adb: Adb) -> None:
         if adb.exists(DEVICE_ROOT):
             return
         time.sleep(0.5)
-    raise DeviceError(f"{DEVICE_ROOT} does not exist on {adb.serial}; open the edgeposinv app once and try again")
+    raise DeviceError(
+        f"{DEVICE_ROOT} does not exist on {adb.serial}; open the edgeposinv app once and try again"
+    )
 
 
 def free_bytes(adb: Adb, path: str = "/sdcard") -> int:
@@ -161,7 +173,9 @@ def free_bytes(adb: Adb, path: str = "/sdcard") -> int:
         col = header.index("available") if "available" in header else 3
         return int(lines[-1][col]) * 1024
     except (IndexError, ValueError):
-        raise DeviceError(f"cannot read free storage from 'df -k {path}' on {adb.serial}: {out.strip()!r}") from None
+        raise DeviceError(
+            f"cannot read free storage from 'df -k {path}' on {adb.serial}: {out.strip()!r}"
+        ) from None
 
 
 def check_space(adb: Adb, needed_bytes: int) -> None:
@@ -193,13 +207,17 @@ class DeviceEvalConfig:
         if not 1 <= self.threads <= 16:
             raise ConfigError(f"--threads must be in [1, 16]. Got {self.threads}.")
         if self.delegate not in DELEGATES:
-            raise ConfigError(f"--delegate must be one of: {', '.join(DELEGATES)}. Got {self.delegate!r}.")
+            raise ConfigError(
+                f"--delegate must be one of: {', '.join(DELEGATES)}. Got {self.delegate!r}."
+            )
         if self.top_k < 1:
             raise ConfigError(f"--top-k must be at least 1. Got {self.top_k}.")
         if self.warmup < 0:
             raise ConfigError(f"warmup must be >= 0. Got {self.warmup}.")
         if self.timeout_s <= 0 or self.poll_s <= 0:
-            raise ConfigError(f"timeout_s and poll_s must be positive. Got {self.timeout_s}, {self.poll_s}.")
+            raise ConfigError(
+                f"timeout_s and poll_s must be positive. Got {self.timeout_s}, {self.poll_s}."
+            )
 
 
 def read_remote_json(adb: Adb, path: str) -> dict | None:
@@ -222,7 +240,9 @@ def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[st
     description = read_contract(model_path.read_bytes()) or {}
     labels = list(description.get("labels", []))
     if not labels:
-        raise DeviceError(f"{model_path} carries no labels (no 'edgeposinv.model' entry); export it with 'edgeposinv export'")
+        raise DeviceError(
+            f"{model_path} carries no labels (no 'edgeposinv.model' entry); export it with 'edgeposinv export'"
+        )
     if not sets:
         raise DeviceError("Give at least one test set: --set NAME=DIR")
     names = [n for n, _ in sets]
@@ -248,7 +268,12 @@ def _push_sets(adb: Adb, sets: list[tuple[str, Path]], remote: str) -> list[str]
             adb.shell("mkdir", "-p", f"{target}/{label}", what="creating the set folders")
             files = [str(r.path) for r in index.records if r.label == label]
             for start in range(0, len(files), 200):  # keep each command line short
-                adb.check("push", *files[start : start + 200], f"{target}/{label}/", what=f"pushing set '{name}'")
+                adb.check(
+                    "push",
+                    *files[start : start + 200],
+                    f"{target}/{label}/",
+                    what=f"pushing set '{name}'",
+                )
         specs.append(f"{name}={target}")
     return specs
 
@@ -257,12 +282,19 @@ def _wait_for_report(adb: Adb, out: str, config: DeviceEvalConfig, show_progress
     from tqdm.auto import tqdm
 
     deadline = time.monotonic() + config.timeout_s
-    bar = tqdm(desc="device evaluation", unit="img", disable=True if not show_progress else None, leave=False)
+    bar = tqdm(
+        desc="device evaluation",
+        unit="img",
+        disable=True if not show_progress else None,
+        leave=False,
+    )
     try:
         while True:
             if adb.exists(f"{out}/error.txt"):
                 text = adb.shell("cat", f"{out}/error.txt", what="reading the app's error").strip()
-                raise DeviceError(f"Evaluation failed on {adb.serial}: {text.splitlines()[0] if text else 'no reason given'}")
+                raise DeviceError(
+                    f"Evaluation failed on {adb.serial}: {text.splitlines()[0] if text else 'no reason given'}"
+                )
             if adb.exists(f"{out}/report.json"):
                 return
             progress = read_remote_json(adb, f"{out}/progress.json")
@@ -315,25 +347,60 @@ def device_eval(
         adb.check("push", str(model_path), f"{remote}/model.tflite", what="pushing the model")
         specs = _push_sets(adb, sets, remote)
         started = adb.shell(
-            "am", "start", "-W", "-n", EVAL_ACTIVITY,
-            "--es", "model", f"{remote}/model.tflite", "--es", "sets", ",".join(specs),
-            "--ei", "threads", str(config.threads), "--es", "delegate", config.delegate,
-            "--ei", "top_k", str(config.top_k), "--ei", "warmup", str(config.warmup), "--es", "out", out,
+            "am",
+            "start",
+            "-W",
+            "-n",
+            EVAL_ACTIVITY,
+            "--es",
+            "model",
+            f"{remote}/model.tflite",
+            "--es",
+            "sets",
+            ",".join(specs),
+            "--ei",
+            "threads",
+            str(config.threads),
+            "--es",
+            "delegate",
+            config.delegate,
+            "--ei",
+            "top_k",
+            str(config.top_k),
+            "--ei",
+            "warmup",
+            str(config.warmup),
+            "--es",
+            "out",
+            out,
             what="starting evaluation mode",
         )
         if "Error" in started:
-            raise DeviceError(f"The app's evaluation mode did not start on {adb.serial}: {started.strip().splitlines()[-1]}")
+            raise DeviceError(
+                f"The app's evaluation mode did not start on {adb.serial}: {started.strip().splitlines()[-1]}"
+            )
         log.info("evaluating on %s (%d thread(s), %s)", adb.serial, config.threads, config.delegate)
         _wait_for_report(adb, out, config, show_progress)
         with tempfile.TemporaryDirectory() as tmp:
-            adb.check("pull", f"{out}/{REPORT_JSON}", f"{out}/{PREDICTIONS_CSV}", tmp, what="pulling the report")
+            adb.check(
+                "pull",
+                f"{out}/{REPORT_JSON}",
+                f"{out}/{PREDICTIONS_CSV}",
+                tmp,
+                what="pulling the report",
+            )
             report = json.loads((Path(tmp) / REPORT_JSON).read_text("utf-8"))
             predictions = (Path(tmp) / PREDICTIONS_CSV).read_text("utf-8")
     finally:
         if not config.keep_on_device:
             adb.run("shell", shlex.join(["rm", "-rf", remote]))
-    if report.get("generator", {}).get("host") != "android" or report.get("schema_version", "").split(".")[0] != "1":
-        raise DeviceError(f"The device wrote a report this host cannot read (schema {report.get('schema_version')!r})")
+    if (
+        report.get("generator", {}).get("host") != "android"
+        or report.get("schema_version", "").split(".")[0] != "1"
+    ):
+        raise DeviceError(
+            f"The device wrote a report this host cannot read (schema {report.get('schema_version')!r})"
+        )
     # Paths on the phone mean nothing here: show the host folders the sets came from.
     for name, folder in sets:
         if name in report.get("sets", {}):

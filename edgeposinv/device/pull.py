@@ -25,7 +25,6 @@ from edgeposinv.util.files import atomic_write_text
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class PullSummary:
     added: int
@@ -95,7 +94,11 @@ def merge_dataset(src: Path, dst: Path) -> PullSummary:
                 if there:
                     present += 1
                     continue
-                log.warning("%s exists with other content; the phone's image is stored as %s", target, new.name)
+                log.warning(
+                    "%s exists with other content; the phone's image is stored as %s",
+                    target,
+                    new.name,
+                )
                 target = new
                 renamed += 1
             _copy_new(f, target)
@@ -119,12 +122,18 @@ def merge_dataset(src: Path, dst: Path) -> PullSummary:
     return PullSummary(added, present, renamed, len(new_lines), tuple(labels))
 
 
-def device_pull(local_dir: str | os.PathLike, serial: str | None = None, adb_path: str | None = None,
-                remote_dir: str = CAPTURE_DIR) -> PullSummary:
+def device_pull(
+    local_dir: str | os.PathLike,
+    serial: str | None = None,
+    adb_path: str | None = None,
+    remote_dir: str = CAPTURE_DIR,
+) -> PullSummary:
     """Pull the app's capture folder from the phone and merge it into ``local_dir``."""
     adb = connect(serial, adb_path)
     if not adb.exists(remote_dir):
-        raise DeviceError(f"No captured dataset on {adb.serial} ({remote_dir} does not exist); capture some images first")
+        raise DeviceError(
+            f"No captured dataset on {adb.serial} ({remote_dir} does not exist); capture some images first"
+        )
     local_dir = Path(local_dir)
     if local_dir.exists() and not local_dir.is_dir():
         raise DeviceError(f"{local_dir} exists and is not a folder; give a dataset folder")
@@ -133,5 +142,7 @@ def device_pull(local_dir: str | os.PathLike, serial: str | None = None, adb_pat
         adb.check("pull", remote_dir, tmp, what="pulling the captured dataset")
         pulled = Path(tmp) / Path(remote_dir).name
         if not pulled.is_dir():
-            raise DeviceError(f"adb pull of {remote_dir} gave no folder; is the device storage readable?")
+            raise DeviceError(
+                f"adb pull of {remote_dir} gave no folder; is the device storage readable?"
+            )
         return merge_dataset(pulled, local_dir)

@@ -27,7 +27,9 @@ def load_report(path: str | os.PathLike) -> dict:
     path = Path(path)
     file = path / "report.json" if path.is_dir() else path
     if not file.is_file():
-        raise EvaluationError(f"{path} has no report.json; pass folders written by 'edgeposinv evaluate' or the app")
+        raise EvaluationError(
+            f"{path} has no report.json; pass folders written by 'edgeposinv evaluate' or the app"
+        )
     try:
         report = json.loads(file.read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -39,7 +41,9 @@ def load_report(path: str | os.PathLike) -> dict:
         )
     for key in ("model", "sets"):
         if key not in report:
-            raise EvaluationError(f"{file} lacks the '{key}' field of a report; re-run the evaluation")
+            raise EvaluationError(
+                f"{file} lacks the '{key}' field of a report; re-run the evaluation"
+            )
     return report
 
 
@@ -69,7 +73,9 @@ def check_same_labels(reports: dict[str, dict]) -> list[str]:
                 f"'{name}' lacks [{', '.join(missing)}] and has extra [{', '.join(extra)}] compared with '{first_name}'"
             )
         else:
-            problems.append(f"'{name}' has the labels of '{first_name}' in another order ({', '.join(other)})")
+            problems.append(
+                f"'{name}' has the labels of '{first_name}' in another order ({', '.join(other)})"
+            )
     if problems:
         raise EvaluationError("Reports have different label sets: " + "; ".join(problems))
     return labels
@@ -78,20 +84,31 @@ def check_same_labels(reports: dict[str, dict]) -> list[str]:
 def _row(name: str, path: Path, r: dict) -> dict:
     model, runtime = r["model"], r.get("runtime", {})
     row = {
-        "name": name, "path": str(path), "model": model.get("path"), "sha256": model.get("sha256"),
-        "quantization": model.get("quantization"), "size_bytes": model.get("size_bytes"),
-        "host": r.get("generator", {}).get("host"), "threads": runtime.get("threads"),
+        "name": name,
+        "path": str(path),
+        "model": model.get("path"),
+        "sha256": model.get("sha256"),
+        "quantization": model.get("quantization"),
+        "size_bytes": model.get("size_bytes"),
+        "host": r.get("generator", {}).get("host"),
+        "threads": runtime.get("threads"),
         "platform": runtime.get("platform", {}),
         "latency_ms": r.get("latency_ms"),
-        "sets": {s: {k: v[k] for k in ("n", "top1", "top1_ci95") if k in v} for s, v in r["sets"].items()},
+        "sets": {
+            s: {k: v[k] for k in ("n", "top1", "top1_ci95") if k in v} for s, v in r["sets"].items()
+        },
     }
     if "position_sweep" in r:
         p = r["position_sweep"]
-        row["position"] = {k: p[k] for k in ("set", "centre_accuracy", "worst_accuracy", "worst_to_centre")}
+        row["position"] = {
+            k: p[k] for k in ("set", "centre_accuracy", "worst_accuracy", "worst_to_centre")
+        }
     if "shift_consistency" in r:
         row["shift_consistency"] = r["shift_consistency"]["consistency"]
     if "rotation_sweep" in r:
-        row["rotation"] = {k: r["rotation_sweep"][k] for k in ("upright_accuracy", "worst_accuracy")}
+        row["rotation"] = {
+            k: r["rotation_sweep"][k] for k in ("upright_accuracy", "worst_accuracy")
+        }
     return row
 
 
@@ -108,7 +125,9 @@ def _differences(reports: dict[str, dict]) -> dict:
             k2 = b.get("correct", round(b["top1"] * b["n"]))
             lo, hi = difference_interval(k1, s["n"], k2, b["n"])
             out.setdefault(set_name, {})[name] = {
-                "against": base_name, "difference": s["top1"] - b["top1"], "difference_ci95": [lo, hi],
+                "against": base_name,
+                "difference": s["top1"] - b["top1"],
+                "difference_ci95": [lo, hi],
                 "significant": not (lo <= 0.0 <= hi),
             }
     return out
@@ -134,8 +153,13 @@ def _html(summary: dict, reports: dict[str, dict]) -> str:
         cells = ""
         for s in set_names:
             v = row["sets"].get(s)
-            cells += "<td>–</td>" if v is None else (
-                f"<td>{pct(v['top1'])} ({pct(v['top1_ci95'][0])}–{pct(v['top1_ci95'][1])}, n={v['n']})</td>")
+            cells += (
+                "<td>–</td>"
+                if v is None
+                else (
+                    f"<td>{pct(v['top1'])} ({pct(v['top1_ci95'][0])}–{pct(v['top1_ci95'][1])}, n={v['n']})</td>"
+                )
+            )
         lat = row.get("latency_ms") or {}
         pos = row.get("position", {})
         rows += (
@@ -149,37 +173,54 @@ def _html(summary: dict, reports: dict[str, dict]) -> str:
         f"<tr><td>{html.escape(s)}</td><td>{html.escape(name)} − {html.escape(d['against'])}</td>"
         f"<td>{100 * d['difference']:+.1f} pts</td><td>{100 * d['difference_ci95'][0]:+.1f} … {100 * d['difference_ci95'][1]:+.1f}</td>"
         f"<td>{'yes' if d['significant'] else 'no — could be noise'}</td></tr>"
-        for s, by in summary["differences"].items() for name, d in by.items()
+        for s, by in summary["differences"].items()
+        for name, d in by.items()
     )
-    figs = [figure_to_img_tag(accuracy_figure({n: r["sets"] for n, r in reports.items()}, "top-1 per set"), "top-1")]
+    figs = [
+        figure_to_img_tag(
+            accuracy_figure({n: r["sets"] for n, r in reports.items()}, "top-1 per set"), "top-1"
+        )
+    ]
     curves = {n: r["rotation_sweep"] for n, r in reports.items() if "rotation_sweep" in r}
     if curves:
-        figs.append(figure_to_img_tag(rotation_figure(curves, "top-1 vs rotation"), "rotation curves"))
+        figs.append(
+            figure_to_img_tag(rotation_figure(curves, "top-1 vs rotation"), "rotation curves")
+        )
     heat = {n: r["position_sweep"] for n, r in reports.items() if "position_sweep" in r}
     if heat:
         plt = _pyplot()
         fig, axes = plt.subplots(1, len(heat), figsize=(3.2 * len(heat), 3.2), squeeze=False)
         for ax, (n, p) in zip(axes[0], heat.items()):
-            heatmap_figure(p["accuracy"], f"{n}: centre {pct(p['centre_accuracy'])}, worst {pct(p['worst_accuracy'])}", ax=ax)
+            heatmap_figure(
+                p["accuracy"],
+                f"{n}: centre {pct(p['centre_accuracy'])}, worst {pct(p['worst_accuracy'])}",
+                ax=ax,
+            )
         figs.append(figure_to_img_tag(fig, "position heatmaps"))
     body = (
         f"<p>Labels: {html.escape(', '.join(summary['labels']))}</p>"
         "<table><tr><th>report</th><th>host</th><th>quantization</th><th>size</th>"
         f"{head}<th>latency median / p90</th><th>position centre / worst</th><th>shift consistency</th></tr>{rows}</table>"
-        + (f"<h2>Differences to the first report</h2><table><tr><th>set</th><th>difference</th><th>top-1</th>"
-           f"<th>95% CI</th><th>significant</th></tr>{diff_rows}</table>"
-           "<p class='note'>Intervals treat the runs as independent samples (conservative when the images are the same).</p>"
-           if diff_rows else "")
+        + (
+            f"<h2>Differences to the first report</h2><table><tr><th>set</th><th>difference</th><th>top-1</th>"
+            f"<th>95% CI</th><th>significant</th></tr>{diff_rows}</table>"
+            "<p class='note'>Intervals treat the runs as independent samples (conservative when the images are the same).</p>"
+            if diff_rows
+            else ""
+        )
         + f"<div class='figs'>{''.join(figs)}</div>"
     )
     return page("edgeposinv comparison", body)
 
 
-def compare_reports(report_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
-                    overwrite: bool = False) -> dict:
+def compare_reports(
+    report_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, overwrite: bool = False
+) -> dict:
     """Write ``OUT/compare.json`` and ``OUT/compare.html`` for two or more reports."""
     if len(report_paths) < 2:
-        raise EvaluationError(f"compare needs at least two report folders. Got {len(report_paths)}.")
+        raise EvaluationError(
+            f"compare needs at least two report folders. Got {len(report_paths)}."
+        )
     out_dir = Path(out_dir)
     check_can_write(out_dir, overwrite)
     paths = [Path(p) for p in report_paths]

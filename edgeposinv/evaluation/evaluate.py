@@ -55,7 +55,9 @@ def parse_set(spec: str) -> tuple[str, Path]:
     """``NAME=DIR`` → ``(NAME, Path(DIR))``."""
     name, sep, folder = spec.partition("=")
     if not sep or not name or not folder:
-        raise EvaluationError(f"--set expects NAME=DIR (e.g. --set wild=photos/wild). Got {spec!r}.")
+        raise EvaluationError(
+            f"--set expects NAME=DIR (e.g. --set wild=photos/wild). Got {spec!r}."
+        )
     return name, Path(folder)
 
 
@@ -73,7 +75,9 @@ class SweepRequest:
 
     def __post_init__(self) -> None:
         if (self.position.background == "folder") != (self.backgrounds_dir is not None):
-            raise EvaluationError("Background 'folder' needs --backgrounds DIR (and --backgrounds implies it).")
+            raise EvaluationError(
+                "Background 'folder' needs --backgrounds DIR (and --backgrounds implies it)."
+            )
 
 
 def model_summary(clf: TFLiteClassifier) -> dict:
@@ -82,8 +86,13 @@ def model_summary(clf: TFLiteClassifier) -> dict:
         "path": str(clf.path),
         "sha256": clf.sha256,
         "size_bytes": len(clf.model_bytes),
-        "input": {"height": info.shape[1], "width": info.shape[2], "dtype": info.dtype,
-                  "scale": info.scale, "zero_point": info.zero_point},
+        "input": {
+            "height": info.shape[1],
+            "width": info.shape[2],
+            "dtype": info.dtype,
+            "scale": info.scale,
+            "zero_point": info.zero_point,
+        },
         "output": clf.output_info.to_dict(),
         "quantization": clf.quantization,
         "labels": list(clf.labels),
@@ -116,7 +125,9 @@ def _load_backgrounds(folder: str, size_px: int, prepare) -> list[np.ndarray]:
         except ImageDecodeError as e:
             log.warning("background skipped: %s", e)
     if not out:
-        raise EvaluationError(f"No readable images in --backgrounds {root} (looked for .jpg, .jpeg, .png, .bmp, .webp)")
+        raise EvaluationError(
+            f"No readable images in --backgrounds {root} (looked for .jpg, .jpeg, .png, .bmp, .webp)"
+        )
     return out
 
 
@@ -147,13 +158,20 @@ def _throughput(works: list[WorkResult]) -> dict:
     wall = sum(w.wall_s for w in works)
     cores = os.cpu_count() or 1
     return {
-        "images": n, "workers": works[0].workers if works else 1, "cores": cores,
-        "seconds": wall, "images_per_s": n / wall if wall > 0 else None,
-        "decode_s": sum(w.decode_s for w in works), "infer_s": sum(w.infer_s for w in works),
+        "images": n,
+        "workers": works[0].workers if works else 1,
+        "cores": cores,
+        "seconds": wall,
+        "images_per_s": n / wall if wall > 0 else None,
+        "decode_s": sum(w.decode_s for w in works),
+        "infer_s": sum(w.infer_s for w in works),
         "cpu_utilisation": sum(w.cpu_s for w in works) / (wall * cores) if wall > 0 else None,
         # Fraction of the wall time the workers spent decoding or inferring (1.0: never starved).
-        "worker_busy": (sum(w.decode_s + w.infer_s for w in works) / (wall * works[0].workers)
-                        if works and wall > 0 else None),
+        "worker_busy": (
+            sum(w.decode_s + w.infer_s for w in works) / (wall * works[0].workers)
+            if works and wall > 0
+            else None
+        ),
     }
 
 
@@ -165,8 +183,10 @@ def _gaps(results: dict[str, dict], reference: str) -> dict:
             continue
         lo, hi = difference_interval(s["correct"], s["n"], ref["correct"], ref["n"])
         gaps[name] = {
-            "reference": reference, "difference": s["top1"] - ref["top1"],
-            "difference_ci95": [lo, hi], "significant": not (lo <= 0.0 <= hi),
+            "reference": reference,
+            "difference": s["top1"] - ref["top1"],
+            "difference_ci95": [lo, hi],
+            "significant": not (lo <= 0.0 <= hi),
         }
     return gaps
 
@@ -206,9 +226,14 @@ def evaluate(
         raise EvaluationError(f"Set names must be unique. Got {', '.join(names)}.")
     reference = reference or names[0]
     if reference not in names:
-        raise EvaluationError(f"--reference {reference!r} is not one of the sets: {', '.join(names)}")
-    for option, chosen in (("--sweep-position", sweeps.position_set), ("--sweep-rotation", sweeps.rotation_set),
-                           ("--shift-consistency", sweeps.shift_set)):
+        raise EvaluationError(
+            f"--reference {reference!r} is not one of the sets: {', '.join(names)}"
+        )
+    for option, chosen in (
+        ("--sweep-position", sweeps.position_set),
+        ("--sweep-rotation", sweeps.rotation_set),
+        ("--shift-consistency", sweeps.shift_set),
+    ):
         if chosen is not None and chosen not in names:
             raise EvaluationError(f"{option} {chosen!r} is not one of the sets: {', '.join(names)}")
     if threads < 1:
@@ -219,13 +244,17 @@ def evaluate(
     spec = ClassifierSpec(str(model_path), labels, input_mean, input_std)
     clf = spec.open(threads=threads)
     indexes = {name: scan_set(name, Path(folder), clf.labels) for name, folder in sets}
-    backgrounds = (_load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
-                   if sweeps.position_set and sweeps.backgrounds_dir else [])
+    backgrounds = (
+        _load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
+        if sweeps.position_set and sweeps.backgrounds_dir
+        else []
+    )
 
     n_workers = min(threads, sum(len(index.records) for index in indexes.values()))
     with Workers(spec, n_workers, clf if n_workers == 1 else None) as workers:
-        report, rows, misclassified = _run_all(workers, clf, indexes, names, reference, top_k, sweeps, backgrounds,
-                                               show_progress)
+        report, rows, misclassified = _run_all(
+            workers, clf, indexes, names, reference, top_k, sweeps, backgrounds, show_progress
+        )
     report["throughput"]["startup_s"] = workers.startup_s
     rss = peak_rss_bytes()
     report["memory"] = {"peak_rss_bytes": rss["main"], "peak_rss_worker_bytes": rss["workers"]}
@@ -241,8 +270,17 @@ def evaluate(
     return report
 
 
-def _run_all(workers: Workers, clf: TFLiteClassifier, indexes: dict[str, DatasetIndex], names: list[str],
-             reference: str, top_k: int, sweeps: SweepRequest, backgrounds: list[np.ndarray], show_progress: bool):
+def _run_all(
+    workers: Workers,
+    clf: TFLiteClassifier,
+    indexes: dict[str, DatasetIndex],
+    names: list[str],
+    reference: str,
+    top_k: int,
+    sweeps: SweepRequest,
+    backgrounds: list[np.ndarray],
+    show_progress: bool,
+):
     """Every set, then every sweep asked for, on the same workers → (report, csv rows, mistakes)."""
 
     def run(task, paths, desc) -> WorkResult:
@@ -261,25 +299,43 @@ def _run_all(workers: Workers, clf: TFLiteClassifier, indexes: dict[str, Dataset
         paths = [index.records[i].path for i in keep]
         data[name] = _SetData(index, y_true, paths)
         figures = classification_metrics(y_true, probs, clf.labels, top_k)
-        results[name] = {"path": str(index.root), **figures, "skipped": len(work.failures) + len(index.skipped)}
+        results[name] = {
+            "path": str(index.root),
+            **figures,
+            "skipped": len(work.failures) + len(index.skipped),
+        }
         log.debug("%s: top-1 %.3f on %d images", name, figures["top1"], figures["n"])
         for path, true, p in zip(paths, y_true, probs):
             pred, conf = int(p.argmax()), float(p.max())
             rel = path.relative_to(index.root).as_posix()
             rows.append((name, rel, clf.labels[true], clf.labels[pred], f"{conf:.4f}"))
             if pred != true:
-                misclassified.append({"set": name, "path": path, "relative": rel, "true": clf.labels[true],
-                                      "predicted": clf.labels[pred], "confidence": conf})
+                misclassified.append(
+                    {
+                        "set": name,
+                        "path": path,
+                        "relative": rel,
+                        "true": clf.labels[true],
+                        "predicted": clf.labels[pred],
+                        "confidence": conf,
+                    }
+                )
 
     report: dict = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "generator": {"name": "edgeposinv", "version": __version__, "host": "python"},
         "model": model_summary(clf),
         "runtime": {
-            "name": "ai-edge-litert", "version": runtime_version(), "threads": clf.threads, "delegate": "cpu",
-            "platform": {"system": platform.system(), "machine": platform.machine(),
-                         "processor": platform.processor() or platform.machine(),
-                         "python": platform.python_version()},
+            "name": "ai-edge-litert",
+            "version": runtime_version(),
+            "threads": clf.threads,
+            "delegate": "cpu",
+            "platform": {
+                "system": platform.system(),
+                "machine": platform.machine(),
+                "processor": platform.processor() or platform.machine(),
+                "python": platform.python_version(),
+            },
         },
         "sets": results,
         "reference": reference,
@@ -288,8 +344,14 @@ def _run_all(workers: Workers, clf: TFLiteClassifier, indexes: dict[str, Dataset
     size = clf.image_size_px
     if sweeps.position_set:
         d = data[sweeps.position_set]
-        work = run(PositionTask(sweeps.position, backgrounds), d.paths, f"position sweep {sweeps.position_set}")
-        summary = summarize_position(sweeps.position, np.stack(work.results), d.y_true, sweeps.position_set)
+        work = run(
+            PositionTask(sweeps.position, backgrounds),
+            d.paths,
+            f"position sweep {sweeps.position_set}",
+        )
+        summary = summarize_position(
+            sweeps.position, np.stack(work.results), d.y_true, sweeps.position_set
+        )
         if sweeps.backgrounds_dir:
             summary["backgrounds_dir"] = str(sweeps.backgrounds_dir)
         summary["seconds"] = work.wall_s
@@ -303,8 +365,9 @@ def _run_all(workers: Workers, clf: TFLiteClassifier, indexes: dict[str, Dataset
     if sweeps.rotation_set:
         d = data[sweeps.rotation_set]
         work = run(RotationTask(sweeps.rotation), d.paths, f"rotation sweep {sweeps.rotation_set}")
-        report["rotation_sweep"] = summarize_rotation(sweeps.rotation, np.stack(work.results), d.y_true,
-                                                      sweeps.rotation_set)
+        report["rotation_sweep"] = summarize_rotation(
+            sweeps.rotation, np.stack(work.results), d.y_true, sweeps.rotation_set
+        )
 
     first = data[names[0]].paths[0]
     report["latency_ms"] = clf.measure_latency(clf.prepare(read_rgb(first)))

@@ -14,11 +14,15 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         return (0.0, 1.0)
     from scipy.stats import binomtest
 
-    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    ci = binomtest(int(successes), int(n)).proportion_ci(
+        confidence_level=confidence, method="wilson"
+    )
     return (float(ci.low), float(ci.high))
 
 
-def difference_interval(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> tuple[float, float]:
+def difference_interval(
+    k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95
+) -> tuple[float, float]:
     """Newcombe's hybrid score interval for p1 - p2 of two independent proportions."""
     p1, p2 = k1 / n1, k2 / n2
     l1, u1 = wilson_interval(k1, n1, confidence)
@@ -29,7 +33,9 @@ def difference_interval(k1: int, n1: int, k2: int, n2: int, confidence: float = 
     return (max(-1.0, lower), min(1.0, upper))
 
 
-def classification_metrics(y_true: np.ndarray, probs: np.ndarray, labels: tuple[str, ...], top_k: int = 3) -> dict:
+def classification_metrics(
+    y_true: np.ndarray, probs: np.ndarray, labels: tuple[str, ...], top_k: int = 3
+) -> dict:
     """Every per-set figure of the report, from true label ids and per-class scores."""
     from sklearn.metrics import (
         confusion_matrix,
@@ -46,7 +52,9 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, labels: tuple[
     precision, recall, _, support = precision_recall_fscore_support(
         y_true, y_pred, labels=ids, zero_division=0
     )
-    with warnings.catch_warnings():  # k >= classes: top-k is trivially 1, which the report shows with k
+    with (
+        warnings.catch_warnings()
+    ):  # k >= classes: top-k is trivially 1, which the report shows with k
         warnings.simplefilter("ignore")
         top_k_accuracy = float(top_k_accuracy_score(y_true, probs, k=k, labels=ids)) if n else 0.0
     return {
@@ -56,7 +64,11 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, labels: tuple[
         "top1_ci95": list(wilson_interval(correct, n)),
         "top_k": {"k": k, "accuracy": top_k_accuracy},
         "per_class": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "n": int(support[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "n": int(support[i]),
+            }
             for i, name in enumerate(labels)
         },
         "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(),

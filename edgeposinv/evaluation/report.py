@@ -39,14 +39,32 @@ def accuracy_figure(groups: dict[str, dict[str, dict]], title: str):
         vals = [sets[s]["top1"] if s in sets else np.nan for s in set_names]
         lo = [sets[s]["top1"] - sets[s]["top1_ci95"][0] if s in sets else 0 for s in set_names]
         hi = [sets[s]["top1_ci95"][1] - sets[s]["top1"] if s in sets else 0 for s in set_names]
-        bars = ax.bar(x + (i - (len(groups) - 1) / 2) * width, vals, width, yerr=[lo, hi], capsize=3, label=series)
-        ax.bar_label(bars, labels=[f"{v:.0%}" if not np.isnan(v) else "" for v in vals], padding=2, fontsize=8)
+        bars = ax.bar(
+            x + (i - (len(groups) - 1) / 2) * width,
+            vals,
+            width,
+            yerr=[lo, hi],
+            capsize=3,
+            label=series,
+        )
+        ax.bar_label(
+            bars,
+            labels=[f"{v:.0%}" if not np.isnan(v) else "" for v in vals],
+            padding=2,
+            fontsize=8,
+        )
     ax.set_xticks(x, set_names)
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("top-1 (95% CI)")
     ax.set_title(title)
     if len(groups) > 1:
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(2, len(groups)), frameon=False)
+        ax.legend(
+            fontsize=8,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=min(2, len(groups)),
+            frameon=False,
+        )
     return fig
 
 
@@ -84,7 +102,9 @@ def _pct(v: float) -> str:
     return f"{100 * v:.1f}%"
 
 
-def heatmap_figure(accuracy: list[list[float]], title: str, vmin: float = 0.0, vmax: float = 1.0, ax=None):
+def heatmap_figure(
+    accuracy: list[list[float]], title: str, vmin: float = 0.0, vmax: float = 1.0, ax=None
+):
     """Accuracy per grid cell, as the frame is seen (row 0 at the top)."""
     plt = _pyplot()
     acc = np.asarray(accuracy, float)
@@ -134,9 +154,17 @@ def gallery_items(misclassified: list[dict], prepare, limit: int) -> list[dict]:
             continue
         if pixels.shape[0] < 96:
             pixels = cv2.resize(pixels, (96, 96), interpolation=cv2.INTER_NEAREST)  # display only
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
+        )
         if ok:
-            items.append({**m, "src": "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")})
+            items.append(
+                {
+                    **m,
+                    "src": "data:image/jpeg;base64,"
+                    + base64.b64encode(buf.tobytes()).decode("ascii"),
+                }
+            )
     return items
 
 
@@ -150,9 +178,13 @@ def _gallery_html(gallery: list[dict], total: int) -> str:
         "</figcaption></figure>"
         for g in gallery
     )
-    shown = f"the {len(gallery)} most confident of {total}" if len(gallery) < total else f"all {total}"
-    return (f"<h2>Misclassified images</h2><p class='note'>What the model saw (after the input contract), "
-            f"true → predicted (confidence); {shown}. Full list: predictions.csv.</p><div class='gallery'>{cells}</div>")
+    shown = (
+        f"the {len(gallery)} most confident of {total}" if len(gallery) < total else f"all {total}"
+    )
+    return (
+        f"<h2>Misclassified images</h2><p class='note'>What the model saw (after the input contract), "
+        f"true → predicted (confidence); {shown}. Full list: predictions.csv.</p><div class='gallery'>{cells}</div>"
+    )
 
 
 def _sweeps_html(report: dict) -> str:
@@ -167,7 +199,9 @@ def _sweeps_html(report: dict) -> str:
             f"Centre {_pct(pos['centre_accuracy'])}, worst cell {_pct(pos['worst_accuracy'])} "
             f"(row {pos['worst_cell'][0]}, column {pos['worst_cell'][1]}), corners {_pct(pos['corner_accuracy'])}; "
             f"worst/centre {'n/a' if ratio is None else f'{ratio:.2f}'}.</p>"
-            + figure_to_img_tag(heatmap_figure(pos["accuracy"], "top-1 by object position"), "position heatmap")
+            + figure_to_img_tag(
+                heatmap_figure(pos["accuracy"], "top-1 by object position"), "position heatmap"
+            )
         )
     shift = report.get("shift_consistency")
     if shift:
@@ -183,7 +217,9 @@ def _sweeps_html(report: dict) -> str:
         parts.append(
             f"<h2>Accuracy vs rotation (set {html.escape(rot['set'])})</h2><p>{rot['n']} images, every "
             f"{rot['step_deg']:g}°; upright {_pct(rot['upright_accuracy'])}, worst {_pct(rot['worst_accuracy'])}.</p>"
-            + figure_to_img_tag(rotation_figure({"model": rot}, "top-1 vs rotation"), "rotation curve")
+            + figure_to_img_tag(
+                rotation_figure({"model": rot}, "top-1 vs rotation"), "rotation curve"
+            )
         )
     return "".join(parts)
 
@@ -193,8 +229,10 @@ def _per_class_html(name: str, s: dict) -> str:
         f"<tr><td>{html.escape(label)}</td><td>{c['n']}</td><td>{_pct(c['precision'])}</td><td>{_pct(c['recall'])}</td></tr>"
         for label, c in s["per_class"].items()
     )
-    return (f"<table><tr><th>{html.escape(name)}: class</th><th>n</th><th>precision</th><th>recall</th></tr>"
-            f"{rows}</table>")
+    return (
+        f"<table><tr><th>{html.escape(name)}: class</th><th>n</th><th>precision</th><th>recall</th></tr>"
+        f"{rows}</table>"
+    )
 
 
 def render_report_html(report: dict, gallery: list[dict] | None = None) -> str:
@@ -214,7 +252,10 @@ def render_report_html(report: dict, gallery: list[dict] | None = None) -> str:
     )
     figs = [figure_to_img_tag(accuracy_figure({"model": sets}, "top-1 per set"), "top-1 per set")]
     figs += [
-        figure_to_img_tag(confusion_figure(s["confusion"], model["labels"], f"confusion: {name}"), f"confusion {name}")
+        figure_to_img_tag(
+            confusion_figure(s["confusion"], model["labels"], f"confusion: {name}"),
+            f"confusion {name}",
+        )
         for name, s in sets.items()
     ]
     n_wrong = sum(s["n"] - s.get("correct", round(s["top1"] * s["n"])) for s in sets.values())
@@ -223,8 +264,10 @@ def render_report_html(report: dict, gallery: list[dict] | None = None) -> str:
     extra = ""
     if "throughput" in report:
         t = report["throughput"]
-        extra += (f"; evaluation: {t['images']} images in {t['seconds']:.1f} s with {t['workers']} worker process(es) "
-                  f"on {t['cores']} cores")
+        extra += (
+            f"; evaluation: {t['images']} images in {t['seconds']:.1f} s with {t['workers']} worker process(es) "
+            f"on {t['cores']} cores"
+        )
     if "memory" in report:
         extra += f"; peak RSS {report['memory']['peak_rss_bytes'] / 2**20:.0f} MiB"
     meta = json.dumps(model.get("metadata", {}), indent=1, sort_keys=True)
@@ -235,11 +278,16 @@ def render_report_html(report: dict, gallery: list[dict] | None = None) -> str:
         f"{model['size_bytes'] / 1024:.1f} KiB, sha256 <code>{model['sha256'][:16]}…</code></p>"
         + (_gallery_html(gallery or [], n_wrong) if gallery is not None else "")
         + f"<h2>Accuracy per set</h2><table><tr><th>set</th><th>n</th><th>top-1</th><th>95% CI</th><th>top-k</th></tr>{rows}</table>"
-        + (f"<h2>Gap to the reference set</h2><table><tr><th>difference</th><th>top-1</th><th>95% CI</th><th>significant</th></tr>{gap_rows}</table>"
-           "<p class='note'>A gap whose interval contains 0 is not established at these set sizes: collect more images.</p>"
-           if gap_rows else "")
+        + (
+            f"<h2>Gap to the reference set</h2><table><tr><th>difference</th><th>top-1</th><th>95% CI</th><th>significant</th></tr>{gap_rows}</table>"
+            "<p class='note'>A gap whose interval contains 0 is not established at these set sizes: collect more images.</p>"
+            if gap_rows
+            else ""
+        )
         + f"<div class='figs'>{''.join(figs)}</div>"
-        + "<h2>Per class</h2><div class='figs'>" + "".join(_per_class_html(n, s) for n, s in sets.items()) + "</div>"
+        + "<h2>Per class</h2><div class='figs'>"
+        + "".join(_per_class_html(n, s) for n, s in sets.items())
+        + "</div>"
         + _sweeps_html(report)
         + f"<h2>Latency, size and runtime</h2><p>median {lat['median']:.2f} ms, p90 {lat['p90']:.2f} ms per image "
         f"({lat['runs']} runs after {lat['warmup']} warm-up, {lat['threads']} thread(s)) on "

@@ -50,11 +50,15 @@ class PositionSweepConfig:
 
     def __post_init__(self) -> None:
         if not (1 <= self.grid_rows <= 15 and 1 <= self.grid_cols <= 15):
-            raise ConfigError(f"--grid must be ROWSxCOLS with 1..15 each. Got {self.grid_rows}x{self.grid_cols}.")
+            raise ConfigError(
+                f"--grid must be ROWSxCOLS with 1..15 each. Got {self.grid_rows}x{self.grid_cols}."
+            )
         if not 0.1 <= self.object_scale <= 1.0:
             raise ConfigError(f"--object-scale must be in [0.1, 1.0]. Got {self.object_scale}.")
         if self.background not in BACKGROUNDS:
-            raise ConfigError(f"--background must be one of {', '.join(BACKGROUNDS)}. Got {self.background!r}.")
+            raise ConfigError(
+                f"--background must be one of {', '.join(BACKGROUNDS)}. Got {self.background!r}."
+            )
 
     def centres_frac(self) -> tuple[np.ndarray, np.ndarray]:
         """Object-centre positions (fractions of the side) of the columns and of the rows."""
@@ -69,19 +73,24 @@ class PositionSweepConfig:
         xs, ys = self.centres_frac()
         return [
             geometry.affine_matrix(size_px, scale=self.object_scale, shift_frac=(x - 0.5, y - 0.5))
-            for y in ys for x in xs
+            for y in ys
+            for x in xs
         ]
 
     def centre_cells(self) -> list[tuple[int, int]]:
         """The middle cell (or the 2 or 4 middle cells of an even grid)."""
+
         def mid(n: int) -> list[int]:
             return [n // 2] if n % 2 else [n // 2 - 1, n // 2]
 
         return [(r, c) for r in mid(self.grid_rows) for c in mid(self.grid_cols)]
 
     def to_dict(self) -> dict:
-        return {"grid": [self.grid_rows, self.grid_cols], "object_scale": self.object_scale,
-                "background": self.background}
+        return {
+            "grid": [self.grid_rows, self.grid_cols],
+            "object_scale": self.object_scale,
+            "background": self.background,
+        }
 
 
 @dataclass
@@ -92,7 +101,9 @@ class PositionTask:
     def background_for(self, pixels: np.ndarray, index: int) -> np.ndarray:
         size = pixels.shape[0]
         if self.config.background == "mean":
-            return np.broadcast_to(pixels.reshape(-1, 3).mean(axis=0), pixels.shape).astype(np.float32)
+            return np.broadcast_to(pixels.reshape(-1, 3).mean(axis=0), pixels.shape).astype(
+                np.float32
+            )
         if self.config.background == "blur":
             return cv2.GaussianBlur(pixels, (0, 0), sigmaX=max(1.0, size / 10)).astype(np.float32)
         return self.backgrounds[index % len(self.backgrounds)].astype(np.float32)
@@ -114,7 +125,9 @@ class PositionTask:
         return _top1_of_variants(clf, self.variants(pixels, index))
 
 
-def summarize_position(config: PositionSweepConfig, top1: np.ndarray, y_true: np.ndarray, set_name: str) -> dict:
+def summarize_position(
+    config: PositionSweepConfig, top1: np.ndarray, y_true: np.ndarray, set_name: str
+) -> dict:
     """``top1`` is ``(N, rows*cols)``: the heatmap of accuracy and its headline figures."""
     correct = top1 == y_true[:, None]
     acc = correct.mean(axis=0).reshape(config.grid_rows, config.grid_cols)
@@ -146,7 +159,9 @@ class RotationSweepConfig:
         if not 1.0 <= self.step_deg <= 180.0:
             raise ConfigError(f"--rotation-step must be in [1, 180] degrees. Got {self.step_deg}.")
         if self.fill_mode not in geometry.BORDER_MODES:
-            raise ConfigError(f"fill_mode must be one of {sorted(geometry.BORDER_MODES)}. Got {self.fill_mode!r}.")
+            raise ConfigError(
+                f"fill_mode must be one of {sorted(geometry.BORDER_MODES)}. Got {self.fill_mode!r}."
+            )
 
     def angles_deg(self) -> list[float]:
         n = int(math.floor(360.0 / self.step_deg + 1e-9))
@@ -161,16 +176,25 @@ class RotationTask:
     def __call__(self, clf: TFLiteClassifier, pixels: np.ndarray, index: int) -> np.ndarray:
         size = pixels.shape[0]
         params = _as_params(size, [{"rotation_deg": a} for a in self.config.angles_deg()])
-        variants = [apply_params(pixels, params, i, fill_mode=self.config.fill_mode) for i in range(len(params))]
+        variants = [
+            apply_params(pixels, params, i, fill_mode=self.config.fill_mode)
+            for i in range(len(params))
+        ]
         return _top1_of_variants(clf, variants)
 
 
-def summarize_rotation(config: RotationSweepConfig, top1: np.ndarray, y_true: np.ndarray, set_name: str) -> dict:
+def summarize_rotation(
+    config: RotationSweepConfig, top1: np.ndarray, y_true: np.ndarray, set_name: str
+) -> dict:
     acc = (top1 == y_true[:, None]).mean(axis=0)
     angles = config.angles_deg()
     return {
-        "set": set_name, "n": int(len(y_true)), "step_deg": config.step_deg, "fill_mode": config.fill_mode,
-        "angles_deg": angles, "accuracy": acc.round(6).tolist(),
+        "set": set_name,
+        "n": int(len(y_true)),
+        "step_deg": config.step_deg,
+        "fill_mode": config.fill_mode,
+        "angles_deg": angles,
+        "accuracy": acc.round(6).tolist(),
         "upright_accuracy": float(acc[int(np.argmin(np.abs(np.asarray(angles))))]),
         "worst_accuracy": float(acc.min()),
     }
@@ -190,9 +214,13 @@ class ShiftConsistencyConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.max_shift_frac <= 0.5:
-            raise ConfigError(f"--max-shift must be in (0, 0.5] of the side. Got {self.max_shift_frac}.")
+            raise ConfigError(
+                f"--max-shift must be in (0, 0.5] of the side. Got {self.max_shift_frac}."
+            )
         if self.fill_mode not in geometry.BORDER_MODES:
-            raise ConfigError(f"fill_mode must be one of {sorted(geometry.BORDER_MODES)}. Got {self.fill_mode!r}.")
+            raise ConfigError(
+                f"fill_mode must be one of {sorted(geometry.BORDER_MODES)}. Got {self.fill_mode!r}."
+            )
 
     def shifts(self, index: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, index])
@@ -206,17 +234,25 @@ class ShiftTask:
     def __call__(self, clf: TFLiteClassifier, pixels: np.ndarray, index: int) -> np.ndarray:
         size = pixels.shape[0]
         params = _as_params(size, [{"shift_frac": tuple(s)} for s in self.config.shifts(index)])
-        variants = [apply_params(pixels, params, i, fill_mode=self.config.fill_mode) for i in range(2)]
+        variants = [
+            apply_params(pixels, params, i, fill_mode=self.config.fill_mode) for i in range(2)
+        ]
         return _top1_of_variants(clf, variants)
 
 
-def summarize_shift(config: ShiftConsistencyConfig, top1: np.ndarray, y_true: np.ndarray, set_name: str) -> dict:
+def summarize_shift(
+    config: ShiftConsistencyConfig, top1: np.ndarray, y_true: np.ndarray, set_name: str
+) -> dict:
     same = top1[:, 0] == top1[:, 1]
     k, n = int(same.sum()), int(len(same))
     return {
-        "set": set_name, "pairs": n, "consistency": k / n if n else 0.0,
+        "set": set_name,
+        "pairs": n,
+        "consistency": k / n if n else 0.0,
         "consistency_ci95": list(wilson_interval(k, n)),
-        "max_shift_frac": config.max_shift_frac, "max_shift_px": None,
-        "fill_mode": config.fill_mode, "seed": config.seed,
+        "max_shift_frac": config.max_shift_frac,
+        "max_shift_px": None,
+        "fill_mode": config.fill_mode,
+        "seed": config.seed,
         "accuracy_of_shifted": float((top1 == y_true[:, None]).mean()) if n else 0.0,
     }

@@ -45,27 +45,39 @@ def plan_outputs(out: Path, overwrite: bool, options) -> OutputPlan:
         check_can_write(plan.model_path, overwrite)
         check_can_write(plan.sidecar_path, overwrite)
     elif out.suffix:
-        raise ConfigError(f"--out must be a .tflite file or a model folder (models/<name>). Got {out}.")
+        raise ConfigError(
+            f"--out must be a .tflite file or a model folder (models/<name>). Got {out}."
+        )
     else:
         plan = OutputPlan(out / MODEL_FILE, out / SIDECAR_FILE, out, overwrite)
         check_can_write(out, overwrite)
     if options.android_assets is not None:
         assets = Path(options.android_assets)
         if not assets.parent.is_dir():
-            raise ConfigError(f"--android-assets {assets}: its parent folder does not exist; "
-                              "pass the app's assets folder, e.g. android_demo/app/src/main/assets")
+            raise ConfigError(
+                f"--android-assets {assets}: its parent folder does not exist; "
+                "pass the app's assets folder, e.g. android_demo/app/src/main/assets"
+            )
         check_can_write(assets / MODEL_FILE, overwrite)
     if options.report_json is not None and not Path(options.report_json).is_file():
-        raise ConfigError(f"--report-json {options.report_json} does not exist; pass the report.json of 'edgeposinv evaluate'")
+        raise ConfigError(
+            f"--report-json {options.report_json} does not exist; pass the report.json of 'edgeposinv evaluate'"
+        )
     return plan
 
 
 def write_outputs(plan: OutputPlan, model_bytes: bytes, sidecar: dict, options) -> None:
     if plan.folder is None:
-        atomic_write_json(plan.sidecar_path, sidecar)  # the model last: its presence means both are complete
+        atomic_write_json(
+            plan.sidecar_path, sidecar
+        )  # the model last: its presence means both are complete
         atomic_write_bytes(plan.model_path, model_bytes)
     else:
-        report = json.loads(Path(options.report_json).read_text("utf-8")) if options.report_json else None
+        report = (
+            json.loads(Path(options.report_json).read_text("utf-8"))
+            if options.report_json
+            else None
+        )
         with atomic_dir(plan.folder, overwrite=plan.overwrite) as tmp:
             atomic_write_bytes(tmp / MODEL_FILE, model_bytes)
             atomic_write_json(tmp / SIDECAR_FILE, sidecar)
@@ -83,25 +95,43 @@ def _pct(x) -> str:
 def model_card(sidecar: dict, report: dict | None, name: str) -> str:
     """A human-readable card: data, classes, recipe, export, accuracy, size, latency, machine."""
     prov = sidecar.get("provenance") or {}
-    train, dataset, result = prov.get("train") or {}, prov.get("dataset") or {}, prov.get("result") or {}
-    contract, parity, size, lat = sidecar["input"], sidecar["parity"], sidecar["size"], sidecar["latency"]
+    train, dataset, result = (
+        prov.get("train") or {},
+        prov.get("dataset") or {},
+        prov.get("result") or {},
+    )
+    contract, parity, size, lat = (
+        sidecar["input"],
+        sidecar["parity"],
+        sidecar["size"],
+        sidecar["latency"],
+    )
     lines = [
-        f"# {name}", "",
+        f"# {name}",
+        "",
         f"An edgeposinv image classifier (`{sidecar['arch']}`) for {len(sidecar['labels'])} classes, "
-        f"exported as **{sidecar['quantization']}** (input/output {sidecar['io_dtype']}).", "",
-        "## Data", "",
+        f"exported as **{sidecar['quantization']}** (input/output {sidecar['io_dtype']}).",
+        "",
+        "## Data",
+        "",
         f"- Dataset: `{dataset.get('path', 'unknown')}` ({dataset.get('n_images', '?')} images, "
         f"{dataset.get('n_skipped', 0)} skipped)",
         f"- Split: {result.get('n_train', '?')} training / {result.get('n_val', '?')} validation images",
-        f"- Classes: {', '.join(f'`{lab}`' for lab in sidecar['labels'])}", "",
-        "## Training recipe", "",
-        *(f"- {k}: `{v}`" for k, v in sorted(train.items())), "",
-        "## Input contract", "",
+        f"- Classes: {', '.join(f'`{lab}`' for lab in sidecar['labels'])}",
+        "",
+        "## Training recipe",
+        "",
+        *(f"- {k}: `{v}`" for k, v in sorted(train.items())),
+        "",
+        "## Input contract",
+        "",
         f"RGB pixels 0..255 at {contract['image_size_px']}x{contract['image_size_px']}: EXIF orientation, "
         f"{contract['crop']} crop, {contract['resize_down']} resize when shrinking, {contract['resize_up']} when "
         "enlarging. Normalisation is inside the model. Labels and this contract are embedded in the .tflite "
-        "(standard TFLite Metadata and the `edgeposinv.model` entry).", "",
-        "## Export", "",
+        "(standard TFLite Metadata and the `edgeposinv.model` entry).",
+        "",
+        "## Export",
+        "",
         f"- Mode: `{sidecar['export']['mode']}`, input/output `{sidecar['export']['io_dtype']}`",
     ]
     if sidecar.get("calibration"):
@@ -109,12 +139,15 @@ def model_card(sidecar: dict, report: dict | None, name: str) -> str:
         lines.append(f"- Calibration: {cal['n_images']} images from {cal['source']}")
     ratio = size.get("ratio_to_float32")
     lines += [
-        f"- Size: {size['bytes'] / 1024:.1f} KiB" + (f" ({ratio:.2f}x the float32 export)" if ratio else ""),
+        f"- Size: {size['bytes'] / 1024:.1f} KiB"
+        + (f" ({ratio:.2f}x the float32 export)" if ratio else ""),
         f"- Host latency: {lat['median_ms']:.2f} ms median of {lat['runs']} runs after {lat['warmup']} warm-up, "
         f"{lat['threads']} thread(s), on {lat['machine']['cpu']} ({lat['machine']['cores']} cores, "
         f"{lat['machine']['system']} {lat['machine']['machine']})",
-        f"- sha256: `{sidecar['sha256']}`", "",
-        "## Accuracy", "",
+        f"- sha256: `{sidecar['sha256']}`",
+        "",
+        "## Accuracy",
+        "",
     ]
     if parity.get("checked"):
         lines += [
@@ -122,7 +155,9 @@ def model_card(sidecar: dict, report: dict | None, name: str) -> str:
             f"TFLite {_pct(parity['tflite_top1'])}, top-1 agreement {_pct(parity['top1_agreement'])}, "
             f"mean |Δp| {parity['mean_abs_prob_diff']:.4f}. Parity gate (max drop "
             f"{sidecar['gate']['max_drop_points']:g} points): "
-            + ("passed" if sidecar["gate"]["passed"] else "FAILED, kept with --force") + ".", "",
+            + ("passed" if sidecar["gate"]["passed"] else "FAILED, kept with --force")
+            + ".",
+            "",
         ]
     else:
         lines += ["The validation split was not available: parity was not checked.", ""]
@@ -130,7 +165,13 @@ def model_card(sidecar: dict, report: dict | None, name: str) -> str:
         lines += ["| set | images | top-1 | 95% CI |", "|---|---|---|---|"]
         for set_name, s in report.get("sets", {}).items():
             ci = s.get("top1_ci95") or [None, None]
-            lines.append(f"| {set_name} | {s.get('n', '?')} | {_pct(s.get('top1'))} | {_pct(ci[0])} – {_pct(ci[1])} |")
+            lines.append(
+                f"| {set_name} | {s.get('n', '?')} | {_pct(s.get('top1'))} | {_pct(ci[0])} – {_pct(ci[1])} |"
+            )
         runtime = report.get("runtime", {})
-        lines += ["", f"Evaluated with {runtime.get('name', '?')} {runtime.get('version', '')}.", ""]
+        lines += [
+            "",
+            f"Evaluated with {runtime.get('name', '?')} {runtime.get('version', '')}.",
+            "",
+        ]
     return "\n".join(lines) + "\n"

@@ -37,7 +37,14 @@ from edgeposinv.training.runs import Run, read_run
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QuantSpec", "ExportOptions", "ExportResult", "export_run", "embed_metadata", "sidecar_path"]
+__all__ = [
+    "QuantSpec",
+    "ExportOptions",
+    "ExportResult",
+    "export_run",
+    "embed_metadata",
+    "sidecar_path",
+]
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,13 @@ class ExportOptions:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_drop_points <= 100.0:
-            raise ConfigError(f"--max-drop must be in [0, 100] accuracy points. Got {self.max_drop_points}.")
+            raise ConfigError(
+                f"--max-drop must be in [0, 100] accuracy points. Got {self.max_drop_points}."
+            )
         if self.latency_runs < 1 or self.latency_warmup < 0:
-            raise ConfigError(f"--latency-runs must be >= 1 and warm-up >= 0. Got {self.latency_runs}, {self.latency_warmup}.")
+            raise ConfigError(
+                f"--latency-runs must be >= 1 and warm-up >= 0. Got {self.latency_runs}, {self.latency_warmup}."
+            )
         if self.threads < 1:
             raise ConfigError(f"--threads must be at least 1. Got {self.threads}.")
 
@@ -124,7 +135,9 @@ def standard_metadata(description: dict) -> StdMetadata:
 def embed_metadata(converted: bytes, description: dict) -> bytes:
     """Add the edgeposinv JSON entry, standard TFLITE_METADATA and the labels zip."""
     std = build_metadata(standard_metadata(description))
-    with_entries = write_entries(converted, {CONTRACT_NAME: canonical_json(description), METADATA_NAME: std})
+    with_entries = write_entries(
+        converted, {CONTRACT_NAME: canonical_json(description), METADATA_NAME: std}
+    )
     labels = ("\n".join(description["labels"]) + "\n").encode("utf-8")
     return append_associated_files(with_entries, {LABELS_FILE: labels})
 
@@ -134,8 +147,12 @@ def _validation_images(run: Run):
     if not val_paths:
         return None
     records = tuple(ImageRecord(p, p.parent.name) for p in val_paths)
-    return load_images(DatasetIndex(run.data_dir, run.labels, records), run.contract.image_size_px,
-                       labels=run.labels, show_progress=False)
+    return load_images(
+        DatasetIndex(run.data_dir, run.labels, records),
+        run.contract.image_size_px,
+        labels=run.labels,
+        show_progress=False,
+    )
 
 
 def _classifier(model_bytes: bytes, threads: int):
@@ -160,7 +177,10 @@ def parity_check(model, model_bytes: bytes, run: Run, threads: int = 1, data=Non
     clf = _classifier(model_bytes, threads)
     lite_probs = np.stack([clf.predict_proba(x) for x in data.images])
     k_top, l_top = keras_probs.argmax(1), lite_probs.argmax(1)
-    keras_top1, tflite_top1 = float((k_top == data.label_ids).mean()), float((l_top == data.label_ids).mean())
+    keras_top1, tflite_top1 = (
+        float((k_top == data.label_ids).mean()),
+        float((l_top == data.label_ids).mean()),
+    )
     return {
         "checked": True,
         "split": "val",
@@ -179,8 +199,14 @@ def host_latency(model_bytes: bytes, pixels: np.ndarray, options: ExportOptions)
 
     clf = _classifier(model_bytes, options.threads)
     lat = clf.measure_latency(pixels, runs=options.latency_runs, warmup=options.latency_warmup)
-    return {"median_ms": lat["median"], "p90_ms": lat["p90"], "runs": lat["runs"], "warmup": lat["warmup"],
-            "threads": lat["threads"], "machine": machine_info()}
+    return {
+        "median_ms": lat["median"],
+        "p90_ms": lat["p90"],
+        "runs": lat["runs"],
+        "warmup": lat["warmup"],
+        "threads": lat["threads"],
+        "machine": machine_info(),
+    }
 
 
 def _float_network(model, spec: QuantSpec):
@@ -220,7 +246,9 @@ def export_run(
     calibration, calibration_info = None, None
     if spec.needs_calibration:
         batch = int(run.config.get("train", {}).get("batch_size", 1))
-        calibration, calibration_info = load_calibration(run, spec.calibration_dir, spec.calibration_size, batch, seed)
+        calibration, calibration_info = load_calibration(
+            run, spec.calibration_dir, spec.calibration_size, batch, seed
+        )
     log.info("converting %s to %s TFLite", run.root, spec.mode)
     converted = convert(model, spec, calibration)
     description = model_description(run, spec)
@@ -230,9 +258,14 @@ def export_run(
     parity = parity_check(model, model_bytes, run, options.threads, data)
     gate = {"max_drop_points": options.max_drop_points, "passed": True, "forced": False}
     if parity["checked"]:
-        log.info("parity on %d validation images: top-1 agreement %.3f, keras %.3f, tflite %.3f, mean |dp| %.4f",
-                 parity["n"], parity["top1_agreement"], parity["keras_top1"], parity["tflite_top1"],
-                 parity["mean_abs_prob_diff"])
+        log.info(
+            "parity on %d validation images: top-1 agreement %.3f, keras %.3f, tflite %.3f, mean |dp| %.4f",
+            parity["n"],
+            parity["top1_agreement"],
+            parity["keras_top1"],
+            parity["tflite_top1"],
+            parity["mean_abs_prob_diff"],
+        )
         if parity["drop_points"] > options.max_drop_points:
             gate["passed"] = False
             message = (
@@ -241,8 +274,10 @@ def export_run(
                 f"{parity['top1_agreement']:.1%}), more than --max-drop {options.max_drop_points:g}"
             )
             if not options.force:
-                raise ExportError(f"Parity gate: {message}; nothing written. Use a calibration set from the "
-                                  "target device, another --quantize mode, or --force to keep it anyway")
+                raise ExportError(
+                    f"Parity gate: {message}; nothing written. Use a calibration set from the "
+                    "target device, another --quantize mode, or --force to keep it anyway"
+                )
             gate["forced"] = True
             log.warning("Parity gate: %s; kept because of --force", message)
     else:
@@ -250,11 +285,23 @@ def export_run(
 
     size = {"bytes": len(model_bytes)}
     if options.compare_float32:
-        float_bytes = model_bytes if spec.mode == "float32" else embed_metadata(
-            convert(_float_network(model, spec), QuantSpec.float32()), model_description(run, QuantSpec.float32()))
-        size.update(float32_bytes=len(float_bytes), ratio_to_float32=round(len(model_bytes) / len(float_bytes), 4))
-    pixels = data.images[0] if data is not None and len(data.images) else np.zeros(
-        (run.contract.image_size_px,) * 2 + (3,), np.uint8)
+        float_bytes = (
+            model_bytes
+            if spec.mode == "float32"
+            else embed_metadata(
+                convert(_float_network(model, spec), QuantSpec.float32()),
+                model_description(run, QuantSpec.float32()),
+            )
+        )
+        size.update(
+            float32_bytes=len(float_bytes),
+            ratio_to_float32=round(len(model_bytes) / len(float_bytes), 4),
+        )
+    pixels = (
+        data.images[0]
+        if data is not None and len(data.images)
+        else np.zeros((run.contract.image_size_px,) * 2 + (3,), np.uint8)
+    )
     latency = host_latency(model_bytes, pixels, options)
 
     sidecar = {
@@ -268,10 +315,14 @@ def export_run(
         "parity": parity,
         "gate": gate,
         "latency": latency,
-        "provenance": {"run": str(Path(run_dir)), "train": run.config.get("train"),
-                       "augment": run.config.get("augment"), "dataset": run.config.get("dataset"),
-                       "result": run.config.get("result"), "versions": run.config.get("versions")},
+        "provenance": {
+            "run": str(Path(run_dir)),
+            "train": run.config.get("train"),
+            "augment": run.config.get("augment"),
+            "dataset": run.config.get("dataset"),
+            "result": run.config.get("result"),
+            "versions": run.config.get("versions"),
+        },
     }
     write_outputs(plan, model_bytes, sidecar, options)
     return ExportResult(plan.model_path, plan.sidecar_path, len(model_bytes), parity, sidecar)
-

@@ -45,7 +45,11 @@ MODE_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 QUANT_MODES = tuple(MODE_OPTIONS)
 IO_DTYPES = ("uint8", "int8", "float32")
-_OPTION_FLAGS = {"calibration_dir": "--calibration", "calibration_size": "--calibration-size", "io_dtype": "--io"}
+_OPTION_FLAGS = {
+    "calibration_dir": "--calibration",
+    "calibration_size": "--calibration-size",
+    "io_dtype": "--io",
+}
 _DEFAULTS = {"calibration_dir": None, "calibration_size": 200, "io_dtype": None}
 
 
@@ -64,7 +68,9 @@ class QuantSpec:
 
     def __post_init__(self) -> None:
         if self.mode not in MODE_OPTIONS:
-            raise ConfigError(f"--quantize must be one of: {', '.join(QUANT_MODES)}. Got {self.mode!r}.")
+            raise ConfigError(
+                f"--quantize must be one of: {', '.join(QUANT_MODES)}. Got {self.mode!r}."
+            )
         accepted = MODE_OPTIONS[self.mode]
         for option, default in _DEFAULTS.items():
             if option not in accepted and getattr(self, option) != default:
@@ -74,9 +80,13 @@ class QuantSpec:
                     f"remove {_OPTION_FLAGS[option]} or choose --quantize int8"
                 )
         if self.io_dtype is not None and self.io_dtype not in IO_DTYPES:
-            raise ConfigError(f"--io must be one of: {', '.join(IO_DTYPES)}. Got {self.io_dtype!r}.")
+            raise ConfigError(
+                f"--io must be one of: {', '.join(IO_DTYPES)}. Got {self.io_dtype!r}."
+            )
         if self.calibration_size < 1:
-            raise ConfigError(f"--calibration-size must be at least 1. Got {self.calibration_size}.")
+            raise ConfigError(
+                f"--calibration-size must be at least 1. Got {self.calibration_size}."
+            )
 
     @property
     def full_integer(self) -> bool:
@@ -113,26 +123,45 @@ class QuantSpec:
         return cls("dynamic")
 
     @classmethod
-    def int8(cls, calibration_dir: str | os.PathLike | None = None, io: str = "uint8",
-             calibration_size: int = 200) -> QuantSpec:
+    def int8(
+        cls,
+        calibration_dir: str | os.PathLike | None = None,
+        io: str = "uint8",
+        calibration_size: int = 200,
+    ) -> QuantSpec:
         return cls("int8", Path(calibration_dir) if calibration_dir else None, calibration_size, io)
 
     @classmethod
-    def int8_qat(cls, calibration_dir: str | os.PathLike | None = None, io: str = "uint8",
-                 calibration_size: int = 200) -> QuantSpec:
-        return cls("int8-qat", Path(calibration_dir) if calibration_dir else None, calibration_size, io)
+    def int8_qat(
+        cls,
+        calibration_dir: str | os.PathLike | None = None,
+        io: str = "uint8",
+        calibration_size: int = 200,
+    ) -> QuantSpec:
+        return cls(
+            "int8-qat", Path(calibration_dir) if calibration_dir else None, calibration_size, io
+        )
 
     @classmethod
-    def from_options(cls, mode: str, calibration_dir: str | None = None, io: str | None = None,
-                     calibration_size: int | None = None) -> QuantSpec:
+    def from_options(
+        cls,
+        mode: str,
+        calibration_dir: str | None = None,
+        io: str | None = None,
+        calibration_size: int | None = None,
+    ) -> QuantSpec:
         """Build from CLI options; options the mode does not take raise :class:`ConfigError`."""
         if calibration_dir and calibration_size is not None:
             raise ConfigError(
                 "--calibration-size sizes the sample of the training split; with --calibration "
                 f"{calibration_dir} every image of that folder is used. Pass one of the two."
             )
-        return cls(mode, Path(calibration_dir) if calibration_dir else None,
-                   200 if calibration_size is None else calibration_size, io)
+        return cls(
+            mode,
+            Path(calibration_dir) if calibration_dir else None,
+            200 if calibration_size is None else calibration_size,
+            io,
+        )
 
 
 def _representative(calibration: np.ndarray):
@@ -179,7 +208,9 @@ def convert(model, spec: QuantSpec, calibration: np.ndarray | None = None) -> by
         return _convert(model, spec, calibration, via_saved_model=True)
 
 
-def _convert(model, spec: QuantSpec, calibration: np.ndarray | None, via_saved_model: bool) -> bytes:
+def _convert(
+    model, spec: QuantSpec, calibration: np.ndarray | None, via_saved_model: bool
+) -> bytes:
     from edgeposinv.training.keras_api import tf
 
     with _converter(model, via_saved_model) as converter:
@@ -198,7 +229,9 @@ def _convert(model, spec: QuantSpec, calibration: np.ndarray | None, via_saved_m
         try:
             return bytes(converter.convert())
         except Exception as e:  # the converter raises many types; report the first line
-            raise ExportError(f"TFLite conversion ({spec.mode}) failed: {str(e).splitlines()[0]}") from None
+            raise ExportError(
+                f"TFLite conversion ({spec.mode}) failed: {str(e).splitlines()[0]}"
+            ) from None
 
 
 def load_run_model(run):
@@ -252,4 +285,3 @@ def check_spec_for_run(spec: QuantSpec, run) -> None:
             f"{run.root} was trained with --qat (its model holds fake-quantization layers); "
             f"export it with --quantize int8-qat, not {spec.mode}"
         )
-

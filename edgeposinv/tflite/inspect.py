@@ -26,13 +26,19 @@ def _enum_names(enum_cls) -> dict[int, str]:
 
 def _tensor(schema, subgraph, index: int, dtypes: dict[int, str]) -> dict:
     t = subgraph.Tensors(index)
-    d = {"name": t.Name().decode("utf-8"), "shape": [int(x) for x in t.ShapeAsNumpy()] if t.ShapeLength() else [],
-         "dtype": dtypes.get(t.Type(), str(t.Type())).lower()}
+    d = {
+        "name": t.Name().decode("utf-8"),
+        "shape": [int(x) for x in t.ShapeAsNumpy()] if t.ShapeLength() else [],
+        "dtype": dtypes.get(t.Type(), str(t.Type())).lower(),
+    }
     q = t.Quantization()
     if q is not None and q.ScaleLength():
         scales, zps = q.ScaleAsNumpy(), q.ZeroPointAsNumpy()
-        d["quantization"] = ({"scale": float(scales[0]), "zero_point": int(zps[0])} if len(scales) == 1 else
-                             {"per_channel": int(len(scales)), "axis": int(q.QuantizedDimension())})
+        d["quantization"] = (
+            {"scale": float(scales[0]), "zero_point": int(zps[0])}
+            if len(scales) == 1
+            else {"per_channel": int(len(scales)), "axis": int(q.QuantizedDimension())}
+        )
     return d
 
 
@@ -54,7 +60,9 @@ def inspect_model(path: str | os.PathLike) -> dict:
     for i in range(model.OperatorCodesLength()):
         oc = model.OperatorCodes(i)
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        codes.append(oc.CustomCode().decode("utf-8") if oc.CustomCode() else ops_by_code.get(code, str(code)))
+        codes.append(
+            oc.CustomCode().decode("utf-8") if oc.CustomCode() else ops_by_code.get(code, str(code))
+        )
     ops = Counter(codes[sg.Operators(i).OpcodeIndex()] for i in range(sg.OperatorsLength()))
     quant_params, zero_point_vectors = 0, set()
     for i in range(sg.TensorsLength()):
@@ -62,13 +70,19 @@ def inspect_model(path: str | os.PathLike) -> dict:
         if q is not None:
             quant_params += 4 * q.ScaleLength() + 4 * (q.MinLength() + q.MaxLength())
             field = q._tab.Offset(_ZERO_POINT_SLOT)
-            if field and q._tab.Vector(field) not in zero_point_vectors:  # shared vectors count once
+            if (
+                field and q._tab.Vector(field) not in zero_point_vectors
+            ):  # shared vectors count once
                 zero_point_vectors.add(q._tab.Vector(field))
                 quant_params += 8 * q.ZeroPointLength()
     size_parts = {  # where the bytes go: weights vs per-channel quantization parameters vs names
-        "tensor_data": int(sum(model.Buffers(i).DataLength() for i in range(model.BuffersLength()))),
+        "tensor_data": int(
+            sum(model.Buffers(i).DataLength() for i in range(model.BuffersLength()))
+        ),
         "quantization_params": int(quant_params),
-        "tensor_names": int(sum(len(sg.Tensors(i).Name() or b"") for i in range(sg.TensorsLength()))),
+        "tensor_names": int(
+            sum(len(sg.Tensors(i).Name() or b"") for i in range(sg.TensorsLength()))
+        ),
     }
     facts: dict = {
         "path": str(path),
@@ -89,11 +103,15 @@ def inspect_model(path: str | os.PathLike) -> dict:
             facts["standard_metadata"] = parse_metadata(entries[METADATA_NAME])
         except ValueError as e:
             facts["standard_metadata"] = {"error": str(e)}
-    sidecar = path.with_suffix(".json") if path.name != "model.tflite" else path.with_name("MODEL.json")
+    sidecar = (
+        path.with_suffix(".json") if path.name != "model.tflite" else path.with_name("MODEL.json")
+    )
     if sidecar.is_file():
         try:
             side = json.loads(sidecar.read_text("utf-8"))
-            facts["sidecar"] = {k: side.get(k) for k in ("parity", "gate", "size", "latency", "calibration")}
+            facts["sidecar"] = {
+                k: side.get(k) for k in ("parity", "gate", "size", "latency", "calibration")
+            }
         except (json.JSONDecodeError, AttributeError):
             facts["sidecar"] = None
     return facts
@@ -101,14 +119,23 @@ def inspect_model(path: str | os.PathLike) -> dict:
 
 def _tensor_line(t: dict) -> str:
     q = t.get("quantization")
-    qs = "" if not q else (f", scale {q['scale']:.6g}, zero point {q['zero_point']}" if "scale" in q
-                           else f", per-channel ({q['per_channel']} scales, axis {q['axis']})")
+    qs = (
+        ""
+        if not q
+        else (
+            f", scale {q['scale']:.6g}, zero point {q['zero_point']}"
+            if "scale" in q
+            else f", per-channel ({q['per_channel']} scales, axis {q['axis']})"
+        )
+    )
     return f"  {t['name']}: {t['shape']} {t['dtype']}{qs}"
 
 
 def format_report(facts: dict) -> str:
     """Human-readable text of :func:`inspect_model`'s facts."""
-    lines = [f"{facts['path']}: {facts['size_bytes'] / 1024:.1f} KiB, sha256 {facts['sha256'][:16]}…"]
+    lines = [
+        f"{facts['path']}: {facts['size_bytes'] / 1024:.1f} KiB, sha256 {facts['sha256'][:16]}…"
+    ]
     desc = facts.get("edgeposinv")
     if desc:
         c = desc["input"]
@@ -137,16 +164,29 @@ def format_report(facts: dict) -> str:
         lines.append(f"Standard TFLite Metadata unreadable: {std['error']}")
     else:
         lines.append("No standard TFLite Metadata.")
-    lines += ["Inputs:", *map(_tensor_line, facts["inputs"]), "Outputs:", *map(_tensor_line, facts["outputs"])]
+    lines += [
+        "Inputs:",
+        *map(_tensor_line, facts["inputs"]),
+        "Outputs:",
+        *map(_tensor_line, facts["outputs"]),
+    ]
     parts = facts["size_parts"]
-    lines.append(f"Size: tensor data {parts['tensor_data'] / 1024:.1f} KiB (includes metadata), quantization "
-                 f"parameters {parts['quantization_params'] / 1024:.1f} KiB, tensor names {parts['tensor_names'] / 1024:.1f} KiB")
-    lines.append(f"Ops ({facts['n_ops']}): " + ", ".join(f"{k} x{v}" for k, v in facts["ops"].items()))
-    lines.append(f"Metadata entries: {', '.join(facts['metadata_entries']) or 'none'}; "
-                 f"associated files: {', '.join(facts['associated_files']) or 'none'}")
+    lines.append(
+        f"Size: tensor data {parts['tensor_data'] / 1024:.1f} KiB (includes metadata), quantization "
+        f"parameters {parts['quantization_params'] / 1024:.1f} KiB, tensor names {parts['tensor_names'] / 1024:.1f} KiB"
+    )
+    lines.append(
+        f"Ops ({facts['n_ops']}): " + ", ".join(f"{k} x{v}" for k, v in facts["ops"].items())
+    )
+    lines.append(
+        f"Metadata entries: {', '.join(facts['metadata_entries']) or 'none'}; "
+        f"associated files: {', '.join(facts['associated_files']) or 'none'}"
+    )
     side = facts.get("sidecar")
     if side and side.get("parity", {}).get("checked"):
         p = side["parity"]
-        lines.append(f"Parity (sidecar): keras {p['keras_top1']:.1%} vs tflite {p['tflite_top1']:.1%}, "
-                     f"agreement {p['top1_agreement']:.1%} on {p['n']} validation images")
+        lines.append(
+            f"Parity (sidecar): keras {p['keras_top1']:.1%} vs tflite {p['tflite_top1']:.1%}, "
+            f"agreement {p['top1_agreement']:.1%} on {p['n']} validation images"
+        )
     return "\n".join(lines)

@@ -29,7 +29,9 @@ def _schema():
 def _root(model_bytes: bytes):
     schema = _schema()
     if len(model_bytes) < 8 or model_bytes[4:8] != _FILE_IDENTIFIER:
-        raise ModelError("not a TFLite flatbuffer (missing the 'TFL3' identifier); is the file truncated?")
+        raise ModelError(
+            "not a TFLite flatbuffer (missing the 'TFL3' identifier); is the file truncated?"
+        )
     return schema.Model.GetRootAs(model_bytes, 0)
 
 
@@ -47,7 +49,9 @@ def read_entries(model_bytes: bytes) -> dict[str, bytes]:
                 data = buf.DataAsNumpy().tobytes() if buf.DataLength() else b""
             entries[meta.Name().decode("utf-8")] = data
     except (IndexError, ValueError, TypeError, struct.error) as e:
-        raise ModelError(f"the model's metadata cannot be read ({e}); is the file truncated?") from None
+        raise ModelError(
+            f"the model's metadata cannot be read ({e}); is the file truncated?"
+        ) from None
     return entries
 
 

@@ -63,7 +63,9 @@ def _ready(_: int) -> int:
     return os.getpid()
 
 
-def _run_chunk(payload: tuple[Task, Sequence[tuple[int, str]]], clf: TFLiteClassifier | None = None):
+def _run_chunk(
+    payload: tuple[Task, Sequence[tuple[int, str]]], clf: TFLiteClassifier | None = None
+):
     """Run a chunk of files; results come back stacked in one array (one pickle per chunk)."""
     task, chunk = payload
     clf = clf or _STATE["clf"]
@@ -96,7 +98,9 @@ class Workers:
     :meth:`run` may be called many times (sets, sweeps) on the same workers.
     """
 
-    def __init__(self, spec: ClassifierSpec, n: int = 1, clf: TFLiteClassifier | None = None) -> None:
+    def __init__(
+        self, spec: ClassifierSpec, n: int = 1, clf: TFLiteClassifier | None = None
+    ) -> None:
         self.spec, self.n, self._clf, self._pool = spec, max(1, n), clf, None
         self.startup_s = 0.0
 
@@ -119,14 +123,21 @@ class Workers:
             return
         if self._pool is None:
             t0 = time.perf_counter()
-            ctx = multiprocessing.get_context("spawn")  # never fork a process that holds interpreters
+            ctx = multiprocessing.get_context(
+                "spawn"
+            )  # never fork a process that holds interpreters
             self._pool = ctx.Pool(self.n, initializer=_init_worker, initargs=(self.spec,))
             self._pool.map(_ready, range(self.n), chunksize=1)
             self.startup_s = time.perf_counter() - t0
             log.debug("%d workers ready in %.2fs", self.n, self.startup_s)
 
-    def run(self, task: Task, paths: Sequence[str | os.PathLike], desc: str = "evaluate",
-            show_progress: bool = True) -> WorkResult:
+    def run(
+        self,
+        task: Task,
+        paths: Sequence[str | os.PathLike],
+        desc: str = "evaluate",
+        show_progress: bool = True,
+    ) -> WorkResult:
         """Run ``task`` on every file of ``paths``; results come back in order."""
         self._ensure_started()
         items = [(i, str(p)) for i, p in enumerate(paths)]
@@ -140,7 +151,8 @@ class Workers:
         started = time.perf_counter()
         try:
             done_iter = (
-                (_run_chunk(c, self._clf) for c in chunks) if self._pool is None
+                (_run_chunk(c, self._clf) for c in chunks)
+                if self._pool is None
                 else self._pool.imap_unordered(_run_chunk, chunks)
             )
             for done, values, failed, d, t in done_iter:
@@ -153,7 +165,9 @@ class Workers:
         finally:
             bar.close()
         wall = time.perf_counter() - started
-        cpu = (_cpu_seconds(resource.RUSAGE_SELF) - cpu_self) + (_worker_cpu_seconds(self._pool) - cpu_children)
+        cpu = (_cpu_seconds(resource.RUSAGE_SELF) - cpu_self) + (
+            _worker_cpu_seconds(self._pool) - cpu_children
+        )
         failures.sort()
         return WorkResult(results, failures, wall, decode_s, infer_s, cpu, self.n)
 
@@ -177,8 +191,14 @@ def _bar(desc: str, total: int, show_progress: bool):
     """A tqdm bar (rate and ETA) updated by hand as chunks come back."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="img", disable=True if not show_progress else None,
-                leave=False, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="img",
+        disable=True if not show_progress else None,
+        leave=False,
+        dynamic_ncols=True,
+    )
 
 
 def peak_rss_bytes() -> dict:

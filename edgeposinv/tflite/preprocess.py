@@ -42,9 +42,7 @@ class InputContract:
 
     def __post_init__(self) -> None:
         if not 8 <= self.image_size_px <= 1024:
-            raise ConfigError(
-                f"image_size_px must be in [8, 1024]. Got {self.image_size_px}."
-            )
+            raise ConfigError(f"image_size_px must be in [8, 1024]. Got {self.image_size_px}.")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -82,7 +80,9 @@ def prepare(rgb: np.ndarray, size_px: int) -> np.ndarray:
     return resize_square(center_square_crop(rgb), size_px)
 
 
-def quantize_input(pixels: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
+def quantize_input(
+    pixels: np.ndarray, dtype: np.dtype, scale: float, zero_point: int
+) -> np.ndarray:
     """Turn uint8 pixel values into what an input tensor of ``dtype`` expects."""
     dtype = np.dtype(dtype)
     if dtype == np.float32:

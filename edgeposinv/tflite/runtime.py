@@ -46,7 +46,12 @@ class TensorInfo:
     zero_point: int
 
     def to_dict(self) -> dict:
-        return {"shape": list(self.shape), "dtype": self.dtype, "scale": self.scale, "zero_point": self.zero_point}
+        return {
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "scale": self.scale,
+            "zero_point": self.zero_point,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,13 @@ class ClassifierSpec:
             raise ModelError(f"--input-std must be positive. Got {self.input_std}.")
 
     def open(self, threads: int = 1) -> TFLiteClassifier:
-        return TFLiteClassifier(self.model_path, threads=threads, labels=self.labels,
-                                input_mean=self.input_mean, input_std=self.input_std)
+        return TFLiteClassifier(
+            self.model_path,
+            threads=threads,
+            labels=self.labels,
+            input_mean=self.input_mean,
+            input_std=self.input_std,
+        )
 
 
 class TFLiteClassifier:
@@ -96,13 +106,18 @@ class TFLiteClassifier:
             self.interpreter = Interpreter(model_content=self.model_bytes, num_threads=threads)
             self.interpreter.allocate_tensors()
         except ModelError as e:
-            raise ModelError(f"{self.path} is not a loadable .tflite model ({e}); re-export or re-download it") from None
+            raise ModelError(
+                f"{self.path} is not a loadable .tflite model ({e}); re-export or re-download it"
+            ) from None
         except Exception as e:  # the flatbuffer reader and the interpreter raise many types
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ModelError(
                 f"{self.path} is not a loadable .tflite model ({first}); is the file truncated? re-export or re-download it"
             ) from None
-        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        inputs, outputs = (
+            self.interpreter.get_input_details(),
+            self.interpreter.get_output_details(),
+        )
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(
                 f"{self.path} has {len(inputs)} inputs and {len(outputs)} outputs; an image classifier has one of each"
@@ -110,7 +125,9 @@ class TFLiteClassifier:
         self._in, self._out = inputs[0], outputs[0]
         in_shape = tuple(int(d) for d in self._in["shape"])
         if len(in_shape) != 4 or in_shape[3] != 3 or in_shape[1] != in_shape[2]:
-            raise ModelError(f"{self.path} input shape is {list(in_shape)}; expected [1, S, S, 3] (square RGB)")
+            raise ModelError(
+                f"{self.path} input shape is {list(in_shape)}; expected [1, S, S, 3] (square RGB)"
+            )
         out_shape = tuple(int(d) for d in self._out["shape"])
         if len(out_shape) != 2:
             raise ModelError(
@@ -119,7 +136,9 @@ class TFLiteClassifier:
         if labels is None and "labels" in self.description:
             labels = tuple(self.description["labels"])
         if labels is None:
-            raise ModelError(f"{self.path} carries no labels; pass a labels file (--labels FILE, one per line)")
+            raise ModelError(
+                f"{self.path} carries no labels; pass a labels file (--labels FILE, one per line)"
+            )
         if len(labels) != out_shape[1]:
             raise ModelError(
                 f"{self.path} has {out_shape[1]} outputs but {len(labels)} labels were given; they must match"
@@ -133,13 +152,22 @@ class TFLiteClassifier:
             self.contract = InputContract.from_dict(self.description["input"])
         elif input_mean is not None:
             self.contract = InputContract(
-                image_size_px=in_shape[1], normalization_inside_model=False,
-                normalization_mean=(float(input_mean),) * 3, normalization_std=(float(input_std),) * 3,
+                image_size_px=in_shape[1],
+                normalization_inside_model=False,
+                normalization_mean=(float(input_mean),) * 3,
+                normalization_std=(float(input_std),) * 3,
             )
         else:
             self.contract = InputContract(image_size_px=in_shape[1])
         supported = InputContract(image_size_px=in_shape[1])
-        for key in ("color_order", "orientation", "crop", "resize_down", "resize_up", "policy_version"):
+        for key in (
+            "color_order",
+            "orientation",
+            "crop",
+            "resize_down",
+            "resize_up",
+            "policy_version",
+        ):
             if getattr(self.contract, key) != getattr(supported, key):
                 raise ModelError(
                     f"{self.path} asks for input {key}={getattr(self.contract, key)!r}; this edgeposinv implements "
@@ -152,15 +180,24 @@ class TFLiteClassifier:
         self._input_info, self._output_info = self._info(self._in), self._info(self._out)
         info = self._input_info
         # edgeposinv's int8 exports take camera pixels unchanged (uint8, scale 1, zero point 0).
-        self._pixels_as_is = (self.contract.normalization_inside_model and info.dtype == "uint8"
-                              and info.scale in (0.0, 1.0) and info.zero_point == 0)
+        self._pixels_as_is = (
+            self.contract.normalization_inside_model
+            and info.dtype == "uint8"
+            and info.scale in (0.0, 1.0)
+            and info.zero_point == 0
+        )
         out = self._output_info
         self._out_scale, self._out_zero = np.float32(out.scale), np.float32(out.zero_point)
 
     @staticmethod
     def _info(detail: dict) -> TensorInfo:
         scale, zero_point = detail["quantization"]
-        return TensorInfo(tuple(int(d) for d in detail["shape"]), np.dtype(detail["dtype"]).name, float(scale), int(zero_point))
+        return TensorInfo(
+            tuple(int(d) for d in detail["shape"]),
+            np.dtype(detail["dtype"]).name,
+            float(scale),
+            int(zero_point),
+        )
 
     @property
     def input_info(self) -> TensorInfo:

@@ -53,20 +53,31 @@ class StdMetadata:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "description": self.description, "version": self.version,
-            "author": self.author, "min_parser_version": MIN_PARSER_VERSION,
-            "input": {"name": "image", "description": self.input_description, "content": "ImageProperties",
-                      "color_space": self.color_space,
-                      "default_size": [self.image_size_px, self.image_size_px],
-                      "normalization": {"mean": list(self.mean), "std": list(self.std)},
-                      "stats": {"min": [self.input_min], "max": [self.input_max]}},
-            "output": {"name": "probability", "description": self.output_description,
-                       "content": "FeatureProperties",
-                       "associated_files": [{"name": self.labels_file, "type": "TENSOR_AXIS_LABELS"}]},
+            "name": self.name,
+            "description": self.description,
+            "version": self.version,
+            "author": self.author,
+            "min_parser_version": MIN_PARSER_VERSION,
+            "input": {
+                "name": "image",
+                "description": self.input_description,
+                "content": "ImageProperties",
+                "color_space": self.color_space,
+                "default_size": [self.image_size_px, self.image_size_px],
+                "normalization": {"mean": list(self.mean), "std": list(self.std)},
+                "stats": {"min": [self.input_min], "max": [self.input_max]},
+            },
+            "output": {
+                "name": "probability",
+                "description": self.output_description,
+                "content": "FeatureProperties",
+                "associated_files": [{"name": self.labels_file, "type": "TENSOR_AXIS_LABELS"}],
+            },
         }
 
 
 # --- writing ---------------------------------------------------------------------------
+
 
 def _table(b: flatbuffers.Builder, n_slots: int, fields: list[tuple[str, int, object]]) -> int:
     """One table: fields are (kind, slot, value) with kind 'off' | 'u8' | 'u32'."""
@@ -100,7 +111,9 @@ def build_metadata(meta: StdMetadata) -> bytes:
     b = flatbuffers.Builder(1024)
     s = b.CreateString
     # input tensor
-    size = _table(b, 2, [("u32", 0, meta.image_size_px), ("u32", 1, meta.image_size_px)])  # ImageSize
+    size = _table(
+        b, 2, [("u32", 0, meta.image_size_px), ("u32", 1, meta.image_size_px)]
+    )  # ImageSize
     color = {v: k for k, v in COLOR_SPACES.items()}[meta.color_space]
     image_props = _table(b, 2, [("u8", 0, color), ("off", 1, size)])  # ImageProperties
     in_content = _table(b, 3, [("u8", 0, _CONTENT_IMAGE), ("off", 1, image_props)])  # Content
@@ -111,28 +124,66 @@ def build_metadata(meta: StdMetadata) -> bytes:
     in_max, in_min = _floats(b, [meta.input_max]), _floats(b, [meta.input_min])
     in_stats = _table(b, 2, [("off", 0, in_max), ("off", 1, in_min)])  # Stats
     in_name, in_desc = s("image"), s(meta.input_description)
-    in_tensor = _table(b, 7, [("off", 0, in_name), ("off", 1, in_desc), ("off", 3, in_content),
-                              ("off", 4, units), ("off", 5, in_stats)])
+    in_tensor = _table(
+        b,
+        7,
+        [
+            ("off", 0, in_name),
+            ("off", 1, in_desc),
+            ("off", 3, in_content),
+            ("off", 4, units),
+            ("off", 5, in_stats),
+        ],
+    )
     # output tensor
     feature = _table(b, 0, [])  # FeatureProperties
     out_content = _table(b, 3, [("u8", 0, _CONTENT_FEATURE), ("off", 1, feature)])
     out_max, out_min = _floats(b, [1.0]), _floats(b, [0.0])
     out_stats = _table(b, 2, [("off", 0, out_max), ("off", 1, out_min)])
-    file_name, file_desc = s(meta.labels_file), s("Labels of the output tensor's classes, one per line.")
-    labels = _table(b, 4, [("off", 0, file_name), ("off", 1, file_desc), ("u8", 2, TENSOR_AXIS_LABELS)])
+    file_name, file_desc = (
+        s(meta.labels_file),
+        s("Labels of the output tensor's classes, one per line."),
+    )
+    labels = _table(
+        b, 4, [("off", 0, file_name), ("off", 1, file_desc), ("u8", 2, TENSOR_AXIS_LABELS)]
+    )
     out_files = _offsets(b, [labels])
     out_name, out_desc = s("probability"), s(meta.output_description)
-    out_tensor = _table(b, 7, [("off", 0, out_name), ("off", 1, out_desc), ("off", 3, out_content),
-                               ("off", 5, out_stats), ("off", 6, out_files)])
+    out_tensor = _table(
+        b,
+        7,
+        [
+            ("off", 0, out_name),
+            ("off", 1, out_desc),
+            ("off", 3, out_content),
+            ("off", 5, out_stats),
+            ("off", 6, out_files),
+        ],
+    )
     # subgraph and model
     inputs, outputs = _offsets(b, [in_tensor]), _offsets(b, [out_tensor])
     sg_name = s("image_classifier")
     subgraph = _table(b, 7, [("off", 0, sg_name), ("off", 2, inputs), ("off", 3, outputs)])
     subgraphs = _offsets(b, [subgraph])
-    name, desc, version, author, parser = (s(meta.name), s(meta.description), s(meta.version),
-                                           s(meta.author), s(MIN_PARSER_VERSION))
-    root = _table(b, 8, [("off", 0, name), ("off", 1, desc), ("off", 2, version), ("off", 3, subgraphs),
-                         ("off", 4, author), ("off", 7, parser)])
+    name, desc, version, author, parser = (
+        s(meta.name),
+        s(meta.description),
+        s(meta.version),
+        s(meta.author),
+        s(MIN_PARSER_VERSION),
+    )
+    root = _table(
+        b,
+        8,
+        [
+            ("off", 0, name),
+            ("off", 1, desc),
+            ("off", 2, version),
+            ("off", 3, subgraphs),
+            ("off", 4, author),
+            ("off", 7, parser),
+        ],
+    )
     b.Finish(root, file_identifier=FILE_IDENTIFIER)
     return bytes(b.Output())
 
@@ -161,6 +212,7 @@ def read_associated_files(model_bytes: bytes) -> dict[str, bytes]:
 
 
 # --- reading ---------------------------------------------------------------------------
+
 
 def _tab(buf: bytes, pos: int) -> Table:
     return Table(buf, pos)
@@ -203,16 +255,25 @@ def _vector_floats(t: Table, slot: int) -> list[float]:
     if not o:
         return []
     start = t.Vector(o)
-    return [t.Get(flatbuffers.number_types.Float32Flags, start + 4 * i) for i in range(t.VectorLen(o))]
+    return [
+        t.Get(flatbuffers.number_types.Float32Flags, start + 4 * i) for i in range(t.VectorLen(o))
+    ]
 
 
 def parse_metadata(buf: bytes) -> dict:
     """Decode a ``ModelMetadata`` flatbuffer into a plain dict (the fields this module writes)."""
     if len(buf) < 8 or buf[4:8] != FILE_IDENTIFIER:
-        raise ValueError(f"not a TFLite ModelMetadata buffer (identifier {bytes(buf[4:8])!r}, expected {FILE_IDENTIFIER!r})")
+        raise ValueError(
+            f"not a TFLite ModelMetadata buffer (identifier {bytes(buf[4:8])!r}, expected {FILE_IDENTIFIER!r})"
+        )
     root = _tab(buf, flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, 0))
-    out: dict = {"name": _string(root, 0), "description": _string(root, 1), "version": _string(root, 2),
-                 "author": _string(root, 4), "min_parser_version": _string(root, 7)}
+    out: dict = {
+        "name": _string(root, 0),
+        "description": _string(root, 1),
+        "version": _string(root, 2),
+        "author": _string(root, 4),
+        "min_parser_version": _string(root, 7),
+    }
     subgraphs = _vector_tables(root, 3)
     if not subgraphs:
         return out
@@ -239,14 +300,20 @@ def _tensor(t: Table) -> dict:
     for unit in _vector_tables(t, 4):
         options = _sub(unit, 1)
         if _u8(unit, 0) == _UNIT_NORMALIZATION and options is not None:
-            d["normalization"] = {"mean": _vector_floats(options, 0), "std": _vector_floats(options, 1)}
+            d["normalization"] = {
+                "mean": _vector_floats(options, 0),
+                "std": _vector_floats(options, 1),
+            }
     stats = _sub(t, 5)
     if stats is not None:
         d["stats"] = {"min": _vector_floats(stats, 1), "max": _vector_floats(stats, 0)}
     files = _vector_tables(t, 6)
     if files:
         d["associated_files"] = [
-            {"name": _string(f, 0), "type": "TENSOR_AXIS_LABELS" if _u8(f, 2) == TENSOR_AXIS_LABELS else str(_u8(f, 2))}
+            {
+                "name": _string(f, 0),
+                "type": "TENSOR_AXIS_LABELS" if _u8(f, 2) == TENSOR_AXIS_LABELS else str(_u8(f, 2)),
+            }
             for f in files
         ]
     return d

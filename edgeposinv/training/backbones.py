@@ -28,7 +28,9 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
-def imagenet_file_name(arch: str, image_size_px: int, alpha: float, minimalistic: bool = False) -> str:
+def imagenet_file_name(
+    arch: str, image_size_px: int, alpha: float, minimalistic: bool = False
+) -> str:
     """The standard Keras file name of the no-top ImageNet weights for these settings."""
     if arch == "mobilenet_v2":
         rows = image_size_px if image_size_px in MOBILENET_SIZES else 224
@@ -39,10 +41,14 @@ def imagenet_file_name(arch: str, image_size_px: int, alpha: float, minimalistic
 
 def _check_size(arch: str, image_size_px: int) -> None:
     if not MOBILENET_SIZES[0] <= image_size_px <= MOBILENET_SIZES[-1]:
-        raise ConfigError(f"--image-size for {arch} must be in [96, 224] pixels. Got {image_size_px}.")
+        raise ConfigError(
+            f"--image-size for {arch} must be in [96, 224] pixels. Got {image_size_px}."
+        )
 
 
-def _resolve_weights(arch: str, weights: str | None, image_size_px: int, alpha: float, minimalistic: bool):
+def _resolve_weights(
+    arch: str, weights: str | None, image_size_px: int, alpha: float, minimalistic: bool
+):
     """``None`` (from scratch), ``'imagenet'`` (cached file present) or a checked local path."""
     if weights in (None, "none"):
         return None
@@ -54,7 +60,9 @@ def _resolve_weights(arch: str, weights: str | None, image_size_px: int, alpha: 
         try:
             import urllib.request
 
-            urllib.request.urlopen("https://storage.googleapis.com/tensorflow/keras-applications/", timeout=5)
+            urllib.request.urlopen(
+                "https://storage.googleapis.com/tensorflow/keras-applications/", timeout=5
+            )
         except Exception as e:  # noqa: BLE001 - any network failure means "offline" here
             if getattr(e, "code", None) is None:  # an HTTP status code means we are online
                 raise ModelError(
@@ -65,7 +73,9 @@ def _resolve_weights(arch: str, weights: str | None, image_size_px: int, alpha: 
         return "imagenet"
     path = Path(weights)
     if not path.is_file():
-        raise ConfigError(f"--weights {weights}: no such file; pass 'imagenet', 'none' or the path of a weights file (.h5)")
+        raise ConfigError(
+            f"--weights {weights}: no such file; pass 'imagenet', 'none' or the path of a weights file (.h5)"
+        )
     return str(path)
 
 
@@ -100,7 +110,9 @@ def antialias_rebuild(keras, model, name: str):
     return keras.Model(inputs, new[id(model.outputs[0])], name=name)
 
 
-def _finish(keras, base, inputs, num_classes: int, dropout: float, weights, antialias: bool, name: str):
+def _finish(
+    keras, base, inputs, num_classes: int, dropout: float, weights, antialias: bool, name: str
+):
     if weights is None:
         for layer in base.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
@@ -115,8 +127,15 @@ def _finish(keras, base, inputs, num_classes: int, dropout: float, weights, anti
 
 
 @register("mobilenet_v2")
-def build_mobilenet_v2(image_size_px: int, num_classes: int, alpha: float = 0.35, dropout: float = 0.2,
-                       weights: str | None = None, antialias: bool = False, **_):
+def build_mobilenet_v2(
+    image_size_px: int,
+    num_classes: int,
+    alpha: float = 0.35,
+    dropout: float = 0.2,
+    weights: str | None = None,
+    antialias: bool = False,
+    **_,
+):
     """MobileNetV2 (alpha 0.35..1.0) + GAP, dropout and softmax head."""
     from edgeposinv.training.keras_api import keras
 
@@ -126,28 +145,51 @@ def build_mobilenet_v2(image_size_px: int, num_classes: int, alpha: float = 0.35
     w = _resolve_weights("mobilenet_v2", weights, image_size_px, alpha, False)
     inputs, x = pixels_input(keras, image_size_px)
     base = keras.applications.MobileNetV2(
-        input_tensor=x, include_top=False, alpha=alpha, weights="imagenet" if w == "imagenet" else None,
+        input_tensor=x,
+        include_top=False,
+        alpha=alpha,
+        weights="imagenet" if w == "imagenet" else None,
     )
     return _finish(keras, base, inputs, num_classes, dropout, w, antialias, "mobilenet_v2")
 
 
-@register("mobilenet_v3_small", no_qat=(
-    "tensorflow-model-optimization cannot wrap its hard-swish activations (TFOpLambda layers; "
-    "tensorflow/model-optimization#1145)"))
-def build_mobilenet_v3_small(image_size_px: int, num_classes: int, alpha: float = 1.0, dropout: float = 0.2,
-                             weights: str | None = None, antialias: bool = False, minimalistic: bool = False, **_):
+@register(
+    "mobilenet_v3_small",
+    no_qat=(
+        "tensorflow-model-optimization cannot wrap its hard-swish activations (TFOpLambda layers; "
+        "tensorflow/model-optimization#1145)"
+    ),
+)
+def build_mobilenet_v3_small(
+    image_size_px: int,
+    num_classes: int,
+    alpha: float = 1.0,
+    dropout: float = 0.2,
+    weights: str | None = None,
+    antialias: bool = False,
+    minimalistic: bool = False,
+    **_,
+):
     """MobileNetV3-Small (optionally minimalistic); its own 0..255 rescaling is inside."""
     from edgeposinv.training.keras_api import keras
 
     _check_size("mobilenet_v3_small", image_size_px)
     if alpha not in V3_ALPHAS:
-        raise ConfigError(f"--alpha for mobilenet_v3_small must be one of {V3_ALPHAS}. Got {alpha}.")
+        raise ConfigError(
+            f"--alpha for mobilenet_v3_small must be one of {V3_ALPHAS}. Got {alpha}."
+        )
     if antialias:
-        raise ConfigError("--antialias is implemented for 'tiny' and 'mobilenet_v2'; drop it for mobilenet_v3_small")
+        raise ConfigError(
+            "--antialias is implemented for 'tiny' and 'mobilenet_v2'; drop it for mobilenet_v3_small"
+        )
     w = _resolve_weights("mobilenet_v3_small", weights, image_size_px, alpha, minimalistic)
     inputs, _ = pixels_input(keras, image_size_px, normalize=False)
     base = keras.applications.MobileNetV3Small(
-        input_tensor=inputs, include_top=False, alpha=alpha, minimalistic=minimalistic,
-        weights="imagenet" if w == "imagenet" else None, include_preprocessing=True,
+        input_tensor=inputs,
+        include_top=False,
+        alpha=alpha,
+        minimalistic=minimalistic,
+        weights="imagenet" if w == "imagenet" else None,
+        include_preprocessing=True,
     )
     return _finish(keras, base, inputs, num_classes, dropout, w, False, "mobilenet_v3_small")

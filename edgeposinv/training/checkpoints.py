@@ -34,12 +34,26 @@ def read_state(run_dir: Path) -> dict | None:
 
 
 def new_state() -> dict:
-    return {"epoch": 0, "phase": None, "checkpoint": None, "history": [], "best_val_loss": None,
-            "wait": 0, "stopped": False}
+    return {
+        "epoch": 0,
+        "phase": None,
+        "checkpoint": None,
+        "history": [],
+        "best_val_loss": None,
+        "wait": 0,
+        "stopped": False,
+    }
 
 
-def make_callback(run_dir: Path, state: dict, phase: str, total_epochs: int, patience: int,
-                  track_best: bool, optimizer):
+def make_callback(
+    run_dir: Path,
+    state: dict,
+    phase: str,
+    total_epochs: int,
+    patience: int,
+    track_best: bool,
+    optimizer,
+):
     """A callback that logs each epoch (with ETA), keeps the best weights, early-stops on
     validation loss and saves the resumable state."""
     from edgeposinv.training.keras_api import keras, tf
@@ -59,9 +73,17 @@ def make_callback(run_dir: Path, state: dict, phase: str, total_epochs: int, pat
         def on_epoch_end(self, epoch, logs=None):
             logs = dict(logs or {})
             lr = optimizer.learning_rate
-            lr_value = float(lr(optimizer.iterations)) if callable(lr) else float(tf.keras.backend.get_value(lr))
-            row = {"epoch": epoch + 1, "phase": phase, "lr": lr_value,
-                   **{k: float(v) for k, v in logs.items()}}
+            lr_value = (
+                float(lr(optimizer.iterations))
+                if callable(lr)
+                else float(tf.keras.backend.get_value(lr))
+            )
+            row = {
+                "epoch": epoch + 1,
+                "phase": phase,
+                "lr": lr_value,
+                **{k: float(v) for k, v in logs.items()},
+            }
             state["history"].append(row)
             val_loss = logs.get("val_loss", math.nan)
             if track_best and (state["best_val_loss"] is None or val_loss < state["best_val_loss"]):
@@ -71,7 +93,9 @@ def make_callback(run_dir: Path, state: dict, phase: str, total_epochs: int, pat
             elif track_best:
                 state["wait"] += 1
                 if patience and phase != "head" and state["wait"] >= patience:
-                    log.info("early stopping: validation loss has not improved for %d epochs", patience)
+                    log.info(
+                        "early stopping: validation loss has not improved for %d epochs", patience
+                    )
                     state["stopped"] = True
                     self.model.stop_training = True
             prefix = str(ckpt_dir / f"epoch-{epoch + 1:04d}")
@@ -87,8 +111,16 @@ def make_callback(run_dir: Path, state: dict, phase: str, total_epochs: int, pat
             eta = elapsed / max(1, done) * (total_epochs - epoch - 1)
             log.info(
                 "epoch %d/%d [%s]  loss %.3f  acc %.3f  val_loss %.3f  val_acc %.3f  lr %.2g  (%.0fs, ETA %.0fs)",
-                epoch + 1, total_epochs, phase, logs.get("loss", math.nan), logs.get("accuracy", math.nan),
-                val_loss, logs.get("val_accuracy", math.nan), lr_value, elapsed, eta,
+                epoch + 1,
+                total_epochs,
+                phase,
+                logs.get("loss", math.nan),
+                logs.get("accuracy", math.nan),
+                val_loss,
+                logs.get("val_accuracy", math.nan),
+                lr_value,
+                elapsed,
+                eta,
             )
 
     return EpochState()
@@ -103,7 +135,9 @@ def restore(run_dir: Path, state: dict, model, optimizer) -> None:
         tf.train.Checkpoint(model=model).read(str(prefix)).expect_partial()
         return
     optimizer.build(model.trainable_variables)
-    tf.train.Checkpoint(model=model, optimizer=optimizer).read(str(prefix)).assert_existing_objects_matched()
+    tf.train.Checkpoint(model=model, optimizer=optimizer).read(
+        str(prefix)
+    ).assert_existing_objects_matched()
 
 
 def best_weights(run_dir: Path) -> Path | None:

@@ -79,7 +79,9 @@ def blur_layer(keras, channels: int, strides: int, name: str):
     k1 = np.array([1.0, 2.0, 1.0])
     kernel = np.outer(k1, k1) / 16.0
     weights = np.repeat(kernel[:, :, None, None], channels, axis=2).astype(np.float32)
-    layer = keras.layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=name)
+    layer = keras.layers.DepthwiseConv2D(
+        3, strides=strides, padding="same", use_bias=False, name=name
+    )
     layer.build((None, None, None, channels))
     layer.set_weights([weights])
     layer.trainable = False
@@ -91,8 +93,15 @@ def is_blur_layer(layer) -> bool:
 
 
 @register("tiny")
-def build_tiny(image_size_px: int, num_classes: int, dropout: float = 0.2, width: int = 16,
-               antialias: bool = False, weights: str | None = None, **_):
+def build_tiny(
+    image_size_px: int,
+    num_classes: int,
+    dropout: float = 0.2,
+    width: int = 16,
+    antialias: bool = False,
+    weights: str | None = None,
+    **_,
+):
     """A four-block CNN that trains in seconds on a CPU (tests, the demo, quick baselines).
 
     ``antialias``: each 2x max-pool becomes a dense max (stride 1) then a blur with
@@ -101,7 +110,9 @@ def build_tiny(image_size_px: int, num_classes: int, dropout: float = 0.2, width
 
     if weights not in (None, "none"):
         if weights == "imagenet":
-            raise ConfigError("--weights imagenet is not available for 'tiny' (it trains from scratch); use --weights none or a file")
+            raise ConfigError(
+                "--weights imagenet is not available for 'tiny' (it trains from scratch); use --weights none or a file"
+            )
     inputs, x = pixels_input(keras, image_size_px)
     filters_seq = (width, 2 * width, 4 * width, 4 * width)
     for i, filters in enumerate(filters_seq):
@@ -126,8 +137,11 @@ def build_tiny(image_size_px: int, num_classes: int, dropout: float = 0.2, width
 def backbone_layers(model) -> list:
     """The layers of ``model`` that belong to the backbone (not input, normalisation, head)."""
     return [
-        layer for layer in model.layers
-        if layer.name not in HEAD_LAYERS + INPUT_LAYERS and layer.weights and not is_blur_layer(layer)
+        layer
+        for layer in model.layers
+        if layer.name not in HEAD_LAYERS + INPUT_LAYERS
+        and layer.weights
+        and not is_blur_layer(layer)
     ]
 
 

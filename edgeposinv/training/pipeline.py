@@ -52,7 +52,11 @@ def remap(images, sx, sy, fill_mode: str = "nearest", fill_value: float = 0.0):
     # Replicate border: clamping the coordinate to the image is exact. Constant border: one
     # ring of fill value, coordinates clamped onto it.
     if fill_mode == "constant":
-        images = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=tf.cast(fill_value, images.dtype))
+        images = tf.pad(
+            images,
+            [[0, 0], [1, 1], [1, 1], [0, 0]],
+            constant_values=tf.cast(fill_value, images.dtype),
+        )
         sx, sy = sx + 1.0, sy + 1.0
     shape = tf.shape(images)
     b, h, w, ch = shape[0], shape[1], shape[2], images.shape[-1]
@@ -114,7 +118,9 @@ def blur_batch(images, kernels):
     k = kernels.shape[1]
     p = k // 2
     x = tf.pad(images, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
-    x = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h + 2 * p, w + 2 * p, -1])  # batch into channels
+    x = tf.reshape(
+        tf.transpose(x, [1, 2, 0, 3]), [1, h + 2 * p, w + 2 * p, -1]
+    )  # batch into channels
     kern = tf.repeat(tf.transpose(kernels, [1, 2, 0]), ch, axis=2)[..., None]  # (K, K, B*C, 1)
     y = tf.nn.depthwise_conv2d(x, kern, [1, 1, 1, 1], "VALID")
     return tf.transpose(tf.reshape(y, [h, w, b, ch]), [2, 0, 1, 3])
@@ -136,7 +142,9 @@ def blur_some(images, kernels):
 
 def _jpeg(image, quality):
     def recompress():
-        data = tf.raw_ops.EncodeJpegVariableQuality(images=tf.cast(image, tf.uint8), quality=quality)
+        data = tf.raw_ops.EncodeJpegVariableQuality(
+            images=tf.cast(image, tf.uint8), quality=quality
+        )
         return tf.cast(tf.io.decode_jpeg(data, channels=3), tf.float32)
 
     return tf.cond(quality > 0, recompress, lambda: image)
@@ -199,14 +207,24 @@ def use_xla() -> bool:
     return os.environ.get("EDGEPOSINV_AUGMENT_XLA", "1") != "0"
 
 
-def augment_batch(x, p: dict, augment: AugmentConfig, stages: _Stages, masks=None, tiles=None, noise=None,
-                  jit: bool = False):
+def augment_batch(
+    x,
+    p: dict,
+    augment: AugmentConfig,
+    stages: _Stages,
+    masks=None,
+    tiles=None,
+    noise=None,
+    jit: bool = False,
+):
     """Apply drawn parameters ``p`` (batched tensors) to uint8 images ``x`` (B, S, S, 3)
     (``masks``: uint8 (B, S, S, 1), 255 = object; ``noise``: a :func:`noise_bank`);
     returns float32 0..255. ``jit``: run the geometric and colour stage through XLA."""
     stage = _geometry_and_colour_xla if jit else _geometry_and_colour
     geometry_keys = ("transforms", "lens_k", "background", "colors", "brightness", "contrast")
-    x = stage(x, {k: p[k] for k in geometry_keys}, augment.fill_mode, stages.background, masks, tiles)
+    x = stage(
+        x, {k: p[k] for k in geometry_keys}, augment.fill_mode, stages.background, masks, tiles
+    )
     if stages.blur:
         x = blur_some(x, p["kernels"])
     if stages.noise:
@@ -214,11 +232,18 @@ def augment_batch(x, p: dict, augment: AugmentConfig, stages: _Stages, masks=Non
             seed = tf.stack([p["noise_seeds"][0], p["noise_seeds"][-1]])
             unit = tf.random.stateless_normal(tf.shape(x), seed)
         else:
-            unit = tf.gather(noise, tf.math.floormod(p["noise_seeds"], tf.shape(noise, out_type=p["noise_seeds"].dtype)[0]))
+            unit = tf.gather(
+                noise,
+                tf.math.floormod(
+                    p["noise_seeds"], tf.shape(noise, out_type=p["noise_seeds"].dtype)[0]
+                ),
+            )
         x = x + unit * p["noise_std"][:, None, None, None]
     x = tf.clip_by_value(tf.round(x), 0.0, 255.0)
     if stages.jpeg:
-        x = tf.map_fn(lambda a: _jpeg(a[0], a[1]), (x, p["jpeg_quality"]), fn_output_signature=tf.float32)
+        x = tf.map_fn(
+            lambda a: _jpeg(a[0], a[1]), (x, p["jpeg_quality"]), fn_output_signature=tf.float32
+        )
     return x
 
 
@@ -238,8 +263,13 @@ def params_dict(params: AugmentParams) -> dict[str, np.ndarray]:
     }
 
 
-def apply_params_tf(images: np.ndarray, params: AugmentParams, augment: AugmentConfig,
-                    masks: np.ndarray | None = None, tiles: np.ndarray | None = None) -> np.ndarray:
+def apply_params_tf(
+    images: np.ndarray,
+    params: AugmentParams,
+    augment: AugmentConfig,
+    masks: np.ndarray | None = None,
+    tiles: np.ndarray | None = None,
+) -> np.ndarray:
     """Eager TF applier for a uint8 batch (tests and previews): returns uint8."""
     stages = _Stages.of(augment, tiles is not None and masks is not None)
     p = {k: tf.constant(v) for k, v in params_dict(params).items()}
@@ -249,8 +279,9 @@ def apply_params_tf(images: np.ndarray, params: AugmentParams, augment: AugmentC
     return out.numpy().astype(np.uint8)
 
 
-def epoch_params(augment: AugmentConfig, seed: int, epoch: int, n: int, size_px: int,
-                 n_backgrounds: int = 0) -> tuple[np.ndarray, AugmentParams | None]:
+def epoch_params(
+    augment: AugmentConfig, seed: int, epoch: int, n: int, size_px: int, n_backgrounds: int = 0
+) -> tuple[np.ndarray, AugmentParams | None]:
     """The shuffle order and augmentation parameters of one epoch (replayable on resume)."""
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(n)
@@ -282,14 +313,20 @@ def training_dataset(
     stages = _Stages.of(augment, tiles is not None and masks is not None)
     orders, parts = [], []
     for epoch in range(start_epoch, epochs):
-        order, params = epoch_params(augment, seed, epoch, n, size, 0 if tiles is None else len(tiles))
+        order, params = epoch_params(
+            augment, seed, epoch, n, size, 0 if tiles is None else len(tiles)
+        )
         orders.append(order[:used])
         if params is not None:
             parts.append(params.subset(slice(0, used)))  # parameters belong to slots, not images
     order = np.concatenate(orders) if orders else np.zeros(0, np.int64)
     images_t = tf.constant(images)
     labels_t = tf.constant(label_ids.astype(np.int32))
-    masks_t = None if masks is None or not stages.background else tf.constant(np.round(masks[..., None] * 255).astype(np.uint8))
+    masks_t = (
+        None
+        if masks is None or not stages.background
+        else tf.constant(np.round(masks[..., None] * 255).astype(np.uint8))
+    )
     tiles_t = None if tiles is None or not stages.background else tf.constant(tiles)
     noise_t = noise_bank(size, seed) if stages.noise else None
     xla = use_xla()
@@ -300,8 +337,11 @@ def training_dataset(
 
     if augment.is_identity:
         ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-        ds = ds.map(lambda idx: (tf.cast(tf.gather(images_t, idx), tf.float32), labels_of(idx)),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(
+            lambda idx: (tf.cast(tf.gather(images_t, idx), tf.float32), labels_of(idx)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
         return ds.prefetch(tf.data.AUTOTUNE), steps
 
     p_np = params_dict(AugmentParams.concat(parts))
@@ -322,13 +362,16 @@ def _options() -> tf.data.Options:
     one; ``EDGEPOSINV_AUGMENT_THREADS`` overrides) beside the model's, so on a 2-core
     machine it never oversubscribes the cores the training step needs."""
     options = tf.data.Options()
-    threads = int(os.environ.get("EDGEPOSINV_AUGMENT_THREADS", "0")) or max(1, (os.cpu_count() or 1) // 4)
+    threads = int(os.environ.get("EDGEPOSINV_AUGMENT_THREADS", "0")) or max(
+        1, (os.cpu_count() or 1) // 4
+    )
     options.threading.private_threadpool_size = threads
     return options
 
 
-def eval_dataset(images: np.ndarray, label_ids: np.ndarray, batch_size: int,
-                 num_classes: int | None = None) -> tf.data.Dataset:
+def eval_dataset(
+    images: np.ndarray, label_ids: np.ndarray, batch_size: int, num_classes: int | None = None
+) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_tensor_slices((images, label_ids.astype(np.int32)))
 
     def cast(x, y):

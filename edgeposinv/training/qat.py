@@ -67,8 +67,11 @@ def _custom_classes() -> dict:
             ranges = {}
             for end, value in (("min", -6.0), ("max", 6.0)):
                 ranges[f"{end}_var"] = layer.add_weight(
-                    f"{name}_{end}", shape=(channels,), initializer=keras.initializers.Constant(value),
-                    trainable=False)
+                    f"{name}_{end}",
+                    shape=(channels,),
+                    initializer=keras.initializers.Constant(value),
+                    trainable=False,
+                )
             return ranges
 
         def __call__(self, inputs, training, weights, **kwargs):
@@ -80,8 +83,12 @@ def _custom_classes() -> dict:
     class DepthwiseQuantizeConfig(registry.Default8BitConvQuantizeConfig):
         """The default depthwise config with :class:`DepthwiseWeightsQuantizer`."""
 
-        def __init__(self, weight_attrs=("depthwise_kernel",), activation_attrs=("activation",),
-                     quantize_output=False):
+        def __init__(
+            self,
+            weight_attrs=("depthwise_kernel",),
+            activation_attrs=("activation",),
+            quantize_output=False,
+        ):
             super().__init__(list(weight_attrs), list(activation_attrs), quantize_output)
             self.weight_quantizer = DepthwiseWeightsQuantizer()
 
@@ -95,8 +102,11 @@ def _custom_classes() -> dict:
         def get_quantize_registry(self):
             return Registry()
 
-    _CLASSES.update(DepthwiseWeightsQuantizer=DepthwiseWeightsQuantizer,
-                    DepthwiseQuantizeConfig=DepthwiseQuantizeConfig, Scheme=Scheme)
+    _CLASSES.update(
+        DepthwiseWeightsQuantizer=DepthwiseWeightsQuantizer,
+        DepthwiseQuantizeConfig=DepthwiseQuantizeConfig,
+        Scheme=Scheme,
+    )
     return _CLASSES
 
 
@@ -109,7 +119,9 @@ def _normalize_as_depthwise(keras, layer):
     cfg = layer.get_config()
     conv = keras.layers.DepthwiseConv2D(1, use_bias=True, name=layer.name, trainable=False)
     conv.build((None, None, None, 3))
-    conv.set_weights([np.full((1, 1, 3, 1), cfg["scale"], np.float32), np.full((3,), cfg["offset"], np.float32)])
+    conv.set_weights(
+        [np.full((1, 1, 3, 1), cfg["scale"], np.float32), np.full((3,), cfg["offset"], np.float32)]
+    )
     return conv
 
 
@@ -127,8 +139,12 @@ def quantize_model(model):
             return qk.quantize_annotate_layer(_normalize_as_depthwise(keras, layer))
         config = layer.get_config()
         if isinstance(layer, keras.layers.BatchNormalization):
-            config["trainable"] = False  # inference mode, ImageNet statistics (frozen before wrapping:
-        return qk.quantize_annotate_layer(layer.__class__.from_config(config))  # wrappers track weights at build)
+            config["trainable"] = (
+                False  # inference mode, ImageNet statistics (frozen before wrapping:
+            )
+        return qk.quantize_annotate_layer(
+            layer.__class__.from_config(config)
+        )  # wrappers track weights at build)
 
     try:
         annotated = keras.models.clone_model(model, clone_function=annotate)
@@ -138,12 +154,22 @@ def quantize_model(model):
                 inner[layer.name].set_weights(layer.get_weights())
         with quantize_scope():
             quantized = qk.quantize_apply(annotated, scheme=_custom_classes()["Scheme"]())
-    except (AttributeError, RuntimeError, TypeError, ValueError) as e:  # tfmot's failures have no common type
+    except (
+        AttributeError,
+        RuntimeError,
+        TypeError,
+        ValueError,
+    ) as e:  # tfmot's failures have no common type
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"quantization-aware training cannot wrap the model {model.name!r} ({reason}); "
-                         "train without --qat and export with --quantize int8") from None
+        raise ModelError(
+            f"quantization-aware training cannot wrap the model {model.name!r} ({reason}); "
+            "train without --qat and export with --quantize int8"
+        ) from None
     fix_input_range(quantized)
-    log.info("quantization-aware model: %d layers wrapped", sum("quant" in layer.name for layer in quantized.layers))
+    log.info(
+        "quantization-aware model: %d layers wrapped",
+        sum("quant" in layer.name for layer in quantized.layers),
+    )
     return quantized
 
 
@@ -158,7 +184,9 @@ def _range_variables(layer) -> dict[str, object]:
     return out
 
 
-def calibrate_ranges(qat_model, float_model, images: np.ndarray, batch_size: int = 32, max_batches: int = 16) -> int:
+def calibrate_ranges(
+    qat_model, float_model, images: np.ndarray, batch_size: int = 32, max_batches: int = 16
+) -> int:
     """Set the QAT model's weight ranges from its weights and its activation ranges from
     the float model's activations on ``images`` (the mean over batches of each batch's
     min and max, as the moving averages would settle on). Returns the ranges set."""
@@ -184,11 +212,13 @@ def calibrate_ranges(qat_model, float_model, images: np.ndarray, batch_size: int
             groups.setdefault(prefix, {})[end] = v
         layer = float_model.get_layer(wrapper.layer.name)
         observed += [(ends, layer, prefix == "pre_activation") for prefix, ends in groups.items()]
-    probe = keras.Model(float_model.inputs, [layer.input if pre else layer.output for _, layer, pre in observed])
+    probe = keras.Model(
+        float_model.inputs, [layer.input if pre else layer.output for _, layer, pre in observed]
+    )
     lows, highs = np.zeros(len(observed)), np.zeros(len(observed))
     starts = range(0, min(len(images), batch_size * max_batches), batch_size)
     for start in starts:
-        outs = probe(images[start:start + batch_size].astype(np.float32), training=False)
+        outs = probe(images[start : start + batch_size].astype(np.float32), training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         for i, ((_, layer, pre), t) in enumerate(zip(observed, outs)):
             t = _pre_activation(layer, t) if pre else t
@@ -200,7 +230,11 @@ def calibrate_ranges(qat_model, float_model, images: np.ndarray, batch_size: int
             v.assign(low if end == "min" else high)
             n += 1
     fix_input_range(qat_model)
-    log.info("calibrated %d quantization ranges on %d images", n, min(len(images), batch_size * max_batches))
+    log.info(
+        "calibrated %d quantization ranges on %d images",
+        n,
+        min(len(images), batch_size * max_batches),
+    )
     return n
 
 
@@ -264,7 +298,8 @@ def float_copy(qat_model):
 def quantize_scope():
     classes = _custom_classes()
     return _tfmot().quantization.keras.quantize_scope(
-        {k: v for k, v in classes.items() if k != "Scheme"})
+        {k: v for k, v in classes.items() if k != "Scheme"}
+    )
 
 
 def load_qat_model(path):

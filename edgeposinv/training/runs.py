@@ -70,7 +70,9 @@ class Run:
 def read_run_config(root: str | os.PathLike) -> dict:
     path = Path(root) / CONFIG_FILE
     if not path.is_file():
-        raise ModelError(f"{root} is not a training run folder (no {CONFIG_FILE}); pass the --out folder of 'edgeposinv train'")
+        raise ModelError(
+            f"{root} is not a training run folder (no {CONFIG_FILE}); pass the --out folder of 'edgeposinv train'"
+        )
     config = json.loads(path.read_text("utf-8"))
     split_path = Path(root) / SPLIT_FILE
     if split_path.is_file():
@@ -88,7 +90,9 @@ def read_run(root: str | os.PathLike) -> Run:
                 f"Training of {root} did not finish (no {MODEL_FILE}); continue it with "
                 f"'edgeposinv train --resume {root}'"
             )
-    missing = [n for n in (MODEL_FILE, LABELS_FILE, CONFIG_FILE, SPLIT_FILE) if not (root / n).is_file()]
+    missing = [
+        n for n in (MODEL_FILE, LABELS_FILE, CONFIG_FILE, SPLIT_FILE) if not (root / n).is_file()
+    ]
     if missing:
         raise ModelError(
             f"{root} is not a training run folder (missing {', '.join(missing)}); "
@@ -123,18 +127,25 @@ def write_run_start(run_dir: Path, config, augment, prepared) -> None:
         "train": config_dict(config),
         "augment": augment.to_dict(),
         "input": InputContract(image_size_px=config.image_size_px).to_dict(),
-        "dataset": {"path": str(Path(data.root).resolve()), "labels": list(data.labels),
-                    "n_images": len(data.paths), "n_skipped": len(data.skipped)},
+        "dataset": {
+            "path": str(Path(data.root).resolve()),
+            "labels": list(data.labels),
+            "n_images": len(data.paths),
+            "n_skipped": len(data.skipped),
+        },
         "versions": {"edgeposinv": __version__, "python": platform.python_version()},
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / LABELS_FILE, "\n".join(data.labels) + "\n")
-    atomic_write_json(run_dir / SPLIT_FILE, {
-        "seed": config.seed,
-        "grouped_by_session": any(s is not None for s in data.sessions),
-        "train": [rel[i] for i in prepared.train_idx],
-        "val": [rel[i] for i in prepared.val_idx],
-    })
+    atomic_write_json(
+        run_dir / SPLIT_FILE,
+        {
+            "seed": config.seed,
+            "grouped_by_session": any(s is not None for s in data.sessions),
+            "train": [rel[i] for i in prepared.train_idx],
+            "val": [rel[i] for i in prepared.val_idx],
+        },
+    )
     atomic_write_json(run_dir / CONFIG_FILE, resolved)
 
 
@@ -144,7 +155,12 @@ def history_csv(rows: list[dict]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(keys)
     for row in rows:
-        writer.writerow([row.get(k, "") if k in ("epoch", "phase") else f"{row.get(k, float('nan')):.6g}" for k in keys])
+        writer.writerow(
+            [
+                row.get(k, "") if k in ("epoch", "phase") else f"{row.get(k, float('nan')):.6g}"
+                for k in keys
+            ]
+        )
     return buf.getvalue()
 
 

@@ -67,34 +67,52 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.arch not in available():
-            raise ConfigError(f"Unknown architecture {self.arch!r}; choose one of: {', '.join(available())}")
+            raise ConfigError(
+                f"Unknown architecture {self.arch!r}; choose one of: {', '.join(available())}"
+            )
         if self.qat and qat_unsupported(self.arch):
             can = " or ".join(a for a in available() if not qat_unsupported(a))
-            raise ConfigError(f"--qat does not work with --arch {self.arch}: {qat_unsupported(self.arch)}. "
-                              f"Use --arch {can}, or train without --qat and export with --quantize int8")
+            raise ConfigError(
+                f"--qat does not work with --arch {self.arch}: {qat_unsupported(self.arch)}. "
+                f"Use --arch {can}, or train without --qat and export with --quantize int8"
+            )
         if not 16 <= self.image_size_px <= 512:
-            raise ConfigError(f"--image-size must be in [16, 512] pixels. Got {self.image_size_px}.")
-        for name, value, lo in (("--epochs", self.epochs, 1), ("--batch-size", self.batch_size, 1),
-                                ("--warmup-epochs", self.warmup_epochs, 0), ("--patience", self.early_stopping_patience, 0),
-                                ("--qat-epochs", self.qat_epochs, 1)):
+            raise ConfigError(
+                f"--image-size must be in [16, 512] pixels. Got {self.image_size_px}."
+            )
+        for name, value, lo in (
+            ("--epochs", self.epochs, 1),
+            ("--batch-size", self.batch_size, 1),
+            ("--warmup-epochs", self.warmup_epochs, 0),
+            ("--patience", self.early_stopping_patience, 0),
+            ("--qat-epochs", self.qat_epochs, 1),
+        ):
             if value < lo:
                 raise ConfigError(f"{name} must be at least {lo}. Got {value}.")
         if self.augment not in PRESETS:
-            raise ConfigError(f"--augment must be one of: {', '.join(PRESETS)}. Got {self.augment!r}.")
+            raise ConfigError(
+                f"--augment must be one of: {', '.join(PRESETS)}. Got {self.augment!r}."
+            )
         if not 0.0 < self.val_split < 1.0:
             raise ConfigError(f"--val-split must be in (0, 1). Got {self.val_split}.")
         if not 0.0 < self.learning_rate < 1.0:
             raise ConfigError(f"--lr must be in (0, 1). Got {self.learning_rate}.")
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}. Got {self.optimizer!r}.")
+            raise ConfigError(
+                f"--optimizer must be one of {', '.join(OPTIMIZERS)}. Got {self.optimizer!r}."
+            )
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ConfigError(f"--label-smoothing must be in [0, 0.5). Got {self.label_smoothing}.")
         if self.class_weight not in ("none", "balanced"):
-            raise ConfigError(f"--class-weight must be 'none' or 'balanced'. Got {self.class_weight!r}.")
+            raise ConfigError(
+                f"--class-weight must be 'none' or 'balanced'. Got {self.class_weight!r}."
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"--dropout must be in [0, 1). Got {self.dropout}.")
         if self.frozen_epochs is not None and not 0 <= self.frozen_epochs < self.epochs:
-            raise ConfigError(f"--frozen-epochs must be in [0, --epochs). Got {self.frozen_epochs} with --epochs {self.epochs}.")
+            raise ConfigError(
+                f"--frozen-epochs must be in [0, --epochs). Got {self.frozen_epochs} with --epochs {self.epochs}."
+            )
         if not 0.0 < self.fine_tune_fraction <= 1.0 or not 0.0 < self.fine_tune_lr_factor <= 1.0:
             raise ConfigError("fine_tune_fraction and fine_tune_lr_factor must be in (0, 1].")
 
@@ -119,11 +137,19 @@ class TrainConfig:
         if not self.pretrained or self.arch == "tiny":
             out = [("train", 0, self.epochs, self.learning_rate)]
         else:
-            frozen = self.frozen_epochs if self.frozen_epochs is not None else max(1, round(0.3 * self.epochs))
+            frozen = (
+                self.frozen_epochs
+                if self.frozen_epochs is not None
+                else max(1, round(0.3 * self.epochs))
+            )
             out = [("head", 0, frozen, self.learning_rate)] if frozen else []
-            out.append(("fine_tune", frozen, self.epochs, self.learning_rate * self.fine_tune_lr_factor))
+            out.append(
+                ("fine_tune", frozen, self.epochs, self.learning_rate * self.fine_tune_lr_factor)
+            )
         if self.qat:
-            out.append(("qat", self.epochs, self.epochs + self.qat_epochs, self.learning_rate * 0.05))
+            out.append(
+                ("qat", self.epochs, self.epochs + self.qat_epochs, self.learning_rate * 0.05)
+            )
         return [p for p in out if p[2] > p[1]]
 
     @classmethod
@@ -190,7 +216,9 @@ def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResul
     if resolved.get("status") == "complete":
         raise ModelError(f"{run_dir} already finished training; nothing to resume")
     if state is None:
-        raise ModelError(f"{run_dir} has no saved epoch to resume from (killed before the first epoch ended); start it again")
+        raise ModelError(
+            f"{run_dir} has no saved epoch to resume from (killed before the first epoch ended); start it again"
+        )
     config = TrainConfig.from_dict(resolved["train"])
     augment = AugmentConfig.from_dict(resolved["augment"], source=f"{run_dir}/config.json")
     prepared = _prepare_data(Path(resolved["dataset"]["path"]), config, augment, show_progress)
@@ -217,12 +245,16 @@ class _Prepared:
         return [rel[i] for i in self.train_idx]
 
 
-def _prepare_data(data_dir: Path, config: TrainConfig, augment: AugmentConfig, show_progress: bool) -> _Prepared:
+def _prepare_data(
+    data_dir: Path, config: TrainConfig, augment: AugmentConfig, show_progress: bool
+) -> _Prepared:
     from edgeposinv.data.dataset import load_images, scan_dataset, split_indices
 
     index = scan_dataset(data_dir)
     data = load_images(index, config.image_size_px, show_progress=show_progress)
-    train_idx, val_idx = split_indices(data.label_ids, config.val_split, config.seed, groups=data.sessions)
+    train_idx, val_idx = split_indices(
+        data.label_ids, config.val_split, config.seed, groups=data.sessions
+    )
     if len(train_idx) < config.batch_size:
         raise DatasetError(
             f"The training split of {data_dir} has {len(train_idx)} images, fewer than one batch "
@@ -233,7 +265,9 @@ def _prepare_data(data_dir: Path, config: TrainConfig, augment: AugmentConfig, s
         from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
 
         masks = backdrop_mask(data.images[train_idx], augment.backdrop)
-        tiles = load_background_tiles(augment.background_dir, config.image_size_px, 256, config.seed)
+        tiles = load_background_tiles(
+            augment.background_dir, config.image_size_px, 256, config.seed
+        )
     return _Prepared(data, train_idx, val_idx, masks, tiles)
 
 
@@ -244,7 +278,9 @@ def _class_weights(label_ids: np.ndarray, n_classes: int) -> dict[int, float]:
     return {i: float(v) for i, v in enumerate(w)}
 
 
-def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prepared, state: dict | None) -> TrainResult:
+def _fit(
+    run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prepared, state: dict | None
+) -> TrainResult:
     from edgeposinv.training import checkpoints
     from edgeposinv.training.keras_api import keras
     from edgeposinv.training.models import build_model, set_trainable
@@ -258,13 +294,27 @@ def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prep
     start_epoch = state["epoch"] if state else 0
     state = state or checkpoints.new_state()
     keras.utils.set_random_seed(config.seed + start_epoch)
-    model = build_model(config.arch, config.image_size_px, n_classes, weights=config.resolved_weights,
-                        alpha=config.alpha, minimalistic=config.minimalistic, dropout=config.dropout,
-                        antialias=config.antialias)
-    log.info("training %s on %d images (%d classes), validating on %d; phases: %s", config.arch,
-             len(prep.train_idx), n_classes, len(prep.val_idx),
-             ", ".join(f"{name} {a + 1}-{b}" for name, a, b, _ in config.phases()))
-    val_ds = eval_dataset(data.images[prep.val_idx], data.label_ids[prep.val_idx], config.batch_size, n_classes)
+    model = build_model(
+        config.arch,
+        config.image_size_px,
+        n_classes,
+        weights=config.resolved_weights,
+        alpha=config.alpha,
+        minimalistic=config.minimalistic,
+        dropout=config.dropout,
+        antialias=config.antialias,
+    )
+    log.info(
+        "training %s on %d images (%d classes), validating on %d; phases: %s",
+        config.arch,
+        len(prep.train_idx),
+        n_classes,
+        len(prep.val_idx),
+        ", ".join(f"{name} {a + 1}-{b}" for name, a, b, _ in config.phases()),
+    )
+    val_ds = eval_dataset(
+        data.images[prep.val_idx], data.label_ids[prep.val_idx], config.batch_size, n_classes
+    )
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     class_weight = _class_weights(y_train, n_classes) if config.class_weight == "balanced" else None
     phases = config.phases()
@@ -286,10 +336,14 @@ def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prep
                     checkpoints.restore(run_dir, state, model, None)
             float_model, model = model, quantize_model(model)
             if start_epoch <= first:
-                calibrate_ranges(model, float_model, x_train[:QAT_CALIBRATION_IMAGES], config.batch_size)
+                calibrate_ranges(
+                    model, float_model, x_train[:QAT_CALIBRATION_IMAGES], config.batch_size
+                )
         else:
             set_trainable(model, "all" if name == "train" else name, config.fine_tune_fraction)
-        schedule = WarmupCosine(peak_lr, (end - first) * steps, min(config.warmup_epochs, end - first) * steps)
+        schedule = WarmupCosine(
+            peak_lr, (end - first) * steps, min(config.warmup_epochs, end - first) * steps
+        )
         optimizer = make_optimizer(config.optimizer, schedule, config.weight_decay)
         model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
         if resuming_here and (first < start_epoch or name != "qat"):
@@ -297,12 +351,31 @@ def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prep
             checkpoints.restore(run_dir, state, model, optimizer if first < start_epoch else None)
         restored = True
         begin = max(first, start_epoch)
-        train_ds, _ = training_dataset(x_train, y_train, augment, end, config.batch_size, config.seed,
-                                       start_epoch=begin, num_classes=n_classes, masks=prep.masks, tiles=prep.tiles)
-        callback = checkpoints.make_callback(run_dir, state, name, total, config.early_stopping_patience,
-                                             name != "qat", optimizer)
-        model.fit(train_ds, epochs=end, initial_epoch=begin, steps_per_epoch=steps, validation_data=val_ds,
-                  class_weight=class_weight, verbose=0, callbacks=[callback])
+        train_ds, _ = training_dataset(
+            x_train,
+            y_train,
+            augment,
+            end,
+            config.batch_size,
+            config.seed,
+            start_epoch=begin,
+            num_classes=n_classes,
+            masks=prep.masks,
+            tiles=prep.tiles,
+        )
+        callback = checkpoints.make_callback(
+            run_dir, state, name, total, config.early_stopping_patience, name != "qat", optimizer
+        )
+        model.fit(
+            train_ds,
+            epochs=end,
+            initial_epoch=begin,
+            steps_per_epoch=steps,
+            validation_data=val_ds,
+            class_weight=class_weight,
+            verbose=0,
+            callbacks=[callback],
+        )
         start_epoch = max(start_epoch, state["epoch"])
     if config.qat:
         from edgeposinv.training.qat import fix_input_range
@@ -312,15 +385,27 @@ def _fit(run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prep
         model.load_weights(str(checkpoints.best_weights(run_dir)))
     model.compile(loss=loss, metrics=["accuracy"])
     val_loss, val_accuracy = (float(v) for v in model.evaluate(val_ds, verbose=0))
-    result = {"val_accuracy": val_accuracy, "val_loss": val_loss, "n_train": int(len(prep.train_idx)),
-              "n_val": int(len(prep.val_idx)), "epochs_run": int(state["epoch"]),
-              "stopped_early": bool(state["stopped"])}
+    result = {
+        "val_accuracy": val_accuracy,
+        "val_loss": val_loss,
+        "n_train": int(len(prep.train_idx)),
+        "n_val": int(len(prep.val_idx)),
+        "epochs_run": int(state["epoch"]),
+        "stopped_early": bool(state["stopped"]),
+    }
     write_run_end(run_dir, model, state["history"], result, qat=config.qat)
     checkpoints.remove(run_dir)
     seconds = time.monotonic() - started
     log.info("wrote %s (val accuracy %.3f, %.0fs)", run_dir, val_accuracy, seconds)
-    return TrainResult(run_dir, data.labels, val_accuracy, len(prep.train_idx), len(prep.val_idx), seconds,
-                       int(state["epoch"]))
+    return TrainResult(
+        run_dir,
+        data.labels,
+        val_accuracy,
+        len(prep.train_idx),
+        len(prep.val_idx),
+        seconds,
+        int(state["epoch"]),
+    )
 
 
 def config_dict(config: TrainConfig) -> dict:

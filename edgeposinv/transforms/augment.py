@@ -35,7 +35,9 @@ def _check_range(name: str, value: Pair, lo: float, hi: float) -> None:
 
 def _check_max(name: str, value: float, hi: float) -> None:
     if not 0 <= value <= hi:
-        raise ConfigError(f"The '{name}' parameter of AugmentConfig must be in [0, {hi}]. Got {value}.")
+        raise ConfigError(
+            f"The '{name}' parameter of AugmentConfig must be in [0, {hi}]. Got {value}."
+        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ class AugmentConfig:
         _check_max("max_noise_std", self.max_noise_std, 64)
         _check_range("jpeg_quality_range", self.jpeg_quality_range, 5, 100)
         if self.backdrop not in BACKDROPS:
-            raise ConfigError(f"The 'backdrop' parameter of AugmentConfig must be one of {list(BACKDROPS)}. Got {self.backdrop!r}.")
+            raise ConfigError(
+                f"The 'backdrop' parameter of AugmentConfig must be one of {list(BACKDROPS)}. Got {self.backdrop!r}."
+            )
         if self.background_prob > 0 and not self.background_dir:
             raise ConfigError(
                 "The 'background_prob' parameter of AugmentConfig is > 0 but no 'background_dir' is set; "
@@ -114,7 +118,9 @@ class AugmentConfig:
 
     @property
     def is_identity(self) -> bool:
-        return self == AugmentConfig(fill_mode=self.fill_mode, backdrop=self.backdrop, background_dir=self.background_dir)
+        return self == AugmentConfig(
+            fill_mode=self.fill_mode, backdrop=self.backdrop, background_dir=self.background_dir
+        )
 
     @property
     def uses_background(self) -> bool:
@@ -131,7 +137,9 @@ class AugmentConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ConfigError(f"Unknown key(s) {', '.join(unknown)} in {source}; valid keys: preset, {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"Unknown key(s) {', '.join(unknown)} in {source}; valid keys: preset, {', '.join(sorted(known))}"
+            )
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         try:
             return replace(base, **values)
@@ -155,7 +163,9 @@ class AugmentConfig:
         except Exception as e:  # noqa: BLE001 - any parse error becomes one actionable line
             raise ConfigError(f"Cannot parse {path}: {str(e).splitlines()[0]}") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping of AugmentConfig keys; got {type(data).__name__}")
+            raise ConfigError(
+                f"{path} must hold a mapping of AugmentConfig keys; got {type(data).__name__}"
+            )
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -167,7 +177,9 @@ class AugmentConfig:
                 f"Unknown augmentation preset {name!r}; choose one of: {', '.join(PRESETS)}"
             ) from None
 
-    def draw(self, rng: np.random.Generator, n: int, size_px: int, n_backgrounds: int = 0) -> AugmentParams:
+    def draw(
+        self, rng: np.random.Generator, n: int, size_px: int, n_backgrounds: int = 0
+    ) -> AugmentParams:
         """Draw parameters for ``n`` images of side ``size_px``."""
         u = lambda lo, hi, shape=n: rng.uniform(lo, hi, size=shape)  # noqa: E731
         area = u(*self.crop_area_range)
@@ -189,18 +201,32 @@ class AugmentConfig:
                 h = min(size_px, size_px * math.sqrt(area[i] / aspect))
                 crop = (cx[i] * (size_px - w), cy[i] * (size_px - h), w, h)
             matrices[i] = geometry.view_matrix(
-                size_px, rotation_deg=rot[i], shift_frac=tuple(shift[i]), scale=scale[i], crop_box=crop,
-                tilt_deg=tuple(tilt[i]), flip_horizontal=bool(flip_h[i]), flip_vertical=bool(flip_v[i]),
+                size_px,
+                rotation_deg=rot[i],
+                shift_frac=tuple(shift[i]),
+                scale=scale[i],
+                crop_box=crop,
+                tilt_deg=tuple(tilt[i]),
+                flip_horizontal=bool(flip_h[i]),
+                flip_vertical=bool(flip_v[i]),
             )
         gains = 1.0 + u(-self.white_balance_max_frac, self.white_balance_max_frac, (n, 3))
         sat = u(*self.saturation_range)
         hue = u(-self.max_hue_deg, self.max_hue_deg)
         colors = np.stack([photometric.color_matrix(gains[i], sat[i], hue[i]) for i in range(n)])
         sigma = np.where(rng.random(n) < self.blur_prob, u(0.0, self.max_blur_sigma_px), 0.0)
-        motion = np.where(rng.random(n) < self.motion_blur_prob, u(0.0, self.max_motion_blur_px), 0.0)
+        motion = np.where(
+            rng.random(n) < self.motion_blur_prob, u(0.0, self.max_motion_blur_px), 0.0
+        )
         angle = u(0.0, 180.0)
-        kernels = np.stack([photometric.blur_kernel(sigma[i], motion[i], angle[i]) for i in range(n)])
-        jpeg = np.where(rng.random(n) < self.jpeg_prob, rng.integers(self.jpeg_quality_range[0], self.jpeg_quality_range[1] + 1, n), 0)
+        kernels = np.stack(
+            [photometric.blur_kernel(sigma[i], motion[i], angle[i]) for i in range(n)]
+        )
+        jpeg = np.where(
+            rng.random(n) < self.jpeg_prob,
+            rng.integers(self.jpeg_quality_range[0], self.jpeg_quality_range[1] + 1, n),
+            0,
+        )
         use_bg = (rng.random(n) < self.background_prob) & (n_backgrounds > 0)
         background = np.where(use_bg, rng.integers(0, max(1, n_backgrounds), n), -1)
         return AugmentParams(
@@ -242,14 +268,21 @@ class AugmentParams:
         return len(self.matrices)
 
     def projective_transforms(self) -> np.ndarray:
-        return np.stack([geometry.to_projective_transform(m) for m in self.matrices]).astype(np.float32)
+        return np.stack([geometry.to_projective_transform(m) for m in self.matrices]).astype(
+            np.float32
+        )
 
     def subset(self, index: np.ndarray | slice) -> AugmentParams:
         return AugmentParams(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     @staticmethod
     def concat(parts: list[AugmentParams]) -> AugmentParams:
-        return AugmentParams(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(AugmentParams)})
+        return AugmentParams(
+            **{
+                f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                for f in fields(AugmentParams)
+            }
+        )
 
 
 def fixed_params(
@@ -278,8 +311,14 @@ def fixed_params(
 ) -> AugmentParams:
     """Parameters for one image from given values (for sweeps): apply with :func:`apply_params`."""
     m = geometry.view_matrix(
-        size_px, rotation_deg=rotation_deg, shift_frac=shift_frac, scale=scale, crop_box=crop_box,
-        tilt_deg=tilt_deg, flip_horizontal=flip_horizontal, flip_vertical=flip_vertical,
+        size_px,
+        rotation_deg=rotation_deg,
+        shift_frac=shift_frac,
+        scale=scale,
+        crop_box=crop_box,
+        tilt_deg=tilt_deg,
+        flip_horizontal=flip_horizontal,
+        flip_vertical=flip_vertical,
     )
     return AugmentParams(
         matrices=m[None],
@@ -315,8 +354,14 @@ def apply_params(
         warped_mask = geometry.warp(mask.astype(np.float32), m, fill_mode=fill_mode, lens_k=k)
         out = composite(out, warped_mask, backgrounds[bg])
     return photometric.apply_photometric(
-        out, params.colors[i], float(params.brightness[i]), float(params.contrast[i]), params.kernels[i],
-        float(params.noise_std[i]), int(params.noise_seeds[i]), int(params.jpeg_quality[i]),
+        out,
+        params.colors[i],
+        float(params.brightness[i]),
+        float(params.contrast[i]),
+        params.kernels[i],
+        float(params.noise_std[i]),
+        int(params.noise_seeds[i]),
+        int(params.jpeg_quality[i]),
     )
 
 

@@ -34,7 +34,9 @@ def backdrop_mask(images: np.ndarray, backdrop: str) -> np.ndarray:
         lo, hi = x.min(axis=-1), x.max(axis=-1)
         bg = np.clip((lo - 170.0) / 40.0, 0.0, 1.0) * np.clip((40.0 - (hi - lo)) / 20.0, 0.0, 1.0)
     else:
-        raise ConfigError(f"The 'backdrop' parameter of AugmentConfig must be one of {list(BACKDROPS)}. Got {backdrop!r}.")
+        raise ConfigError(
+            f"The 'backdrop' parameter of AugmentConfig must be one of {list(BACKDROPS)}. Got {backdrop!r}."
+        )
     mask = 1.0 - bg
     # Remove speckle, keep soft edges.
     out = np.empty_like(mask)
@@ -44,7 +46,9 @@ def backdrop_mask(images: np.ndarray, backdrop: str) -> np.ndarray:
     return out
 
 
-def load_background_tiles(folder: str | os.PathLike, size_px: int, n_tiles: int, seed: int) -> np.ndarray:
+def load_background_tiles(
+    folder: str | os.PathLike, size_px: int, n_tiles: int, seed: int
+) -> np.ndarray:
     """``n_tiles`` random square crops (``(n, S, S, 3)`` uint8) of the photos in ``folder``."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -60,7 +64,9 @@ def load_background_tiles(folder: str | os.PathLike, size_px: int, n_tiles: int,
         except ImageDecodeError as e:
             log.warning("skipping background %s: %s", path, e)
     if not photos:
-        raise DatasetError(f"No readable background images in {folder} (looked for .jpg, .jpeg, .png, .bmp)")
+        raise DatasetError(
+            f"No readable background images in {folder} (looked for .jpg, .jpeg, .png, .bmp)"
+        )
     rng = np.random.default_rng(seed)
     tiles = np.empty((n_tiles, size_px, size_px, 3), np.uint8)
     for i in range(n_tiles):
@@ -68,7 +74,9 @@ def load_background_tiles(folder: str | os.PathLike, size_px: int, n_tiles: int,
         h, w = photo.shape[:2]
         side = int(min(h, w) * rng.uniform(0.3, 1.0))
         y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-        tile = cv2.resize(photo[y0 : y0 + side, x0 : x0 + side], (size_px, size_px), interpolation=cv2.INTER_AREA)
+        tile = cv2.resize(
+            photo[y0 : y0 + side, x0 : x0 + side], (size_px, size_px), interpolation=cv2.INTER_AREA
+        )
         tiles[i] = tile[:, ::-1] if rng.random() < 0.5 else tile
     return tiles
 

@@ -73,11 +73,20 @@ def view_matrix(
     if crop_box is not None:
         x0, y0, w, h = crop_box
         crop_c = (x0 + (w - 1) / 2.0, y0 + (h - 1) / 2.0)
-        m = translation(c, c) @ scaling(size_px / w, size_px / h) @ translation(-crop_c[0], -crop_c[1])
+        m = (
+            translation(c, c)
+            @ scaling(size_px / w, size_px / h)
+            @ translation(-crop_c[0], -crop_c[1])
+        )
     flip = scaling(-1.0 if flip_horizontal else 1.0, -1.0 if flip_vertical else 1.0)
     m = translation(c, c) @ rotation(rotation_deg) @ scaling(scale) @ flip @ translation(-c, -c) @ m
     if tilt_deg[0] or tilt_deg[1]:
-        m = translation(c, c) @ tilt(tilt_deg[0], tilt_deg[1], float(size_px)) @ translation(-c, -c) @ m
+        m = (
+            translation(c, c)
+            @ tilt(tilt_deg[0], tilt_deg[1], float(size_px))
+            @ translation(-c, -c)
+            @ m
+        )
     m = translation(shift_frac[0] * size_px, shift_frac[1] * size_px) @ m
     return m / m[2, 2]
 
@@ -91,7 +100,9 @@ def affine_matrix(
     crop_box: tuple[float, float, float, float] | None = None,
 ) -> np.ndarray:
     """Compose crop → scale → rotation → shift (no tilt, no flip): see :func:`view_matrix`."""
-    return view_matrix(size_px, rotation_deg=rotation_deg, shift_frac=shift_frac, scale=scale, crop_box=crop_box)
+    return view_matrix(
+        size_px, rotation_deg=rotation_deg, shift_frac=shift_frac, scale=scale, crop_box=crop_box
+    )
 
 
 BORDER_MODES = {
@@ -105,7 +116,9 @@ def is_affine(matrix: np.ndarray) -> bool:
     return bool(np.allclose(matrix[2], [0.0, 0.0, matrix[2, 2]]))
 
 
-def sampling_map(size_px: int, matrix: np.ndarray, lens_k: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def sampling_map(
+    size_px: int, matrix: np.ndarray, lens_k: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """For each output pixel, the source coordinate it samples: ``(map_x, map_y)`` float32."""
     c = (size_px - 1) / 2.0
     half = size_px / 2.0
@@ -140,7 +153,9 @@ def warp(
     if is_affine(matrix):
         m = np.ascontiguousarray((matrix / matrix[2, 2])[:2], dtype=np.float64)
         return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, **border)
-    return cv2.warpPerspective(image, np.asarray(matrix, np.float64), (w, h), flags=cv2.INTER_LINEAR, **border)
+    return cv2.warpPerspective(
+        image, np.asarray(matrix, np.float64), (w, h), flags=cv2.INTER_LINEAR, **border
+    )
 
 
 def lens_forward(points: np.ndarray, size_px: int, lens_k: float) -> np.ndarray:
@@ -157,7 +172,9 @@ def lens_forward(points: np.ndarray, size_px: int, lens_k: float) -> np.ndarray:
     return c + v * ratio[:, None] * half
 
 
-def transform_points(points: np.ndarray, matrix: np.ndarray, size_px: int | None = None, lens_k: float = 0.0) -> np.ndarray:
+def transform_points(
+    points: np.ndarray, matrix: np.ndarray, size_px: int | None = None, lens_k: float = 0.0
+) -> np.ndarray:
     """Map source points ``(N, 2)`` (x, y) to where they appear in the output."""
     pts = np.asarray(points, np.float64)
     h = np.c_[pts, np.ones(len(pts))] @ np.asarray(matrix).T

@@ -45,7 +45,13 @@ def blur_kernel(sigma_px: float, motion_length_px: float, motion_angle_deg: floa
         a = math.radians(motion_angle_deg)
         half = (motion_length_px - 1) / 2.0
         dx, dy = math.cos(a) * half, -math.sin(a) * half
-        cv2.line(k, (int(round(c - dx)), int(round(c - dy))), (int(round(c + dx)), int(round(c + dy))), 1.0, 1)
+        cv2.line(
+            k,
+            (int(round(c - dx)), int(round(c - dy))),
+            (int(round(c + dx)), int(round(c + dy))),
+            1.0,
+            1,
+        )
     else:
         k[c, c] = 1.0
     if sigma_px > 0.0:
@@ -78,7 +84,11 @@ def apply_photometric(
         x = x + np.random.default_rng(noise_seed).normal(0.0, noise_std, x.shape).astype(np.float32)
     out = np.clip(np.round(x), 0, 255).astype(np.uint8)
     if jpeg_quality:
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        ok, buf = cv2.imencode(
+            ".jpg",
+            cv2.cvtColor(out, cv2.COLOR_RGB2BGR),
+            [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)],
+        )
         if ok:
             out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return out

@@ -34,12 +34,16 @@ def preview(
     if not (1 <= rows <= 32 and 1 <= cols <= 32):
         raise ConfigError(f"--rows and --cols must be in [1, 32]. Got {rows} and {cols}.")
     check_can_write(out, overwrite)
-    augment = AugmentConfig.from_file(augment_config) if augment_config else AugmentConfig.preset(preset)
+    augment = (
+        AugmentConfig.from_file(augment_config) if augment_config else AugmentConfig.preset(preset)
+    )
     index = scan_dataset(data_dir)
     rng = np.random.default_rng(seed)
     by_label = {label: [r for r in index.records if r.label == label] for label in index.labels}
-    picks = [by_label[label][int(rng.integers(len(by_label[label])))]
-             for label in (index.labels * rows)[:rows]]  # round-robin over the classes
+    picks = [
+        by_label[label][int(rng.integers(len(by_label[label])))]
+        for label in (index.labels * rows)[:rows]
+    ]  # round-robin over the classes
     labels = tuple(sorted({r.label for r in picks}))
     sub = type(index)(index.root, labels, tuple(picks), ())
     data = load_images(sub, image_size_px, show_progress=False)
@@ -55,14 +59,24 @@ def preview(
     for r, image in enumerate(data.images):
         params = augment.draw(rng, cols, image_size_px, 0 if tiles is None else len(tiles))
         samples = [image] + [
-            apply_params(image, params, c, augment.fill_mode, None if masks is None else masks[r], tiles)
+            apply_params(
+                image, params, c, augment.fill_mode, None if masks is None else masks[r], tiles
+            )
             for c in range(cols)
         ]
         for c, s in enumerate(samples):
             y, x = pad + r * cell, pad + c * cell
             sheet[y : y + image_size_px, x : x + image_size_px] = s
-        cv2.putText(sheet, data.labels[data.label_ids[r]], (pad + 3, pad + r * cell + 14),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            sheet,
+            data.labels[data.label_ids[r]],
+            (pad + 3, pad + r * cell + 14),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (255, 255, 0),
+            1,
+            cv2.LINE_AA,
+        )
     ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ConfigError(f"OpenCV could not encode the contact sheet for {out}")

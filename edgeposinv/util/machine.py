@@ -18,5 +18,10 @@ def cpu_name() -> str:
 
 
 def machine_info() -> dict:
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "system": platform.system(),
-            "machine": platform.machine(), "python": platform.python_version()}
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }

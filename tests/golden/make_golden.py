@@ -50,8 +50,12 @@ def build_model(out_path: Path, work_dir: Path) -> Path:
 
     data = make_shapes_dataset(work_dir / "shapes", n_per_class=30, size=48)
     run = work_dir / "run"
-    train(data, run, TrainConfig(image_size_px=MODEL_SIZE_PX, epochs=6, batch_size=16, augment="none", seed=0),
-          show_progress=False)
+    train(
+        data,
+        run,
+        TrainConfig(image_size_px=MODEL_SIZE_PX, epochs=6, batch_size=16, augment="none", seed=0),
+        show_progress=False,
+    )
     export_run(run, work_dir / MODEL_NAME, QuantSpec.int8(), overwrite=True)
     out_path.write_bytes((work_dir / MODEL_NAME).read_bytes())
     return out_path
@@ -83,10 +87,21 @@ def build_std_metadata_model(src: Path, out: Path) -> Path | None:
     builder = flatbuffers.Builder(len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     size = description["input"]["image_size_px"]
-    meta = StdMetadata(name="shapes", description="golden fixture", version="1", author="edgeposinv",
-                       image_size_px=size, color_space="RGB", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
-                       input_min=0.0, input_max=255.0, input_description="RGB pixels",
-                       output_description="class probabilities", labels_file="labels.txt")
+    meta = StdMetadata(
+        name="shapes",
+        description="golden fixture",
+        version="1",
+        author="edgeposinv",
+        image_size_px=size,
+        color_space="RGB",
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        input_min=0.0,
+        input_max=255.0,
+        input_description="RGB pixels",
+        output_description="class probabilities",
+        labels_file="labels.txt",
+    )
     stripped = write_entries(bytes(builder.Output()), {"TFLITE_METADATA": build_metadata(meta)})
     labels = ("\n".join(description["labels"]) + "\n").encode()
     out.write_bytes(append_associated_files(stripped, {"labels.txt": labels}))
@@ -97,7 +112,9 @@ def _pattern(h: int, w: int, seed: int) -> np.ndarray:
     """A test card: gradients, hard edges and noise, so resize errors show."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w]
-    img = np.stack([x * 255 // max(1, w - 1), y * 255 // max(1, h - 1), ((x // 3 + y // 5) % 2) * 200], axis=-1)
+    img = np.stack(
+        [x * 255 // max(1, w - 1), y * 255 // max(1, h - 1), ((x // 3 + y // 5) % 2) * 200], axis=-1
+    )
     img = img.astype(np.int32) + rng.integers(-25, 26, (h, w, 3))
     img[h // 4 : h // 2, w // 5 : w // 3] = (250, 20, 30)
     return np.clip(img, 0, 255).astype(np.uint8)
@@ -141,7 +158,9 @@ def _source_images() -> list[tuple[str, bytes, int, int]]:
     ]
     base = _pattern(30, 48, 7)
     for orientation in range(1, 9):
-        cases.append((f"exif_{orientation}", _jpeg_with_orientation(base, orientation), orientation, 24))
+        cases.append(
+            (f"exif_{orientation}", _jpeg_with_orientation(base, orientation), orientation, 24)
+        )
     rng = np.random.default_rng(11)
     for i, kind in enumerate(("circle", "square", "triangle", "circle", "triangle")):
         h, w = (70, 52) if i % 2 else (52, 70)
@@ -166,7 +185,9 @@ def preprocess_vectors(out_dir: Path, model_path: Path) -> dict:
         original.write_bytes(encoded)
         oriented = read_rgb(original)  # the project's decoder: EXIF applied
         stored = cv2.cvtColor(
-            cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION),
+            cv2.imdecode(
+                np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+            ),
             cv2.COLOR_BGR2RGB,
         )
         original.unlink()  # Java gets the stored samples losslessly (JPEG decoders differ)
@@ -174,9 +195,15 @@ def preprocess_vectors(out_dir: Path, model_path: Path) -> dict:
         tensor = prepare(oriented, size_px)
         (img_dir / f"{name}.tensor.bin").write_bytes(tensor.tobytes())
         side = min(oriented.shape[:2])
-        case = {"name": name, "orientation": orientation, "size_px": size_px,
-                "stored_hw": list(stored.shape[:2]), "oriented_hw": list(oriented.shape[:2]),
-                "resize": _resize_kind(*oriented.shape[:2], size_px), "crop_side": side}
+        case = {
+            "name": name,
+            "orientation": orientation,
+            "size_px": size_px,
+            "stored_hw": list(stored.shape[:2]),
+            "oriented_hw": list(oriented.shape[:2]),
+            "resize": _resize_kind(*oriented.shape[:2], size_px),
+            "crop_side": side,
+        }
         case["tolerance"] = TOLERANCE[case["resize"]]
         if name.startswith("model_"):
             raw = clf.predict_raw(tensor)
@@ -192,8 +219,18 @@ def preprocess_vectors(out_dir: Path, model_path: Path) -> dict:
         "model": MODEL_NAME,
         "labels": list(clf.labels),
         "contract": clf.contract.to_dict(),
-        "input": {"shape": list(inp.shape), "dtype": inp.dtype, "scale": inp.scale, "zero_point": inp.zero_point},
-        "output": {"shape": list(out.shape), "dtype": out.dtype, "scale": out.scale, "zero_point": out.zero_point},
+        "input": {
+            "shape": list(inp.shape),
+            "dtype": inp.dtype,
+            "scale": inp.scale,
+            "zero_point": inp.zero_point,
+        },
+        "output": {
+            "shape": list(out.shape),
+            "dtype": out.dtype,
+            "scale": out.scale,
+            "zero_point": out.zero_point,
+        },
         "description": clf.description,
         "cases": cases,
     }
@@ -203,11 +240,25 @@ def quantize_vectors() -> dict:
     from edgeposinv.tflite.preprocess import quantize_input
 
     pixels = np.array(list(range(0, 256, 5)) + [1, 2, 3, 127, 128, 129, 254, 255], np.uint8)
-    params = [("float32", 0.0, 0), ("uint8", 1.0, 0), ("int8", 1.0, -128), ("uint8", 0.5, 10),
-              ("int8", 2.0, -3), ("int8", 0.0078125, 0), ("uint8", 3.0, 0), ("int8", 0.0, 0)]
-    cases = [{"dtype": d, "scale": s, "zero_point": z,
-              "expected": quantize_input(pixels, np.dtype(d), s, z).astype(np.float64).tolist()}
-             for d, s, z in params]
+    params = [
+        ("float32", 0.0, 0),
+        ("uint8", 1.0, 0),
+        ("int8", 1.0, -128),
+        ("uint8", 0.5, 10),
+        ("int8", 2.0, -3),
+        ("int8", 0.0078125, 0),
+        ("uint8", 3.0, 0),
+        ("int8", 0.0, 0),
+    ]
+    cases = [
+        {
+            "dtype": d,
+            "scale": s,
+            "zero_point": z,
+            "expected": quantize_input(pixels, np.dtype(d), s, z).astype(np.float64).tolist(),
+        }
+        for d, s, z in params
+    ]
     return {"pixels": pixels.tolist(), "cases": cases}
 
 
@@ -221,8 +272,12 @@ def _dequantize(raw: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 def dequantize_vectors() -> dict:
     rng = np.random.default_rng(3)
     cases = []
-    for dtype, scale, zp, n in (("uint8", 1 / 256, 0, 5), ("int8", 1 / 256, -128, 7), ("float32", 0.0, 0, 4),
-                                ("uint8", 0.00390625, 0, 3)):
+    for dtype, scale, zp, n in (
+        ("uint8", 1 / 256, 0, 5),
+        ("int8", 1 / 256, -128, 7),
+        ("float32", 0.0, 0, 4),
+        ("uint8", 0.00390625, 0, 3),
+    ):
         if dtype == "float32":
             raw = rng.random(n).astype(np.float32)
         else:
@@ -230,9 +285,16 @@ def dequantize_vectors() -> dict:
             raw = rng.integers(info.min, info.max + 1, n).astype(dtype)
             raw[-1] = raw[0]  # a tie: order must fall back to the lower index
         probs = _dequantize(raw, scale, zp)
-        cases.append({"dtype": dtype, "scale": scale, "zero_point": zp, "raw": raw.astype(np.float64).tolist(),
-                      "probabilities": probs.astype(np.float64).tolist(),
-                      "top_k": np.argsort(-probs, kind="stable")[:3].tolist()})
+        cases.append(
+            {
+                "dtype": dtype,
+                "scale": scale,
+                "zero_point": zp,
+                "raw": raw.astype(np.float64).tolist(),
+                "probabilities": probs.astype(np.float64).tolist(),
+                "top_k": np.argsort(-probs, kind="stable")[:3].tolist(),
+            }
+        )
     return {"cases": cases}
 
 
@@ -247,30 +309,53 @@ def metrics_vectors() -> dict:
         logits = rng.normal(0, noise, (n, len(labels)))
         logits[np.arange(n), y] += 1.0
         probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-        sets[name] = {"y_true": y.tolist(), "probs": probs.tolist(),
-                      "expected": classification_metrics(y, probs, labels, 3)}
+        sets[name] = {
+            "y_true": y.tolist(),
+            "probs": probs.tolist(),
+            "expected": classification_metrics(y, probs, labels, 3),
+        }
     pub, wild = sets["published"]["expected"], sets["wild"]["expected"]
     k1, k2 = round(wild["top1"] * wild["n"]), round(pub["top1"] * pub["n"])
     lat = rng.gamma(3.0, 2.0, 37)
-    return {"labels": list(labels), "sets": sets,
-            "gap_wild": list(difference_interval(k1, wild["n"], k2, pub["n"])),
-            "latency_ms": lat.tolist(),
-            "latency_expected": {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90))}}
+    return {
+        "labels": list(labels),
+        "sets": sets,
+        "gap_wild": list(difference_interval(k1, wild["n"], k2, pub["n"])),
+        "latency_ms": lat.tolist(),
+        "latency_expected": {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90))},
+    }
 
 
 def quality_vectors() -> dict:
     """Grey level, sharpness (variance of the Laplacian) and exposure as the desktop capture computes them."""
     cases = []
     flat = np.full((12, 16, 3), 250, np.uint8)
-    for name, rgb in (("pattern", _pattern(24, 30, 9)), ("blurred", cv2.GaussianBlur(_pattern(24, 30, 9), (7, 7), 3)),
-                      ("bright", flat), ("dark", np.full((9, 7, 3), 10, np.uint8))):
+    for name, rgb in (
+        ("pattern", _pattern(24, 30, 9)),
+        ("blurred", cv2.GaussianBlur(_pattern(24, 30, 9), (7, 7), 3)),
+        ("bright", flat),
+        ("dark", np.full((9, 7, 3), 10, np.uint8)),
+    ):
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         n = gray.size
-        exposure = ("dark" if np.count_nonzero(gray <= 20) >= 0.95 * n
-                    else "bright" if np.count_nonzero(gray >= 235) >= 0.95 * n else "ok")
-        cases.append({"name": name, "height": rgb.shape[0], "width": rgb.shape[1], "rgb": rgb.reshape(-1).tolist(),
-                      "gray": gray.reshape(-1).tolist(), "sharpness": float(cv2.Laplacian(gray, cv2.CV_64F).var()),
-                      "exposure": exposure})
+        exposure = (
+            "dark"
+            if np.count_nonzero(gray <= 20) >= 0.95 * n
+            else "bright"
+            if np.count_nonzero(gray >= 235) >= 0.95 * n
+            else "ok"
+        )
+        cases.append(
+            {
+                "name": name,
+                "height": rgb.shape[0],
+                "width": rgb.shape[1],
+                "rgb": rgb.reshape(-1).tolist(),
+                "gray": gray.reshape(-1).tolist(),
+                "sharpness": float(cv2.Laplacian(gray, cv2.CV_64F).var()),
+                "exposure": exposure,
+            }
+        )
     return {"cases": cases}
 
 
@@ -292,7 +377,9 @@ def main() -> None:
 
     sys.path.insert(0, str(GOLDEN.parents[1]))  # the checkout's edgeposinv and tests.conftest
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="store_true", help=f"retrain and re-export {MODEL_NAME} first")
+    parser.add_argument(
+        "--model", action="store_true", help=f"retrain and re-export {MODEL_NAME} first"
+    )
     args = parser.parse_args()
     model_path = GOLDEN / MODEL_NAME
     if args.model or not model_path.is_file():
