@@ -94,7 +94,7 @@ def main() -> None:
     from conftest import make_shapes_dataset
 
     from edgeposinv.data.images import read_rgb
-    from edgeposinv.evaluation.evaluate import SweepRequest, evaluate
+    from edgeposinv.evaluation.evaluate import EvaluateConfig, SweepRequest, evaluate
     from edgeposinv.evaluation.sweeps import PositionSweepConfig
     from edgeposinv.tflite.runtime import TFLiteClassifier
 
@@ -123,7 +123,7 @@ def main() -> None:
                 model,
                 [("bench", data)],
                 tmp / f"report{i}",
-                threads=args.threads,
+                EvaluateConfig(threads=args.threads),
                 show_progress=False,
             )
             total = time.perf_counter() - t0
@@ -162,9 +162,11 @@ def main() -> None:
             model,
             [("sweep", sweep_dir)],
             tmp / "report_sweep",
-            threads=args.threads,
+            EvaluateConfig(
+                threads=args.threads,
+                sweeps=SweepRequest(position_set="sweep", position=PositionSweepConfig()),
+            ),
             show_progress=False,
-            sweeps=SweepRequest(position_set="sweep", position=PositionSweepConfig()),
         )
         p = report["position_sweep"]
         print(

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.data.digits import DemoDataConfig, build_demo_datasets
-from edgeposinv.evaluation.evaluate import REPORT_JSON, evaluate
+from edgeposinv.evaluation.evaluate import REPORT_JSON, EvaluateConfig, evaluate
 from edgeposinv.evaluation.report import accuracy_figure, figure_to_img_tag, page
 from edgeposinv.export.export import QuantSpec, export_run
 from edgeposinv.training.train import TrainConfig, train
@@ -96,7 +96,7 @@ def run_demo(
                 model_path,
                 [("published", folders["published_test"]), ("wild", folders["wild_test"])],
                 report_dir,
-                threads=os.cpu_count() or 1,
+                EvaluateConfig(threads=os.cpu_count() or 1),
                 show_progress=show_progress,
             )
             summary[name] = {

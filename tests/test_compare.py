@@ -8,7 +8,7 @@ import shutil
 import pytest
 from conftest import make_shapes_dataset, run_cli
 
-from edgeposinv.evaluation.evaluate import SweepRequest, evaluate
+from edgeposinv.evaluation.evaluate import EvaluateConfig, SweepRequest, evaluate
 from edgeposinv.evaluation.sweeps import PositionSweepConfig, RotationSweepConfig
 
 
@@ -29,7 +29,9 @@ def two_reports(trained_run, int8_model, tmp_path_factory):
     out = {}
     for name, model in (("float32", float_model), ("int8", int8_model)):
         out[name] = root / name
-        evaluate(model, [("pub", data)], out[name], show_progress=False, sweeps=sweeps)
+        evaluate(
+            model, [("pub", data)], out[name], EvaluateConfig(sweeps=sweeps), show_progress=False
+        )
     return out
 
 

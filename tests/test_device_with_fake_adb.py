@@ -122,11 +122,12 @@ if cmd == "am":
         (out / "error.txt").write_text(state["app_error"] + "\n\njava.lang.Exception: ...\n")
         sys.exit(0)
     # The fake app: the real LiteRT evaluation of the pushed files, reported as the app does.
-    from edgeposinv.evaluation.evaluate import evaluate
+    from edgeposinv.evaluation.evaluate import EvaluateConfig, evaluate
     sets = [(s.split("=")[0], str(dev(s.split("=")[1]))) for s in extras["sets"].split(",")]
     tmp = out.parent / "host-eval"
-    report = evaluate(str(dev(extras["model"])), sets, tmp, threads=int(extras["threads"]),
-                      top_k=int(extras["top_k"]), show_progress=False)
+    report = evaluate(str(dev(extras["model"])), sets, tmp,
+                      EvaluateConfig(threads=int(extras["threads"]), top_k=int(extras["top_k"])),
+                      show_progress=False)
     report["generator"]["host"] = "android"
     report["model"]["path"] = extras["model"]
     report["runtime"].update(name="tensorflow-lite", version="2.16.1", delegate=extras["delegate"],

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import SHAPES, make_shapes_dataset
 
-from edgeposinv.evaluation.evaluate import evaluate
+from edgeposinv.evaluation.evaluate import EvaluateConfig, evaluate
 
 Z95 = 1.959963984540054
 
@@ -87,8 +87,7 @@ def test_every_figure_matches_an_independent_recomputation(int8_model, two_sets,
         int8_model,
         [("published", published), ("wild", wild)],
         tmp_path / "r",
-        threads=2,
-        top_k=2,
+        EvaluateConfig(threads=2, top_k=2),
         show_progress=False,
     )
     on_disk = json.loads((tmp_path / "r" / "report.json").read_text())
@@ -265,9 +264,8 @@ def test_sweep_figures_match_an_independent_recomputation(int8_model, two_sets, 
         int8_model,
         [("p", published)],
         tmp_path / "r",
-        threads=2,
+        EvaluateConfig(threads=2, sweeps=sweeps),
         show_progress=False,
-        sweeps=sweeps,
     )
     y, images = _prepared(int8_model, published)
     size = images[0].shape[0]

@@ -14,7 +14,7 @@ import pytest
 from conftest import make_shapes_dataset
 
 from edgeposinv.errors import EvaluationError
-from edgeposinv.evaluation.evaluate import SweepRequest, evaluate
+from edgeposinv.evaluation.evaluate import EvaluateConfig, SweepRequest, evaluate
 from edgeposinv.evaluation.sweeps import PositionSweepConfig, PositionTask
 from edgeposinv.training.models import available, pixels_input, register
 
@@ -88,9 +88,8 @@ def test_centre_only_model_has_a_peaked_heatmap_and_augmentation_flattens_it(tmp
             model,
             [("test", test_dir)],
             tmp_path / f"report_{augment}",
+            EvaluateConfig(threads=2, sweeps=sweep),
             show_progress=False,
-            threads=2,
-            sweeps=sweep,
         )
         maps[augment] = report["position_sweep"]
     base, aug = maps["none"], maps["default"]
@@ -141,7 +140,9 @@ def test_backgrounds_folder_is_used_by_evaluate(int8_model, tmp_path):
         position=PositionSweepConfig(3, 3, 0.6, "folder"),
         backgrounds_dir=str(tmp_path / "bg"),
     )
-    report = evaluate(int8_model, [("d", data)], tmp_path / "r", show_progress=False, sweeps=sweep)
+    report = evaluate(
+        int8_model, [("d", data)], tmp_path / "r", EvaluateConfig(sweeps=sweep), show_progress=False
+    )
     assert report["position_sweep"]["background"] == "folder"
     assert report["position_sweep"]["backgrounds_dir"] == str(tmp_path / "bg")
     assert np.asarray(report["position_sweep"]["accuracy"]).shape == (3, 3)
@@ -152,11 +153,13 @@ def test_backgrounds_folder_is_used_by_evaluate(int8_model, tmp_path):
             int8_model,
             [("d", data)],
             tmp_path / "r2",
-            show_progress=False,
-            sweeps=SweepRequest(
-                position_set="d",
-                position=PositionSweepConfig(background="folder"),
-                backgrounds_dir=str(tmp_path / "nobg"),
+            EvaluateConfig(
+                sweeps=SweepRequest(
+                    position_set="d",
+                    position=PositionSweepConfig(background="folder"),
+                    backgrounds_dir=str(tmp_path / "nobg"),
+                )
             ),
+            show_progress=False,
         )
     assert not (tmp_path / "r2").exists()

@@ -12,7 +12,7 @@ import json
 import pytest
 from conftest import shared_path
 
-from edgeposinv.evaluation.evaluate import SweepRequest, evaluate
+from edgeposinv.evaluation.evaluate import EvaluateConfig, SweepRequest, evaluate
 from edgeposinv.evaluation.sweeps import PositionSweepConfig
 
 
@@ -41,9 +41,11 @@ def test_rps_pi_camera_end_to_end(tmp_path):
         model,
         [("pi", tmp_path / "test")],
         tmp_path / "report",
-        threads=2,
+        EvaluateConfig(
+            threads=2,
+            sweeps=SweepRequest(position_set="pi", position=PositionSweepConfig(3, 3, 0.6)),
+        ),
         show_progress=False,
-        sweeps=SweepRequest(position_set="pi", position=PositionSweepConfig(3, 3, 0.6)),
     )
     s = report["sets"]["pi"]
     print(

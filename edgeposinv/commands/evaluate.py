@@ -152,7 +152,7 @@ def evaluate(
 
     Needs no TensorFlow: the base install (pip install edgeposinv) is enough.
     """
-    from edgeposinv.evaluation.evaluate import REPORT_HTML, SweepRequest, parse_set
+    from edgeposinv.evaluation.evaluate import REPORT_HTML, EvaluateConfig, SweepRequest, parse_set
     from edgeposinv.evaluation.evaluate import evaluate as run_evaluation
     from edgeposinv.evaluation.sweeps import (
         PositionSweepConfig,
@@ -173,19 +173,32 @@ def evaluate(
         shift=ShiftConsistencyConfig(max_shift_frac=max_shift, seed=seed),
     )
     parsed = [parse_set(s) for s in sets]
+    names = [name for name, _ in parsed]
+    for flag, chosen in (
+        ("--reference", reference),
+        ("--sweep-position", position_set),
+        ("--sweep-rotation", rotation_set),
+        ("--shift-consistency", shift_set),
+    ):
+        if chosen is not None and chosen not in names:
+            raise click.BadParameter(
+                f"{chosen!r} is not one of the sets: {', '.join(names)}.", param_hint=flag
+            )
     result = run_evaluation(
         model,
         parsed,
         report,
-        threads=threads,
-        top_k=top_k,
-        reference=reference,
-        labels_file=labels_file,
+        EvaluateConfig(
+            threads=threads,
+            top_k=top_k,
+            reference=reference,
+            labels_file=labels_file,
+            sweeps=sweeps,
+            input_mean=input_mean,
+            input_std=input_std,
+            gallery_max=gallery_max,
+        ),
         overwrite=overwrite,
-        sweeps=sweeps,
-        input_mean=input_mean,
-        input_std=input_std,
-        gallery_max=gallery_max,
     )
     for name, s in result["sets"].items():
         lo, hi = s["top1_ci95"]

@@ -199,49 +199,81 @@ def _predictions_csv(rows: list[tuple]) -> str:
     return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """How to evaluate: workers, top-k, the reference set, sweeps, a foreign model's input.
+
+    ``threads`` worker processes (one interpreter each) share the images; latency is
+    measured on one interpreter with ``threads`` threads. ``labels_file`` gives labels to a
+    model that carries none; ``input_mean``/``input_std`` describe a third-party float model
+    that expects ``(pixel - mean) / std``. ``reference`` is the set the others are compared
+    with (default: the first).
+    """
+
+    threads: int = 1
+    top_k: int = 3
+    reference: str | None = None
+    labels_file: str | None = None
+    sweeps: SweepRequest = field(default_factory=SweepRequest)
+    input_mean: float | None = None
+    input_std: float | None = None
+    gallery_max: int = 48
+
+    def __post_init__(self) -> None:
+        for name, low in (("threads", 1), ("top_k", 1), ("gallery_max", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise EvaluationError(
+                    f"'{name}' of EvaluateConfig must be an integer of at least {low}; got {value!r}."
+                )
+        if self.labels_file is not None:
+            object.__setattr__(self, "labels_file", os.fspath(self.labels_file))
+
+    def check_sets(self, names: Sequence[str]) -> str:
+        """Check the set names this config refers to; return the reference set's name."""
+        if not names:
+            raise EvaluationError("'sets' of evaluate must name at least one test set; got none.")
+        if len(set(names)) != len(names):
+            raise EvaluationError(
+                f"'sets' of evaluate must have unique names; got {', '.join(names)}."
+            )
+        reference = self.reference or names[0]
+        for param, chosen in (
+            ("reference", reference),
+            ("sweeps.position_set", self.sweeps.position_set),
+            ("sweeps.rotation_set", self.sweeps.rotation_set),
+            ("sweeps.shift_set", self.sweeps.shift_set),
+        ):
+            if chosen is not None and chosen not in names:
+                raise EvaluationError(
+                    f"'{param}' of EvaluateConfig must be one of the sets ({', '.join(names)}); "
+                    f"got {chosen!r}."
+                )
+        return reference
+
+
 def evaluate(
     model_path: str | os.PathLike,
     sets: Sequence[tuple[str, str | os.PathLike]],
     report_dir: str | os.PathLike,
-    threads: int = 1,
-    top_k: int = 3,
-    reference: str | None = None,
-    labels_file: str | os.PathLike | None = None,
+    config: EvaluateConfig | None = None,
+    *,
     overwrite: bool = False,
     show_progress: bool = True,
-    sweeps: SweepRequest = SweepRequest(),
-    input_mean: float | None = None,
-    input_std: float | None = None,
-    gallery_max: int = 48,
 ) -> dict:
     """Evaluate ``model_path`` on each named set; write the report folder; return the report.
 
-    ``threads`` worker processes (one interpreter each) share the images; latency is
-    measured on one interpreter with ``threads`` threads.
+    ``sets`` are ``(name, folder)`` pairs; the report folder appears only when complete
+    (``overwrite`` replaces an existing one).
     """
-    if not sets:
-        raise EvaluationError("Give at least one test set: --set NAME=DIR")
+    config = config or EvaluateConfig()
     names = [name for name, _ in sets]
-    if len(set(names)) != len(names):
-        raise EvaluationError(f"Set names must be unique. Got {', '.join(names)}.")
-    reference = reference or names[0]
-    if reference not in names:
-        raise EvaluationError(
-            f"--reference {reference!r} is not one of the sets: {', '.join(names)}"
-        )
-    for option, chosen in (
-        ("--sweep-position", sweeps.position_set),
-        ("--sweep-rotation", sweeps.rotation_set),
-        ("--shift-consistency", sweeps.shift_set),
-    ):
-        if chosen is not None and chosen not in names:
-            raise EvaluationError(f"{option} {chosen!r} is not one of the sets: {', '.join(names)}")
-    if threads < 1:
-        raise EvaluationError(f"--threads must be at least 1. Got {threads}.")
+    reference = config.check_sets(names)
+    threads, sweeps = config.threads, config.sweeps
     report_dir = Path(report_dir)
     check_can_write(report_dir, overwrite)
-    labels = read_labels_file(labels_file) if labels_file else None
-    spec = ClassifierSpec(str(model_path), labels, input_mean, input_std)
+    labels = read_labels_file(config.labels_file) if config.labels_file else None
+    spec = ClassifierSpec(str(model_path), labels, config.input_mean, config.input_std)
     clf = spec.open(threads=threads)
     indexes = {name: scan_set(name, Path(folder), clf.labels) for name, folder in sets}
     backgrounds = (
@@ -253,7 +285,15 @@ def evaluate(
     n_workers = min(threads, sum(len(index.records) for index in indexes.values()))
     with Workers(spec, n_workers, clf if n_workers == 1 else None) as workers:
         report, rows, misclassified = _run_all(
-            workers, clf, indexes, names, reference, top_k, sweeps, backgrounds, show_progress
+            workers,
+            clf,
+            indexes,
+            names,
+            reference,
+            config.top_k,
+            sweeps,
+            backgrounds,
+            show_progress,
         )
     report["throughput"]["startup_s"] = workers.startup_s
     rss = peak_rss_bytes()
@@ -261,7 +301,7 @@ def evaluate(
 
     from edgeposinv.evaluation.report import gallery_items, render_report_html
 
-    gallery = gallery_items(misclassified, clf.prepare, gallery_max)
+    gallery = gallery_items(misclassified, clf.prepare, config.gallery_max)
     html = render_report_html(report, gallery)
     with atomic_dir(report_dir, overwrite=overwrite) as tmp:
         atomic_write_json(tmp / REPORT_JSON, report)
