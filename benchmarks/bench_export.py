@@ -236,7 +236,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    from edgeposinv.export.export import ExportOptions, _validation_images, export_run
+    from edgeposinv.export.export import ExportOptions, export_run, validation_images
     from edgeposinv.export.quantize import QuantSpec
     from edgeposinv.tflite.runtime import TFLiteClassifier
     from edgeposinv.training.runs import read_run
@@ -254,7 +254,7 @@ def main() -> int:
         acc = train_mobilenet_run(args.data, run_dir, args.image_size, args.epochs, seed=0)
         print(f"trained {run_dir} in {time.monotonic() - t0:.0f}s (Keras val top-1 {acc:.3f})")
     run = read_run(run_dir)
-    val = _validation_images(run)
+    val = validation_images(run)
     specs = [
         QuantSpec.float32(),
         QuantSpec.float16(),

@@ -42,9 +42,9 @@ def _per_channel_layers(model):
     """(operator, weight tensor, float weights, spread) of every per-channel layer of a ModelT."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from edgeposinv.tflite.inspect import _enum_names
+    from edgeposinv.tflite.inspect import enum_names
 
-    names = _enum_names(schema.BuiltinOperator)
+    names = enum_names(schema.BuiltinOperator)
     sg = model.subgraphs[0]
     codes = [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in model.operatorCodes]
     for op in sg.operators:
@@ -142,10 +142,10 @@ def main() -> int:
 
     from edgeposinv.data.calibration import load_calibration
     from edgeposinv.export.export import (
-        _classifier,
-        _validation_images,
         embed_metadata,
         model_description,
+        open_classifier,
+        validation_images,
     )
     from edgeposinv.export.quantize import QuantSpec, convert, load_run_model
     from edgeposinv.training.runs import read_run
@@ -163,7 +163,7 @@ def main() -> int:
         train_mobilenet_run(DATA, run_dir, 96, 6, seed=0)
     run = read_run(run_dir)
     model = load_run_model(run)
-    val = _validation_images(run)
+    val = validation_images(run)
     spec = QuantSpec.int8()
     calibration, _ = load_calibration(run, None, spec.calibration_size, 32, seed=0)
     t0 = time.monotonic()
@@ -174,7 +174,7 @@ def main() -> int:
 
     def measure(converted: bytes) -> tuple[int, np.ndarray]:
         final = embed_metadata(converted, model_description(run, spec))
-        clf = _classifier(final, 1)
+        clf = open_classifier(final, 1)
         return len(final), np.array([int(np.argmax(clf.predict_proba(x))) for x in val.images])
 
     base_size, base_pred = measure(i8)

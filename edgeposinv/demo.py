@@ -29,9 +29,9 @@ MODELS = {"baseline": "none", "robust": "default"}
 
 def _sample_strip(folder: Path, n: int = 8) -> str:
     from edgeposinv.data.images import read_rgb
-    from edgeposinv.evaluation.report import _pyplot
+    from edgeposinv.util.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     every = sorted(folder.rglob("*.png"))
     files = every[:: max(1, len(every) // n)][:n]
     fig, axes = plt.subplots(1, len(files), figsize=(1.1 * len(files), 1.3))

@@ -15,6 +15,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        help="Also run the tests marked slow (several trainings or conversions each).",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The everyday tier skips slow tests, saying how to run them; --run-slow runs them."""
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow tier: run with 'python -m pytest --run-slow'")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, or a pytest skip (with the reason) when it is absent."""
     path = SHARED.joinpath(*parts)

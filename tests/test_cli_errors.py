@@ -190,7 +190,9 @@ def test_evaluate_truncated_model_and_bad_set_spec(int8_model, shapes_dir, tmp_p
     result = run_cli(
         "evaluate", str(int8_model), "--set", str(shapes_dir), "--report", str(tmp_path / "rep")
     )
-    _one_line_error(result, "NAME=DIR")
+    assert result.returncode == 2, result.stderr  # a usage error
+    assert "Traceback" not in result.stderr
+    assert "Invalid value for '--set': expected NAME=DIR" in result.stderr
     assert not (tmp_path / "rep").exists()
 
 

@@ -93,7 +93,7 @@ def test_every_figure_matches_an_independent_recomputation(int8_model, two_sets,
     on_disk = json.loads((tmp_path / "r" / "report.json").read_text())
     assert on_disk == json.loads(json.dumps(report))
     assert on_disk["schema_version"].startswith("1.")
-    csv_rows = list(csv.DictReader((tmp_path / "r" / "predictions.csv").open()))
+    csv_rows = list(csv.DictReader((tmp_path / "r" / "predictions.csv").read_text().splitlines()))
 
     counts = {}
     for name, folder in (("published", published), ("wild", wild)):
@@ -187,7 +187,7 @@ def test_exif_orientation_is_honoured(int8_model, tmp_path):
         tmp_path / "r",
         show_progress=False,
     )
-    rows = list(csv.DictReader((tmp_path / "r" / "predictions.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "r" / "predictions.csv").read_text().splitlines()))
     up = {r["path"]: r for r in rows if r["set"] == "upright"}
     side = {r["path"]: r for r in rows if r["set"] == "sideways"}
     assert up.keys() == side.keys() and len(up) == 12

@@ -60,7 +60,7 @@ def test_rps_pi_camera_end_to_end(tmp_path):
     assert s["top1_ci95"][0] < s["top1"] < s["top1_ci95"][1]
     assert s["top1_ci95"][1] - s["top1_ci95"][0] < 0.12  # 300 images: an interval a few points wide
     assert sum(map(sum, s["confusion"])) == 300
-    rows = list(csv.DictReader((tmp_path / "report" / "predictions.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "report" / "predictions.csv").read_text().splitlines()))
     assert sum(r["true"] == r["predicted"] for r in rows) == s["correct"]
     on_disk = json.loads((tmp_path / "report" / "report.json").read_text())
     assert on_disk["position_sweep"]["n"] == 300

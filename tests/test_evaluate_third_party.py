@@ -22,7 +22,7 @@ def _strip_metadata(model_bytes: bytes) -> bytes:
 def _predictions(report) -> dict[str, tuple[str, float]]:
     return {
         r["path"]: (r["predicted"], float(r["confidence"]))
-        for r in csv.DictReader((report / "predictions.csv").open())
+        for r in csv.DictReader((report / "predictions.csv").read_text().splitlines())
     }
 
 

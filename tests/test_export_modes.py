@@ -65,12 +65,12 @@ def test_bad_mode_and_io_are_errors():
 
 @pytest.fixture(scope="module")
 def run_model(trained_run):
-    from edgeposinv.export.export import _validation_images
+    from edgeposinv.export.export import validation_images
     from edgeposinv.export.quantize import load_run_model
     from edgeposinv.training.runs import read_run
 
     run = read_run(trained_run)
-    data = _validation_images(run)
+    data = validation_images(run)
     model = load_run_model(run)
     return run, model, data, model.predict(data.images.astype(np.float32), verbose=0)
 

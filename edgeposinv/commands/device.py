@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import click
 
+from edgeposinv.commands.options import test_sets_and_report
+
 
 @click.command("device-eval")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    required=True,
-    metavar="NAME=DIR",
-    help="A named test set (repeatable), pushed to the phone, e.g. --set wild=phone.",
-)
-@click.option(
-    "--report",
-    "report",
-    required=True,
-    type=click.Path(file_okay=False, path_type=str),
-    help="Report folder to create (report.json, report.html, predictions.csv).",
-)
+@test_sets_and_report(where="pushed to the phone")
 @click.option(
     "--serial", default=None, help="Device serial (adb devices) when several are attached."
 )
@@ -68,9 +56,9 @@ def device_eval(
     """Run MODEL on the phone's edgeposinv app over adb and write a report like 'evaluate'."""
     from edgeposinv.device.adb_eval import DeviceEvalConfig
     from edgeposinv.device.adb_eval import device_eval as run_device_eval
-    from edgeposinv.evaluation.evaluate import REPORT_HTML, parse_set
+    from edgeposinv.evaluation.evaluate import REPORT_HTML
 
-    parsed = [parse_set(s) for s in sets]
+    parsed = sets
     config = DeviceEvalConfig(
         threads=threads,
         delegate=delegate,

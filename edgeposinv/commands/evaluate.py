@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from edgeposinv.commands.options import test_sets_and_report
+
 
 def _grid(value: str) -> tuple[int, int]:
     rows, sep, cols = value.lower().partition("x")
@@ -16,21 +18,7 @@ def _grid(value: str) -> tuple[int, int]:
 
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    required=True,
-    metavar="NAME=DIR",
-    help="A named test set (repeatable), e.g. --set published=test --set wild=phone.",
-)
-@click.option(
-    "--report",
-    "report",
-    required=True,
-    type=click.Path(file_okay=False, path_type=str),
-    help="Report folder to create.",
-)
+@test_sets_and_report()
 @click.option(
     "--reference", default=None, help="Set the others are compared with (default: the first)."
 )
@@ -152,7 +140,7 @@ def evaluate(
 
     Needs no TensorFlow: the base install (pip install edgeposinv) is enough.
     """
-    from edgeposinv.evaluation.evaluate import REPORT_HTML, EvaluateConfig, SweepRequest, parse_set
+    from edgeposinv.evaluation.evaluate import REPORT_HTML, EvaluateConfig, SweepRequest
     from edgeposinv.evaluation.evaluate import evaluate as run_evaluation
     from edgeposinv.evaluation.sweeps import (
         PositionSweepConfig,
@@ -172,7 +160,7 @@ def evaluate(
         shift_set=shift_set,
         shift=ShiftConsistencyConfig(max_shift_frac=max_shift, seed=seed),
     )
-    parsed = [parse_set(s) for s in sets]
+    parsed = sets
     names = [name for name, _ in parsed]
     for flag, chosen in (
         ("--reference", reference),

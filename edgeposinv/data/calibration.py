@@ -31,6 +31,16 @@ from edgeposinv.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_
 from edgeposinv.errors import ConfigError, DatasetError, ExportError
 from edgeposinv.util.files import atomic_dir, atomic_write_json
 
+__all__ = [
+    "CALIBRATION_MANIFEST",
+    "CalibrationBuildConfig",
+    "CalibrationSet",
+    "RECOMMENDED_MIN_IMAGES",
+    "build_calibration_set",
+    "check_count",
+    "load_calibration",
+]
+
 log = logging.getLogger(__name__)
 
 CALIBRATION_MANIFEST = "calibration.json"

@@ -22,6 +22,17 @@ from edgeposinv.errors import ConfigError, DatasetError
 from edgeposinv.tflite.preprocess import prepare
 from edgeposinv.util.progress import progress
 
+__all__ = [
+    "DatasetIndex",
+    "ImageRecord",
+    "LoadedImages",
+    "MANIFEST_NAME",
+    "load_images",
+    "scan_dataset",
+    "split_indices",
+    "warn_skipped",
+]
+
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.jsonl"

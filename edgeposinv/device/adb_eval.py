@@ -23,6 +23,27 @@ from pathlib import Path
 
 from edgeposinv.errors import ConfigError, EdgeposinvError
 
+__all__ = [
+    "APP_ID",
+    "Adb",
+    "CAPTURE_DIR",
+    "DELEGATES",
+    "DEVICE_ROOT",
+    "DeviceError",
+    "DeviceEvalConfig",
+    "EVAL_ACTIVITY",
+    "check_app",
+    "check_space",
+    "connect",
+    "device_eval",
+    "ensure_app_storage",
+    "find_adb",
+    "free_bytes",
+    "list_devices",
+    "new_run_id",
+    "read_remote_json",
+]
+
 log = logging.getLogger(__name__)
 
 APP_ID = "org.edgeposinv.demo"

@@ -22,6 +22,12 @@ from edgeposinv.data.images import is_image_name
 from edgeposinv.device.adb_eval import CAPTURE_DIR, DeviceError, connect
 from edgeposinv.util.files import atomic_write_text
 
+__all__ = [
+    "PullSummary",
+    "device_pull",
+    "merge_dataset",
+]
+
 log = logging.getLogger(__name__)
 
 

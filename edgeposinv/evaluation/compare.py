@@ -17,6 +17,15 @@ from edgeposinv.errors import EvaluationError
 from edgeposinv.evaluation.metrics import difference_interval
 from edgeposinv.util.files import atomic_dir, atomic_write_json, atomic_write_text, check_can_write
 
+__all__ = [
+    "COMPARE_HTML",
+    "COMPARE_JSON",
+    "SUPPORTED_MAJOR",
+    "check_same_labels",
+    "compare_reports",
+    "load_report",
+]
+
 COMPARE_JSON = "compare.json"
 COMPARE_HTML = "compare.html"
 SUPPORTED_MAJOR = "1"
@@ -135,13 +144,13 @@ def _differences(reports: dict[str, dict]) -> dict:
 
 def _html(summary: dict, reports: dict[str, dict]) -> str:
     from edgeposinv.evaluation.report import (
-        _pyplot,
         accuracy_figure,
         figure_to_img_tag,
         heatmap_figure,
         page,
         rotation_figure,
     )
+    from edgeposinv.util.plots import pyplot
 
     def pct(v) -> str:
         return "–" if v is None else f"{100 * v:.1f}%"
@@ -188,7 +197,7 @@ def _html(summary: dict, reports: dict[str, dict]) -> str:
         )
     heat = {n: r["position_sweep"] for n, r in reports.items() if "position_sweep" in r}
     if heat:
-        plt = _pyplot()
+        plt = pyplot()
         fig, axes = plt.subplots(1, len(heat), figsize=(3.2 * len(heat), 3.2), squeeze=False)
         for ax, (n, p) in zip(axes[0], heat.items()):
             heatmap_figure(

@@ -43,22 +43,24 @@ from edgeposinv.tflite.runtime import (
 )
 from edgeposinv.util.files import atomic_dir, atomic_write_json, atomic_write_text, check_can_write
 
+__all__ = [
+    "EvaluateConfig",
+    "PREDICTIONS_CSV",
+    "REPORT_HTML",
+    "REPORT_JSON",
+    "REPORT_SCHEMA_VERSION",
+    "SweepRequest",
+    "evaluate",
+    "model_summary",
+    "scan_set",
+]
+
 log = logging.getLogger(__name__)
 
 REPORT_SCHEMA_VERSION = "1.1"
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 PREDICTIONS_CSV = "predictions.csv"
-
-
-def parse_set(spec: str) -> tuple[str, Path]:
-    """``NAME=DIR`` → ``(NAME, Path(DIR))``."""
-    name, sep, folder = spec.partition("=")
-    if not sep or not name or not folder:
-        raise EvaluationError(
-            f"--set expects NAME=DIR (e.g. --set wild=photos/wild). Got {spec!r}."
-        )
-    return name, Path(folder)
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,11 @@ import json
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from edgeposinv.util.plots import pyplot
 
 
 def figure_to_img_tag(fig, alt: str) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -30,7 +23,7 @@ def figure_to_img_tag(fig, alt: str) -> str:
 
 def accuracy_figure(groups: dict[str, dict[str, dict]], title: str):
     """Grouped bars of top-1 with 95% intervals. ``groups``: series name → set name → set figures."""
-    plt = _pyplot()
+    plt = pyplot()
     set_names = list(dict.fromkeys(s for series in groups.values() for s in series))
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(set_names) * max(1, len(groups)) / 2, 3.2))
     width = 0.8 / max(1, len(groups))
@@ -71,7 +64,7 @@ def accuracy_figure(groups: dict[str, dict[str, dict]], title: str):
 def confusion_figure(confusion: list[list[int]], labels: list[str], title: str):
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    plt = _pyplot()
+    plt = pyplot()
     n = len(labels)
     fig, ax = plt.subplots(figsize=(1.5 + 0.45 * n, 1.2 + 0.45 * n))
     ConfusionMatrixDisplay(np.asarray(confusion), display_labels=labels).plot(
@@ -106,7 +99,7 @@ def heatmap_figure(
     accuracy: list[list[float]], title: str, vmin: float = 0.0, vmax: float = 1.0, ax=None
 ):
     """Accuracy per grid cell, as the frame is seen (row 0 at the top)."""
-    plt = _pyplot()
+    plt = pyplot()
     acc = np.asarray(accuracy, float)
     fig = None
     if ax is None:
@@ -124,7 +117,7 @@ def heatmap_figure(
 
 def rotation_figure(curves: dict[str, dict], title: str):
     """Top-1 against rotation angle; one line per report (overlaid in ``compare``)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.0))
     for name, sweep in curves.items():
         ax.plot(sweep["angles_deg"], sweep["accuracy"], marker="o", markersize=3, label=name)

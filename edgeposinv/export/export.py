@@ -142,7 +142,8 @@ def embed_metadata(converted: bytes, description: dict) -> bytes:
     return append_associated_files(with_entries, {LABELS_FILE: labels})
 
 
-def _validation_images(run: Run):
+def validation_images(run: Run):
+    """The run's validation images and labels as arrays, or None when the split has none."""
     val_paths = [p for p in run.split_paths("val") if p.is_file()]
     if not val_paths:
         return None
@@ -155,7 +156,8 @@ def _validation_images(run: Run):
     )
 
 
-def _classifier(model_bytes: bytes, threads: int):
+def open_classifier(model_bytes: bytes, threads: int):
+    """A LiteRT classifier over converted bytes that are not written anywhere yet."""
     from edgeposinv.tflite.runtime import TFLiteClassifier
 
     fd, path = tempfile.mkstemp(suffix=".tflite")
@@ -169,12 +171,12 @@ def _classifier(model_bytes: bytes, threads: int):
 
 def parity_check(model, model_bytes: bytes, run: Run, threads: int = 1, data=None) -> dict:
     """Compare the .tflite with the Keras model on the run's validation split."""
-    data = data if data is not None else _validation_images(run)
+    data = data if data is not None else validation_images(run)
     if data is None or len(data.images) == 0:
         log.warning("validation images of the run are not available; parity check skipped")
         return {"checked": False}
     keras_probs = model.predict(data.images.astype(np.float32), verbose=0, batch_size=64)
-    clf = _classifier(model_bytes, threads)
+    clf = open_classifier(model_bytes, threads)
     lite_probs = np.stack([clf.predict_proba(x) for x in data.images])
     k_top, l_top = keras_probs.argmax(1), lite_probs.argmax(1)
     keras_top1, tflite_top1 = (
@@ -197,7 +199,7 @@ def host_latency(model_bytes: bytes, pixels: np.ndarray, options: ExportOptions)
     """Median single-image invoke time on this machine, after warm-up, threads stated."""
     from edgeposinv.util.machine import machine_info
 
-    clf = _classifier(model_bytes, options.threads)
+    clf = open_classifier(model_bytes, options.threads)
     lat = clf.measure_latency(pixels, runs=options.latency_runs, warmup=options.latency_warmup)
     return {
         "median_ms": lat["median"],
@@ -254,7 +256,7 @@ def export_run(
     description = model_description(run, spec)
     model_bytes = embed_metadata(converted, description)
 
-    data = _validation_images(run)
+    data = validation_images(run)
     parity = parity_check(model, model_bytes, run, options.threads, data)
     gate = {"max_drop_points": options.max_drop_points, "passed": True, "forced": False}
     if parity["checked"]:

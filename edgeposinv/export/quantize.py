@@ -33,6 +33,17 @@ import numpy as np
 
 from edgeposinv.errors import ConfigError, ExportError
 
+__all__ = [
+    "IO_DTYPES",
+    "MODE_OPTIONS",
+    "QUANT_MODES",
+    "QuantSpec",
+    "check_spec_for_run",
+    "convert",
+    "is_qat_run",
+    "load_run_model",
+]
+
 log = logging.getLogger(__name__)
 
 #: mode → the options (QuantSpec fields) it accepts besides ``mode``.

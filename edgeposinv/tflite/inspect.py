@@ -20,7 +20,8 @@ from edgeposinv.tflite.std_metadata import METADATA_NAME, parse_metadata, read_a
 _ZERO_POINT_SLOT = 10  # QuantizationParameters.zero_point in the TFLite schema (vtable offset)
 
 
-def _enum_names(enum_cls) -> dict[int, str]:
+def enum_names(enum_cls) -> dict[int, str]:
+    """Value → name of a flatbuffers-generated enum class (e.g. ``schema.BuiltinOperator``)."""
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
@@ -53,8 +54,8 @@ def inspect_model(path: str | os.PathLike) -> dict:
     contract = read_contract(data)  # raises ModelError for a non-TFLite file
     entries = read_entries(data)
     model = schema.Model.GetRootAs(data, 0)
-    dtypes = _enum_names(schema.TensorType)
-    ops_by_code = _enum_names(schema.BuiltinOperator)
+    dtypes = enum_names(schema.TensorType)
+    ops_by_code = enum_names(schema.BuiltinOperator)
     sg = model.Subgraphs(0)
     codes = []
     for i in range(model.OperatorCodesLength()):

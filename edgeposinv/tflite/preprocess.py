@@ -21,6 +21,15 @@ import numpy as np
 
 from edgeposinv.errors import ConfigError
 
+__all__ = [
+    "InputContract",
+    "POLICY_VERSION",
+    "center_square_crop",
+    "prepare",
+    "quantize_input",
+    "resize_square",
+]
+
 POLICY_VERSION = 1
 
 

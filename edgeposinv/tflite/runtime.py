@@ -18,6 +18,14 @@ from edgeposinv.errors import ModelError
 from edgeposinv.tflite.metadata import read_contract
 from edgeposinv.tflite.preprocess import InputContract, prepare, quantize_input
 
+__all__ = [
+    "ClassifierSpec",
+    "TFLiteClassifier",
+    "TensorInfo",
+    "read_labels_file",
+    "runtime_version",
+]
+
 
 def runtime_version() -> str:
     from importlib.metadata import PackageNotFoundError, version

@@ -32,6 +32,23 @@ from edgeposinv.errors import ModelError
 from edgeposinv.tflite.preprocess import InputContract
 from edgeposinv.util.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 
+__all__ = [
+    "CONFIG_FILE",
+    "CURVE_FILE",
+    "HISTORY_FILE",
+    "LABELS_FILE",
+    "MODEL_FILE",
+    "Run",
+    "SPLIT_FILE",
+    "curve_png",
+    "history_csv",
+    "load_keras_model",
+    "read_run",
+    "read_run_config",
+    "write_run_end",
+    "write_run_start",
+]
+
 MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.txt"
 CONFIG_FILE = "config.json"
@@ -165,9 +182,9 @@ def history_csv(rows: list[dict]) -> str:
 
 
 def curve_png(rows: list[dict]) -> bytes:
-    from edgeposinv.evaluation.report import _pyplot
+    from edgeposinv.util.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [r["epoch"] for r in rows]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
     for key, ax in (("loss", a), ("accuracy", b)):

@@ -23,6 +23,16 @@ from edgeposinv.training.models import available, qat_unsupported
 from edgeposinv.transforms.augment import PRESETS, AugmentConfig
 from edgeposinv.util.files import check_can_write
 
+__all__ = [
+    "OPTIMIZERS",
+    "QAT_CALIBRATION_IMAGES",
+    "TrainConfig",
+    "TrainResult",
+    "config_dict",
+    "resume",
+    "train",
+]
+
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "adamw")

@@ -11,17 +11,28 @@ here imports TensorFlow.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edgeposinv.errors import ConfigError
 from edgeposinv.transforms import geometry, photometric
 from edgeposinv.transforms.background import BACKDROPS, composite
+
+__all__ = [
+    "AugmentConfig",
+    "AugmentParams",
+    "PRESETS",
+    "VIEW_KEYWORDS",
+    "apply_params",
+    "fixed_params",
+]
 
 Pair = tuple[float, float]
 
@@ -285,16 +296,15 @@ class AugmentParams:
         )
 
 
+#: The geometric keywords of :func:`fixed_params`: exactly those of ``geometry.view_matrix``.
+VIEW_KEYWORDS = tuple(
+    name for name in inspect.signature(geometry.view_matrix).parameters if name != "size_px"
+)
+
+
 def fixed_params(
     size_px: int,
     *,
-    rotation_deg: float = 0.0,
-    shift_frac: tuple[float, float] = (0.0, 0.0),
-    scale: float = 1.0,
-    crop_box: tuple[float, float, float, float] | None = None,
-    tilt_deg: tuple[float, float] = (0.0, 0.0),
-    flip_horizontal: bool = False,
-    flip_vertical: bool = False,
     lens_k: float = 0.0,
     brightness_delta: float = 0.0,
     contrast: float = 1.0,
@@ -308,18 +318,21 @@ def fixed_params(
     noise_seed: int = 0,
     jpeg_quality: int = 0,
     background: int = -1,
+    **view: Any,
 ) -> AugmentParams:
-    """Parameters for one image from given values (for sweeps): apply with :func:`apply_params`."""
-    m = geometry.view_matrix(
-        size_px,
-        rotation_deg=rotation_deg,
-        shift_frac=shift_frac,
-        scale=scale,
-        crop_box=crop_box,
-        tilt_deg=tilt_deg,
-        flip_horizontal=flip_horizontal,
-        flip_vertical=flip_vertical,
-    )
+    """Parameters for one image from given values (for sweeps): apply with :func:`apply_params`.
+
+    The geometric keywords (``rotation_deg``, ``shift_frac``, ``scale``, ``crop_box``,
+    ``tilt_deg``, ``flip_horizontal``, ``flip_vertical``) are passed on to
+    ``geometry.view_matrix`` unchanged: :data:`VIEW_KEYWORDS` lists them.
+    """
+    unknown = sorted(set(view) - set(VIEW_KEYWORDS))
+    if unknown:
+        raise TypeError(
+            f"fixed_params() got unexpected keyword(s) {', '.join(unknown)}; "
+            f"geometric keywords are {', '.join(VIEW_KEYWORDS)}"
+        )
+    m = geometry.view_matrix(size_px, **view)
     return AugmentParams(
         matrices=m[None],
         lens_k=np.array([lens_k]),

@@ -21,6 +21,22 @@ import math
 import cv2
 import numpy as np
 
+__all__ = [
+    "BORDER_MODES",
+    "affine_matrix",
+    "is_affine",
+    "lens_forward",
+    "rotation",
+    "sampling_map",
+    "scaling",
+    "tilt",
+    "to_projective_transform",
+    "transform_points",
+    "translation",
+    "view_matrix",
+    "warp",
+]
+
 
 def translation(dx: float, dy: float) -> np.ndarray:
     return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
