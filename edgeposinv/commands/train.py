@@ -8,7 +8,7 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
 
 
 @click.command()
-@click.argument("data", required=False, type=click.Path(file_okay=False, path_type=str))
+@click.argument("data", nargs=-1, type=click.Path(file_okay=False, path_type=str))
 @click.option("--out", "out", type=click.Path(path_type=str), help="Run folder to create.")
 @click.option(
     "--resume",
@@ -118,6 +118,14 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
     type=float,
     help="Validation fraction.",
 )
+@click.option(
+    "--folder-weights",
+    "folder_weights",
+    default="sqrt",
+    show_default=True,
+    help="Several DATA folders: each folder's share of every batch — sqrt (of its image "
+    "count), equal, size, or one weight per folder (e.g. 1,1).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty run folder.")
 def train(
     data,
@@ -145,9 +153,14 @@ def train(
     qat_epochs,
     seed,
     val_split,
+    folder_weights,
     overwrite,
 ) -> None:
-    """Train a classifier on DATA/<label>/*.jpg and write a run folder.  [extra: train]"""
+    """Train a classifier on DATA/<label>/*.jpg and write a run folder.  [extra: train]
+
+    Several DATA folders (e.g. rig photos and a few device captures) train together under
+    one label set; --folder-weights sets each folder's share of every batch.
+    """
     from edgeposinv.extras import require_train_extra
 
     require_train_extra("'edgeposinv train'")
@@ -159,7 +172,7 @@ def train(
         result = resume_training(resume)
     else:
         if not data or not out:
-            raise click.UsageError("give DATA and --out RUN (or --resume RUN)")
+            raise click.UsageError("give DATA [DATA2 ...] and --out RUN (or --resume RUN)")
         from edgeposinv.training.train import TrainConfig
         from edgeposinv.training.train import train as run_training
 
@@ -186,8 +199,9 @@ def train(
             frozen_epochs=frozen_epochs,
             qat=qat,
             qat_epochs=qat_epochs,
+            folder_weights=folder_weights,
         )
-        result = run_training(data, out, config, overwrite=overwrite)
+        result = run_training(list(data), out, config, overwrite=overwrite)
     click.echo(
         f"Run written to {result.run_dir} (validation top-1 {result.val_accuracy:.1%}, "
         f"{result.n_train} train / {result.n_val} val images, {result.epochs_run} epochs)"
@@ -195,7 +209,7 @@ def train(
 
 
 @click.command("augment-preview")
-@click.argument("data", type=click.Path(file_okay=False, path_type=str))
+@click.argument("data", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=str))
 @click.option(
     "--out",
     "out",
@@ -223,11 +237,12 @@ def train(
 def augment_preview(
     data, out, preset, augment_config, image_size, rows, cols, seed, overwrite
 ) -> None:
-    """Write a contact sheet of augmented samples of DATA (first column: the original)."""
+    """Write a contact sheet of augmented samples of DATA [DATA2 ...] (first column: the
+    original; rows alternate between the folders)."""
     from edgeposinv.transforms.preview import preview
 
     path = preview(
-        data,
+        list(data) if len(data) > 1 else data[0],
         out,
         preset=preset,
         augment_config=augment_config,

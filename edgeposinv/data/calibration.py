@@ -246,7 +246,13 @@ def load_calibration(
             "pass --calibration DIR with images from the target device"
         )
     labels = [p.parent.name for p in paths]
-    if len(paths) > size:
+    if len(run.data_dirs) > 1 and len(paths) > size:  # several folders: each its batch share
+        from edgeposinv.data.folders import stratified_sample
+
+        shares = [f.get("batch_share", 1.0) for f in run.config["dataset"]["folders"]]
+        keep = stratified_sample(run.split_folders("train"), labels, shares, size, seed)
+        paths, labels = [paths[i] for i in keep], [labels[i] for i in keep]
+    elif len(paths) > size:
         paths, _, labels, _ = train_test_split(
             paths, labels, train_size=size, stratify=labels, random_state=seed
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_name, read_rgb
-from edgeposinv.errors import ConfigError, DatasetError
+from edgeposinv.errors import DatasetError
 from edgeposinv.tflite.preprocess import prepare
 from edgeposinv.util.progress import progress
 
@@ -66,9 +66,24 @@ class LoadedImages:
     paths: list[Path]
     sessions: list[str | None]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    # Several dataset folders (edgeposinv.data.folders): each image's folder index and the roots.
+    folder_ids: np.ndarray | None = None
+    roots: tuple[Path, ...] = ()
 
     def relative_paths(self) -> list[str]:
-        return [p.relative_to(self.root).as_posix() for p in self.paths]
+        """Each image's path relative to its own dataset folder."""
+        if self.folder_ids is None:
+            return [p.relative_to(self.root).as_posix() for p in self.paths]
+        return [
+            p.relative_to(self.roots[f]).as_posix() for p, f in zip(self.paths, self.folder_ids)
+        ]
+
+    @property
+    def folders(self) -> np.ndarray:
+        """Each image's folder index (all 0 for one folder)."""
+        if self.folder_ids is None:
+            return np.zeros(len(self.paths), np.int64)
+        return self.folder_ids
 
 
 def _read_manifest_sessions(root: Path) -> dict[str, str]:
@@ -182,41 +197,11 @@ def split_indices(
     """Seeded, stratified train/validation split; grouped by capture session when known.
 
     With sessions, every image of a session lands on the same side, so near-identical
-    frames never straddle train and validation.
+    frames never straddle train and validation (per class; see
+    :func:`edgeposinv.data.splits.plan_split` for the plan and its per-class fallback).
     """
-    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+    from edgeposinv.data.splits import plan_split, require_validation
 
-    if not 0.0 < val_fraction < 1.0:
-        raise ConfigError(f"The validation fraction must be in (0, 1). Got {val_fraction}.")
-    n = len(label_ids)
-    n_classes = len(np.unique(label_ids))
-    n_val = int(round(n * val_fraction))
-    if n_val < n_classes or n - n_val < n_classes:
-        raise DatasetError(
-            f"Too few images ({n}) for a {val_fraction:.0%} validation split over {n_classes} "
-            "classes: each side needs at least one image per class; add images or change --val-split"
-        )
-    indices = np.arange(n)
-    if groups is not None and all(g is not None for g in groups) and len(set(groups)) >= 2:
-        n_splits = max(2, int(round(1.0 / val_fraction)))
-        if len(set(groups)) >= n_splits:
-            splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-            train_idx, val_idx = next(splitter.split(indices, label_ids, groups=list(groups)))
-            classes = set(np.unique(label_ids))
-            if set(label_ids[train_idx]) == classes and set(label_ids[val_idx]) == classes:
-                return np.sort(train_idx), np.sort(val_idx)
-            # e.g. one capture session per label: a grouped split would hide a class from one side
-            log.warning(
-                "The capture sessions cannot be split so that every class is on both sides "
-                "(each class needs images from at least two sessions); splitting by image instead"
-            )
-        else:
-            log.warning(
-                "Only %d capture sessions for a %d-fold grouped split; splitting by image instead",
-                len(set(groups)),
-                n_splits,
-            )
-    train_idx, val_idx = train_test_split(
-        indices, test_size=n_val, stratify=label_ids, random_state=seed
-    )
-    return np.sort(train_idx), np.sort(val_idx)
+    plan = plan_split(label_ids.tolist(), val_fraction, seed, groups=groups)
+    require_validation(plan, len(label_ids), val_fraction)
+    return plan.train_idx, plan.val_idx

@@ -300,9 +300,13 @@ def training_dataset(
     num_classes: int | None = None,
     masks: np.ndarray | None = None,
     tiles: np.ndarray | None = None,
+    folder_ids: np.ndarray | None = None,
+    folder_shares: np.ndarray | None = None,
 ) -> tuple[tf.data.Dataset, int]:
     """Epochs ``start_epoch..epochs-1`` of shuffled, augmented batches; returns it and the
-    steps per epoch. Labels are one-hot when ``num_classes`` is given.
+    steps per epoch. Labels are one-hot when ``num_classes`` is given. With ``folder_ids``
+    and ``folder_shares`` (several dataset folders), folder ``f`` fills ``folder_shares[f]``
+    of every batch (:func:`edgeposinv.data.folders.batch_order`).
 
     Each epoch's order and parameters come from a generator seeded by ``(seed, epoch)``,
     so a run is replayable and a resumed run sees the data it would have seen.
@@ -316,6 +320,11 @@ def training_dataset(
         order, params = epoch_params(
             augment, seed, epoch, n, size, 0 if tiles is None else len(tiles)
         )
+        if folder_ids is not None and folder_shares is not None and n >= batch_size:
+            from edgeposinv.data.folders import batch_order
+
+            rng = np.random.default_rng([seed, epoch, 0xF01DE5])
+            order = batch_order(folder_ids, folder_shares, batch_size, steps, rng)
         orders.append(order[:used])
         if params is not None:
             parts.append(params.subset(slice(0, used)))  # parameters belong to slots, not images

@@ -9,7 +9,9 @@ Layout::
     RUN/labels.txt           one label per line, in output order
     RUN/config.json          resolved TrainConfig, augmentation, input contract, dataset,
                              versions, result; ``status`` is ``running`` until training ends
-    RUN/split.json           the exact train/validation files (relative to the dataset)
+    RUN/split.json           the exact train/validation files (relative to their dataset
+                             folder; ``train_folder``/``val_folder`` give each file's folder
+                             index into ``folders``) and how each class was split
     RUN/history.csv          per-epoch phase, learning rate, loss and accuracy
     RUN/training_curve.png   loss and accuracy per epoch
     RUN/checkpoint/          only while training: the resumable state (``--resume RUN``)
@@ -74,14 +76,26 @@ class Run:
 
     @property
     def data_dir(self) -> Path:
+        """The (first) dataset folder."""
         return Path(self.config["dataset"]["path"])
+
+    @property
+    def data_dirs(self) -> list[Path]:
+        """Every dataset folder of the run, in the order given to ``train``."""
+        return [Path(p) for p in self.config["dataset"].get("paths", [self.data_dir])]
 
     @property
     def is_qat(self) -> bool:
         return bool(self.config.get("train", {}).get("qat", False))
 
     def split_paths(self, side: str) -> list[Path]:
-        return [self.data_dir / rel for rel in self.split[side]]
+        roots = self.data_dirs
+        folders = self.split_folders(side)
+        return [roots[f] / rel for rel, f in zip(self.split[side], folders)]
+
+    def split_folders(self, side: str) -> list[int]:
+        """The folder index of each file of one side (0 for single-folder runs)."""
+        return list(self.split.get(f"{side}_folder", [0] * len(self.split[side])))
 
 
 def read_run_config(root: str | os.PathLike) -> dict:
@@ -93,7 +107,11 @@ def read_run_config(root: str | os.PathLike) -> dict:
     config = json.loads(path.read_text("utf-8"))
     split_path = Path(root) / SPLIT_FILE
     if split_path.is_file():
-        config["_split_train"] = json.loads(split_path.read_text("utf-8"))["train"]
+        split = json.loads(split_path.read_text("utf-8"))
+        config["_split_train"] = {
+            "files": split["train"],
+            "folders": split.get("train_folder", [0] * len(split["train"])),
+        }
     return config
 
 
@@ -138,32 +156,60 @@ def write_run_start(run_dir: Path, config, augment, prepared) -> None:
     from edgeposinv.training.train import config_dict
 
     data = prepared.data
-    rel = data.relative_paths()
+    roots = [str(Path(r).resolve()) for r in (data.roots or (data.root,))]
+    train_rec, val_rec = prepared.split_record("train"), prepared.split_record("val")
     resolved = {
         "status": "running",
         "train": config_dict(config),
         "augment": augment.to_dict(),
         "input": InputContract(image_size_px=config.image_size_px).to_dict(),
         "dataset": {
-            "path": str(Path(data.root).resolve()),
+            "path": roots[0],
+            "paths": roots,
             "labels": list(data.labels),
             "n_images": len(data.paths),
             "n_skipped": len(data.skipped),
+            "folders": _folder_summary(roots, data, train_rec, val_rec, prepared.folder_shares),
         },
         "versions": {"edgeposinv": __version__, "python": platform.python_version()},
     }
+    plan = prepared.plan
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / LABELS_FILE, "\n".join(data.labels) + "\n")
     atomic_write_json(
         run_dir / SPLIT_FILE,
         {
             "seed": config.seed,
-            "grouped_by_session": any(s is not None for s in data.sessions),
-            "train": [rel[i] for i in prepared.train_idx],
-            "val": [rel[i] for i in prepared.val_idx],
+            "folders": roots,
+            # True only when the split itself kept every session whole (see "strata")
+            "grouped_by_session": bool(
+                plan is not None and plan.grouped and any(s is not None for s in data.sessions)
+            ),
+            "strata": [] if plan is None else list(plan.strata),
+            "train": train_rec["files"],
+            "train_folder": train_rec["folders"],
+            "val": val_rec["files"],
+            "val_folder": val_rec["folders"],
         },
     )
     atomic_write_json(run_dir / CONFIG_FILE, resolved)
+
+
+def _folder_summary(roots, data, train_rec, val_rec, shares) -> list[dict]:
+    """Per dataset folder: images, training/validation counts and batch share."""
+    out = []
+    for f, root in enumerate(roots):
+        n_train = train_rec["folders"].count(f)
+        out.append(
+            {
+                "path": root,
+                "n_images": int((data.folders == f).sum()),
+                "n_train": n_train,
+                "n_val": val_rec["folders"].count(f),
+                "batch_share": 1.0 if shares is None else round(float(shares[f]), 6),
+            }
+        )
+    return out
 
 
 def history_csv(rows: list[dict]) -> str:

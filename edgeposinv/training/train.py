@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -74,6 +75,7 @@ class TrainConfig:
     fine_tune_fraction: float = 0.6
     qat: bool = False
     qat_epochs: int = 2
+    folder_weights: str = "sqrt"
 
     def __post_init__(self) -> None:
         if self.arch not in available():
@@ -125,6 +127,9 @@ class TrainConfig:
             )
         if not 0.0 < self.fine_tune_fraction <= 1.0 or not 0.0 < self.fine_tune_lr_factor <= 1.0:
             raise ConfigError("fine_tune_fraction and fine_tune_lr_factor must be in (0, 1].")
+        from edgeposinv.data.folders import parse_folder_weights
+
+        parse_folder_weights(self.folder_weights)
 
     @property
     def resolved_weights(self) -> str:
@@ -179,19 +184,21 @@ class TrainResult:
 
 
 def train(
-    data_dir: str | os.PathLike,
+    data_dir: str | os.PathLike | Sequence[str | os.PathLike],
     run_dir: str | os.PathLike,
     config: TrainConfig = TrainConfig(),
     overwrite: bool = False,
     show_progress: bool = True,
 ) -> TrainResult:
-    """Train ``config.arch`` on the images of ``data_dir`` and write the run to ``run_dir``."""
+    """Train ``config.arch`` on the images of ``data_dir`` — one dataset folder or several
+    (:mod:`edgeposinv.data.folders`) — and write the run to ``run_dir``."""
+    from edgeposinv.data.folders import as_paths
     from edgeposinv.training.runs import write_run_start
 
-    data_dir, run_dir = Path(data_dir).resolve(), Path(run_dir)
+    data_dirs, run_dir = as_paths(data_dir), Path(run_dir)
     check_can_write(run_dir, overwrite)
     augment = config.augment_settings()
-    prepared = _prepare_data(data_dir, config, augment, show_progress)
+    prepared = _prepare_data(data_dirs, config, augment, show_progress)
     # An existing run (replaced only with --overwrite) is set aside, not deleted, until the
     # new run has finished: a failed run gives it back.
     previous = None
@@ -231,8 +238,9 @@ def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResul
         )
     config = TrainConfig.from_dict(resolved["train"])
     augment = AugmentConfig.from_dict(resolved["augment"], source=f"{run_dir}/config.json")
-    prepared = _prepare_data(Path(resolved["dataset"]["path"]), config, augment, show_progress)
-    if prepared.rel_train != resolved["_split_train"]:
+    paths = resolved["dataset"].get("paths", [resolved["dataset"]["path"]])
+    prepared = _prepare_data([Path(p) for p in paths], config, augment, show_progress)
+    if prepared.split_record("train") != resolved["_split_train"]:
         raise DatasetError(
             f"The dataset {resolved['dataset']['path']} changed since {run_dir} started (its training split differs); "
             "restore the images or start a new run"
@@ -248,27 +256,36 @@ class _Prepared:
     val_idx: np.ndarray
     masks: np.ndarray | None
     tiles: np.ndarray | None
+    plan: object = None
+    folder_shares: np.ndarray | None = None  # several folders: each one's share of a batch
 
-    @property
-    def rel_train(self) -> list[str]:
-        rel = self.data.relative_paths()
-        return [rel[i] for i in self.train_idx]
+    def split_record(self, side: str) -> dict:
+        """The files of one side: paths relative to their folder, and the folder indices."""
+        rel, folders = self.data.relative_paths(), self.data.folders
+        idx = self.train_idx if side == "train" else self.val_idx
+        return {"files": [rel[i] for i in idx], "folders": [int(folders[i]) for i in idx]}
 
 
 def _prepare_data(
-    data_dir: Path, config: TrainConfig, augment: AugmentConfig, show_progress: bool
+    data_dirs: list[Path], config: TrainConfig, augment: AugmentConfig, show_progress: bool
 ) -> _Prepared:
-    from edgeposinv.data.dataset import load_images, scan_dataset, split_indices
+    from edgeposinv.data.folders import folder_shares, load_folders
+    from edgeposinv.data.splits import require_validation, split_loaded
 
-    index = scan_dataset(data_dir)
-    data = load_images(index, config.image_size_px, show_progress=show_progress)
-    train_idx, val_idx = split_indices(
-        data.label_ids, config.val_split, config.seed, groups=data.sessions
-    )
+    data = load_folders(data_dirs, config.image_size_px, show_progress=show_progress)
+    plan = split_loaded(data, config.val_split, config.seed)
+    require_validation(plan, len(data.paths), config.val_split)
+    train_idx, val_idx = plan.train_idx, plan.val_idx
+    shares = None
+    if len(data_dirs) > 1:
+        counts = np.bincount(data.folders[train_idx], minlength=len(data_dirs))
+        shares = folder_shares(config.folder_weights, counts)
     if len(train_idx) < config.batch_size:
+        where = " + ".join(map(str, data_dirs))
         raise DatasetError(
-            f"The training split of {data_dir} has {len(train_idx)} images, fewer than one batch "
-            f"(--batch-size {config.batch_size}); add images or lower --batch-size"
+            f"The training split of {where} has {len(train_idx)} images, fewer than one batch "
+            f"(--batch-size {config.batch_size}, --val-split {config.val_split}); add images, "
+            "lower --batch-size or lower --val-split"
         )
     masks = tiles = None
     if augment.uses_background:
@@ -278,7 +295,7 @@ def _prepare_data(
         tiles = load_background_tiles(
             augment.background_dir, config.image_size_px, 256, config.seed
         )
-    return _Prepared(data, train_idx, val_idx, masks, tiles)
+    return _Prepared(data, train_idx, val_idx, masks, tiles, plan, shares)
 
 
 def _class_weights(label_ids: np.ndarray, n_classes: int) -> dict[int, float]:
@@ -372,6 +389,8 @@ def _fit(
             num_classes=n_classes,
             masks=prep.masks,
             tiles=prep.tiles,
+            folder_ids=None if prep.folder_shares is None else data.folders[prep.train_idx],
+            folder_shares=prep.folder_shares,
         )
         callback = checkpoints.make_callback(
             run_dir, state, name, total, config.early_stopping_patience, name != "qat", optimizer

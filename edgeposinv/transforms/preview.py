@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,7 @@ from edgeposinv.util.files import atomic_write_bytes, check_can_write
 
 
 def preview(
-    data_dir: str | os.PathLike,
+    data_dir: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     preset: str = "default",
     augment_config: str | None = None,
@@ -24,9 +25,11 @@ def preview(
     seed: int = 0,
     overwrite: bool = False,
 ) -> Path:
-    """Sample ``rows`` images of ``data_dir`` (spread over the classes), draw ``cols``
-    augmentations of each and write them, original first, as one PNG to ``out``."""
+    """Sample ``rows`` images of ``data_dir`` (spread over the classes; with several
+    folders, rows alternate between them), draw ``cols`` augmentations of each and write
+    them, original first, as one PNG to ``out``."""
     from edgeposinv.data.dataset import load_images, scan_dataset
+    from edgeposinv.data.folders import as_paths
 
     out = Path(out)
     if out.suffix.lower() != ".png":
@@ -37,15 +40,17 @@ def preview(
     augment = (
         AugmentConfig.from_file(augment_config) if augment_config else AugmentConfig.preset(preset)
     )
-    index = scan_dataset(data_dir)
+    roots = as_paths(data_dir)
+    indexes = [scan_dataset(r, min_classes=1 if len(roots) > 1 else 2) for r in roots]
     rng = np.random.default_rng(seed)
-    by_label = {label: [r for r in index.records if r.label == label] for label in index.labels}
-    picks = [
-        by_label[label][int(rng.integers(len(by_label[label])))]
-        for label in (index.labels * rows)[:rows]
-    ]  # round-robin over the classes
+    picks = []
+    for row in range(rows):  # round-robin over the folders, then over each folder's classes
+        index = indexes[row % len(indexes)]
+        label = index.labels[(row // len(indexes)) % len(index.labels)]
+        records = [r for r in index.records if r.label == label]
+        picks.append(records[int(rng.integers(len(records)))])
     labels = tuple(sorted({r.label for r in picks}))
-    sub = type(index)(index.root, labels, tuple(picks), ())
+    sub = type(indexes[0])(indexes[0].root, labels, tuple(picks), ())
     data = load_images(sub, image_size_px, show_progress=False)
     masks = tiles = None
     if augment.uses_background:

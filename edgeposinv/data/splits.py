@@ -1,0 +1,189 @@
+"""Train/validation splits that keep groups of related images on one side.
+
+A *group* is a set of images that must not straddle the split: a capture session from the
+manifest, or a cluster of near-duplicates (:mod:`edgeposinv.data.duplicates`). A *stratum*
+is what the split stratifies over: a class, or a (folder, class) pair when several dataset
+folders train together. Each stratum is split on its own, so a stratum whose images cannot
+be split by group (all of them in one group) falls back to a by-image split *for that
+stratum only* — and the plan records exactly how every stratum was split.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeposinv.errors import ConfigError, DatasetError
+
+log = logging.getLogger(__name__)
+
+# How a stratum was split (recorded in split.json).
+GROUPED = "grouped"  # whole groups on each side
+BY_IMAGE = "by_image"  # no group information: images drawn one by one
+FALLBACK = "by_image_fallback"  # groups known, but all images in one group
+TRAIN_ONLY = "train_only"  # a single image (or not eligible for validation): training only
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Sorted index arrays and, per stratum, how it was split."""
+
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    strata: tuple[dict, ...]
+
+    @property
+    def fallback_strata(self) -> list[str]:
+        return [s["stratum"] for s in self.strata if s["method"] == FALLBACK]
+
+    @property
+    def train_only_strata(self) -> list[str]:
+        return [s["stratum"] for s in self.strata if s["method"] == TRAIN_ONLY and s["n"] > 0]
+
+    @property
+    def grouped(self) -> bool:
+        """True when every stratum that has validation images was split by whole groups."""
+        split = [s for s in self.strata if s["n_val"] > 0]
+        return bool(split) and all(s["method"] == GROUPED for s in split)
+
+
+def _apportion(sizes: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """Largest-remainder apportionment of ``total`` over ``sizes`` (ties broken by ``rng``)."""
+    if sizes.sum() == 0:
+        return np.zeros_like(sizes)
+    quota = sizes * (total / sizes.sum())
+    base = np.floor(quota).astype(np.int64)
+    left = total - int(base.sum())
+    if left > 0:
+        frac = quota - base
+        order = np.lexsort((rng.random(len(sizes)), -frac))
+        base[order[:left]] += 1
+    return base
+
+
+def _split_stratum(
+    idx: np.ndarray, groups: list, target: int, rng: np.random.Generator
+) -> tuple[np.ndarray, str, int]:
+    """Validation indices for one stratum; returns them, the method and the number of groups."""
+    by_group: dict = {}
+    for i, g in zip(idx, groups):
+        by_group.setdefault(("img", int(i)) if g is None else ("grp", g), []).append(int(i))
+    n_groups = len(by_group)
+    has_groups = any(k[0] == "grp" for k in by_group)
+    if n_groups < 2:  # every image in one group: by image, for this stratum only
+        return rng.choice(idx, size=target, replace=False), FALLBACK, n_groups
+    keys = list(by_group)
+    order = rng.permutation(len(keys))
+    val: list[int] = []
+    taken = 0
+    for k in order:
+        members = by_group[keys[k]]
+        if taken >= n_groups - 1 or len(val) >= target:
+            break
+        if len(val) + len(members) <= target:
+            val.extend(members)
+            taken += 1
+    if not val:  # every group is larger than the target: the smallest one
+        val = min(by_group.values(), key=len)
+    return np.asarray(val, np.int64), GROUPED if has_groups else BY_IMAGE, n_groups
+
+
+def plan_split(
+    strata: Sequence,
+    val_fraction: float,
+    seed: int,
+    groups: Sequence | None = None,
+    eligible: np.ndarray | None = None,
+    stratum_names: dict | None = None,
+) -> SplitPlan:
+    """Seeded split stratified over ``strata`` (one key per image), grouped by ``groups``.
+
+    ``groups``: one group id per image (``None``: the image is its own group). Groups are
+    taken whole, per stratum. ``eligible``: images that may be validated (default all);
+    the others train. The number of validation images is ``round(eligible * val_fraction)``,
+    apportioned over the strata by size; every stratum keeps at least one training image.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ConfigError(f"The validation fraction must be in (0, 1). Got {val_fraction}.")
+    strata = list(strata)
+    n = len(strata)
+    groups = list(groups) if groups is not None else [None] * n
+    eligible = np.ones(n, bool) if eligible is None else np.asarray(eligible, bool)
+    rng = np.random.default_rng([seed, 0x5B117])
+    keys = sorted(set(strata), key=str)
+    members = {k: np.asarray([i for i in range(n) if strata[i] == k and eligible[i]]) for k in keys}
+    sizes = np.asarray([len(members[k]) for k in keys], np.int64)
+    splittable = sizes >= 2
+    n_val_total = int(round(int(eligible.sum()) * val_fraction))
+    targets = _apportion(np.where(splittable, sizes, 0), n_val_total, rng)
+    targets = np.where(splittable, np.clip(targets, 1, sizes - 1), 0)
+    val: list[np.ndarray] = []
+    records = []
+    for k, target, size in zip(keys, targets, sizes):
+        name = (stratum_names or {}).get(k, str(k))
+        idx = members[k]
+        n_total = sum(1 for s in strata if s == k)
+        if size < 2:
+            records.append(
+                {"stratum": name, "n": n_total, "n_val": 0, "method": TRAIN_ONLY, "n_groups": None}
+            )
+            continue
+        chosen, method, n_groups = _split_stratum(idx, [groups[i] for i in idx], int(target), rng)
+        val.append(chosen)
+        records.append(
+            {
+                "stratum": name,
+                "n": n_total,
+                "n_val": int(len(chosen)),
+                "method": method,
+                "n_groups": n_groups,
+            }
+        )
+    val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
+    train_idx = np.setdiff1d(np.arange(n), val_idx)
+    plan = SplitPlan(train_idx, val_idx, tuple(records))
+    if plan.fallback_strata:
+        log.warning(
+            "%s: all images of the class sit in one group (session or near-duplicate cluster), "
+            "so they were split by image; the other classes stay grouped",
+            ", ".join(plan.fallback_strata),
+        )
+    if plan.train_only_strata:
+        log.warning(
+            "%s: a single image, used for training only (no validation image for it)",
+            ", ".join(plan.train_only_strata),
+        )
+    return plan
+
+
+def require_validation(plan: SplitPlan, n: int, val_fraction: float) -> None:
+    """A clear error when a split leaves nothing to validate on."""
+    if len(plan.val_idx) == 0:
+        raise DatasetError(
+            f"Too few images ({n}) for a {val_fraction:.0%} validation split: no class has two "
+            "images; add images, pass --val DIR (a validation folder) or --val-split 0"
+        )
+
+
+def split_loaded(
+    data, val_fraction: float, seed: int, eligible: np.ndarray | None = None
+) -> SplitPlan:
+    """Split decoded images (:class:`~edgeposinv.data.dataset.LoadedImages`): stratified per
+    class — per (folder, class) with several folders — and grouped by capture session."""
+    folders = data.folders
+    multi = data.folder_ids is not None and len(data.roots) > 1
+    strata = [(int(f), int(y)) if multi else int(y) for f, y in zip(folders, data.label_ids)]
+    if multi:
+        names = {
+            (f, y): f"{Path(data.roots[f]).name}/{data.labels[y]}"
+            for f in range(len(data.roots))
+            for y in range(len(data.labels))
+        }
+    else:
+        names = {y: data.labels[y] for y in range(len(data.labels))}
+    groups = [None if s is None else (int(f), s) for f, s in zip(folders, data.sessions)]
+    return plan_split(strata, val_fraction, seed, groups, eligible, names)
