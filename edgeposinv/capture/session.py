@@ -185,7 +185,7 @@ class _Run:
 
     def _cover(self, entry: dict, delta: int) -> None:
         guide = entry.get("guide") or {}
-        cov = self.coverage.get(entry.get("label"))
+        cov = self.coverage.get(str(entry.get("label")))
         if cov is not None and guide.get("grid") == list(cov.shape):
             r, c = guide.get("cell", (-1, -1))
             if 0 <= r < cov.shape[0] and 0 <= c < cov.shape[1]:

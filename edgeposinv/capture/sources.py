@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -110,7 +111,7 @@ class CaptureSource(FrameSource):
         return f"Cannot open the video {self.spec}: OpenCV cannot decode it; re-encode it (e.g. to H.264 .mp4) or pass a folder of photos"
 
     def device(self) -> dict:
-        info = {"backend": self.cap.getBackendName()}
+        info: dict[str, Any] = {"backend": self.cap.getBackendName()}
         if self._size:
             info["width"], info["height"] = self._size
         if self.fps > 0:

@@ -231,6 +231,11 @@ def _convert(
         elif spec.mode == "dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         elif spec.full_integer:
+            if calibration is None:
+                raise ExportError(
+                    f"'calibration' of convert is required for {spec.mode} (representative "
+                    "images for the int8 ranges); got None."
+                )
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = _representative(calibration)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
 import resource
 import time
@@ -101,7 +102,8 @@ class Workers:
     def __init__(
         self, spec: ClassifierSpec, n: int = 1, clf: TFLiteClassifier | None = None
     ) -> None:
-        self.spec, self.n, self._clf, self._pool = spec, max(1, n), clf, None
+        self.spec, self.n, self._clf = spec, max(1, n), clf
+        self._pool: multiprocessing.pool.Pool | None = None
         self.startup_s = 0.0
 
     def __enter__(self) -> Workers:

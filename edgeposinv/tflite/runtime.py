@@ -158,7 +158,7 @@ class TFLiteClassifier:
                     f"{self.path} carries its own input contract; --input-mean/--input-std are for third-party models only"
                 )
             self.contract = InputContract.from_dict(self.description["input"])
-        elif input_mean is not None:
+        elif input_mean is not None and input_std is not None:
             self.contract = InputContract(
                 image_size_px=in_shape[1],
                 normalization_inside_model=False,

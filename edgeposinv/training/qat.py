@@ -55,7 +55,8 @@ def _custom_classes() -> dict:
         default_8bit_quantize_scheme as scheme,
     )
 
-    class DepthwiseWeightsQuantizer(qk.quantizers.LastValueQuantizer):
+    # tfmot reached through a module object: mypy cannot see the base class
+    class DepthwiseWeightsQuantizer(qk.quantizers.LastValueQuantizer):  # type: ignore[name-defined]
         """Symmetric per-channel int8 for a depthwise kernel ``(h, w, c, m)``: one range per
         output channel ``c * m``, the layout TFLite's depthwise kernels quantize along."""
 

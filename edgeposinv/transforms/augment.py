@@ -151,7 +151,7 @@ class AugmentConfig:
             raise ConfigError(
                 f"Unknown key(s) {', '.join(unknown)} in {source}; valid keys: preset, {', '.join(sorted(known))}"
             )
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         try:
             return replace(base, **values)
         except TypeError as e:
@@ -192,7 +192,10 @@ class AugmentConfig:
         self, rng: np.random.Generator, n: int, size_px: int, n_backgrounds: int = 0
     ) -> AugmentParams:
         """Draw parameters for ``n`` images of side ``size_px``."""
-        u = lambda lo, hi, shape=n: rng.uniform(lo, hi, size=shape)  # noqa: E731
+
+        def u(lo: float, hi: float, shape: int | tuple[int, ...] = n) -> np.ndarray:
+            return np.asarray(rng.uniform(lo, hi, size=shape))
+
         area = u(*self.crop_area_range)
         log_aspect = u(math.log(self.crop_aspect_range[0]), math.log(self.crop_aspect_range[1]))
         cx, cy = u(0, 1), u(0, 1)

@@ -17,6 +17,7 @@ a pixel in the same place.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import cv2
 import numpy as np
@@ -160,7 +161,10 @@ def warp(
     """Apply ``matrix`` (then lens distortion ``lens_k``) to a square or rectangular image
     with OpenCV (bilinear), keeping its size."""
     h, w = image.shape[:2]
-    border = {"borderMode": BORDER_MODES[fill_mode], "borderValue": (fill_value,) * 4}
+    border: dict[str, Any] = {
+        "borderMode": BORDER_MODES[fill_mode],
+        "borderValue": (fill_value,) * 4,
+    }
     if lens_k:
         if h != w:
             raise ValueError(f"lens distortion needs a square image; got {w}x{h}")

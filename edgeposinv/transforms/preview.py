@@ -53,7 +53,7 @@ def preview(
     sub = type(indexes[0])(indexes[0].root, labels, tuple(picks), ())
     data = load_images(sub, image_size_px, show_progress=False)
     masks = tiles = None
-    if augment.uses_background:
+    if augment.uses_background and augment.background_dir:  # AugmentConfig requires both
         from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
 
         masks = backdrop_mask(data.images, augment.backdrop)
