@@ -19,10 +19,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import org.edgeposinv.demo.camera.CameraActivity;
 import org.edgeposinv.demo.core.CaptureGuide;
 import org.edgeposinv.demo.core.DatasetWriter;
 import org.edgeposinv.demo.core.FrameQuality;
 import org.edgeposinv.demo.core.RgbImage;
+import org.edgeposinv.demo.ui.GuideOverlay;
+import org.edgeposinv.demo.ui.Views;
 import org.json.JSONException;
 import org.json.JSONObject;
 
@@ -51,7 +54,7 @@ public final class CaptureActivity extends CameraActivity {
     protected void onCreate(Bundle state) {
         super.onCreate(state);
         overlay = new GuideOverlay(this);
-        status = Ui.text(this, "", 14f);
+        status = Views.text(this, "", 14f);
         labels = new ArrayAdapter<>(this, android.R.layout.simple_spinner_item, new ArrayList<>());
         labels.setDropDownViewResource(android.R.layout.simple_spinner_dropdown_item);
         labelChoice = new Spinner(this);
@@ -71,7 +74,7 @@ public final class CaptureActivity extends CameraActivity {
         LinearLayout controls = new LinearLayout(this);
         controls.setOrientation(LinearLayout.VERTICAL);
         controls.addView(status);
-        controls.addView(Ui.row(this, labelChoice, newLabel, Ui.button(this, "Add", v -> {
+        controls.addView(Views.row(this, labelChoice, newLabel, Views.button(this, "Add", v -> {
             try {
                 String l = DatasetWriter.checkLabel(newLabel.getText().toString());
                 if (labels.getPosition(l) < 0) {
@@ -83,7 +86,7 @@ public final class CaptureActivity extends CameraActivity {
                 status.setText(e.getMessage());
             }
         })));
-        controls.addView(Ui.button(this, "Take", v -> take()));
+        controls.addView(Views.button(this, "Take", v -> take()));
         FrameLayout root = new FrameLayout(this);
         root.addView(preview);
         root.addView(overlay);

@@ -11,8 +11,9 @@ import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.edgeposinv.demo.core.AtomicFiles;
 import org.edgeposinv.demo.core.Evaluation;
-import org.edgeposinv.demo.core.Files2;
+import org.edgeposinv.demo.ui.Views;
 import org.json.JSONObject;
 
 /**
@@ -44,7 +45,7 @@ public final class EvalActivity extends Activity {
     @Override
     protected void onCreate(Bundle state) {
         super.onCreate(state);
-        status = Ui.text(this, "evaluation mode", 16f);
+        status = Views.text(this, "evaluation mode", 16f);
         status.setPadding(32, 64, 32, 32);
         setContentView(status);
         Intent intent = getIntent();
@@ -110,7 +111,7 @@ public final class EvalActivity extends Activity {
             try {
                 StringWriter trace = new StringWriter();
                 e.printStackTrace(new PrintWriter(trace));
-                Files2.writeAtomic(new File(out, Evaluation.ERROR_TXT), reason.replace('\n', ' ') + "\n\n" + trace);
+                AtomicFiles.writeAtomic(new File(out, Evaluation.ERROR_TXT), reason.replace('\n', ' ') + "\n\n" + trace);
             } catch (java.io.IOException ignored) {
                 // the output folder itself is unusable; the host times out and says so
             }

@@ -20,9 +20,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Locale;
+import org.edgeposinv.demo.camera.CameraActivity;
 import org.edgeposinv.demo.core.ModelException;
 import org.edgeposinv.demo.core.Preprocess;
 import org.edgeposinv.demo.core.RgbImage;
+import org.edgeposinv.demo.ui.Views;
 
 /**
  * Live mode: camera preview, each frame rotated upright and prepared by the model's own input
@@ -48,12 +50,12 @@ public final class LiveActivity extends CameraActivity {
     @Override
     protected void onCreate(Bundle state) {
         super.onCreate(state);
-        results = Ui.text(this, "loading model…", 18f);
+        results = Views.text(this, "loading model…", 18f);
         modelInput = new ImageView(this);
         modelInput.setVisibility(View.GONE);
         modelInput.setBackgroundColor(Color.BLACK);
-        threadsChoice = Ui.spinner(this, Arrays.asList("1", "2", "3", "4", "6", "8"), 1);
-        delegateChoice = Ui.spinner(this, Arrays.asList(Classifier.DELEGATES), 0);
+        threadsChoice = Views.spinner(this, Arrays.asList("1", "2", "3", "4", "6", "8"), 1);
+        delegateChoice = Views.spinner(this, Arrays.asList(Classifier.DELEGATES), 0);
         AdapterView.OnItemSelectedListener rebuild = new AdapterView.OnItemSelectedListener() {
             @Override
             public void onItemSelected(AdapterView<?> parent, View view, int position, long id) {
@@ -67,10 +69,10 @@ public final class LiveActivity extends CameraActivity {
         delegateChoice.setOnItemSelectedListener(rebuild);
         LinearLayout controls = new LinearLayout(this);
         controls.setOrientation(LinearLayout.VERTICAL);
-        controls.addView(Ui.row(this, Ui.text(this, "threads", 14f), threadsChoice, Ui.text(this, "delegate", 14f), delegateChoice));
-        controls.addView(Ui.row(this,
-                Ui.button(this, "Pick model…", v -> pickModel()),
-                Ui.button(this, "Model input", v -> {
+        controls.addView(Views.row(this, Views.text(this, "threads", 14f), threadsChoice, Views.text(this, "delegate", 14f), delegateChoice));
+        controls.addView(Views.row(this,
+                Views.button(this, "Pick model…", v -> pickModel()),
+                Views.button(this, "Model input", v -> {
                     showInput = !showInput;
                     modelInput.setVisibility(showInput ? View.VISIBLE : View.GONE);
                 })));

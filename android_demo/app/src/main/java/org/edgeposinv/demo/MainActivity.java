@@ -4,6 +4,7 @@ import android.app.Activity;
 import android.content.Intent;
 import android.os.Bundle;
 import android.widget.LinearLayout;
+import org.edgeposinv.demo.ui.Views;
 
 /** The start screen: live classification, guided capture, and how to run evaluation mode. */
 public final class MainActivity extends Activity {
@@ -13,10 +14,10 @@ public final class MainActivity extends Activity {
         LinearLayout l = new LinearLayout(this);
         l.setOrientation(LinearLayout.VERTICAL);
         l.setPadding(32, 64, 32, 32);
-        l.addView(Ui.text(this, "edgeposinv", 28f));
-        l.addView(Ui.button(this, "Live: classify the camera", v -> startActivity(new Intent(this, LiveActivity.class))));
-        l.addView(Ui.button(this, "Capture: build a dataset", v -> startActivity(new Intent(this, CaptureActivity.class))));
-        l.addView(Ui.text(this, "Evaluation mode is started from a computer:\n"
+        l.addView(Views.text(this, "edgeposinv", 28f));
+        l.addView(Views.button(this, "Live: classify the camera", v -> startActivity(new Intent(this, LiveActivity.class))));
+        l.addView(Views.button(this, "Capture: build a dataset", v -> startActivity(new Intent(this, CaptureActivity.class))));
+        l.addView(Views.text(this, "Evaluation mode is started from a computer:\n"
                 + "edgeposinv device-eval MODEL.tflite --set wild=DIR --report OUT\n"
                 + "(see android_demo/README.md for the adb command).\n\n"
                 + "Captured datasets: " + CaptureActivity.datasetRoot(this), 14f));

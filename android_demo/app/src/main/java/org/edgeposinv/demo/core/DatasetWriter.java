@@ -113,7 +113,7 @@ public final class DatasetWriter {
         }
         int seq = nextSeq++;
         try {
-            Files2.writeAtomic(target, jpeg);
+            AtomicFiles.writeAtomic(target, jpeg);
         } catch (IOException e) {
             target.delete();
             throw e;

@@ -202,8 +202,8 @@ public final class Evaluation {
             setsJson.put(setNames.get(s), set);
         }
         JSONObject report = report(model, modelPath, runtime, setNames, setsJson, latencies, warmup);
-        Files2.writeAtomic(new File(outDir, PREDICTIONS_CSV), csv.toString());
-        Files2.writeAtomic(new File(outDir, REPORT_JSON), report.toString(2) + "\n");  // last: its presence means done
+        AtomicFiles.writeAtomic(new File(outDir, PREDICTIONS_CSV), csv.toString());
+        AtomicFiles.writeAtomic(new File(outDir, REPORT_JSON), report.toString(2) + "\n");  // last: its presence means done
         return report;
     }
 
@@ -278,7 +278,7 @@ public final class Evaluation {
     }
 
     static void writeProgress(File outDir, int done, int total) throws IOException, JSONException {
-        Files2.writeAtomic(new File(outDir, PROGRESS_JSON), new JSONObject().put("done", done).put("total", total).toString() + "\n");
+        AtomicFiles.writeAtomic(new File(outDir, PROGRESS_JSON), new JSONObject().put("done", done).put("total", total).toString() + "\n");
     }
 
     static String csvField(String v) {

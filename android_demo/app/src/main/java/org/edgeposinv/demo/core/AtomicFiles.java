@@ -6,8 +6,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 
 /** Atomic file writes: a temporary file in the same folder, synced, then renamed into place. */
-public final class Files2 {
-    private Files2() {}
+public final class AtomicFiles {
+    private AtomicFiles() {}
 
     public static void writeAtomic(File target, byte[] data) throws IOException {
         File dir = target.getAbsoluteFile().getParentFile();

@@ -1,4 +1,4 @@
-package org.edgeposinv.demo;
+package org.edgeposinv.demo.camera;
 
 import android.annotation.SuppressLint;
 import android.content.Context;
@@ -30,8 +30,8 @@ import org.edgeposinv.demo.core.Yuv;
  * upright (rotated by the sensor orientation), on a background thread. A frame that arrives
  * while the previous one is still being handled is dropped.
  */
-final class CameraSource {
-    interface FrameListener {
+public final class CameraSource {
+    public interface FrameListener {
         /** Called on the camera thread with the upright RGB frame. */
         void onFrame(RgbImage upright, int rotationDegrees);
 
@@ -54,23 +54,23 @@ final class CameraSource {
     private int sensorOrientation;
     private Size frameSize;
 
-    CameraSource(Context context, TextureView preview, FrameListener listener) {
+    public CameraSource(Context context, TextureView preview, FrameListener listener) {
         this.context = context;
         this.preview = preview;
         this.listener = listener;
     }
 
-    Size frameSize() {
+    public Size frameSize() {
         return frameSize;
     }
 
     /** The clockwise rotation that makes a sensor frame upright (the activities are portrait). */
-    int rotationDegrees() {
+    public int rotationDegrees() {
         return sensorOrientation;
     }
 
     @SuppressLint("MissingPermission")  // the activities request CAMERA before starting
-    void start() {
+    public void start() {
         thread = new HandlerThread("camera");
         thread.start();
         handler = new Handler(thread.getLooper());
@@ -212,7 +212,7 @@ final class CameraSource {
     }
 
     /** Starts now if the preview surface exists, otherwise as soon as it appears (unless stopped first). */
-    void startWhenPreviewReady() {
+    public void startWhenPreviewReady() {
         stopped = false;
         if (preview.isAvailable()) {
             start();
@@ -239,7 +239,7 @@ final class CameraSource {
         });
     }
 
-    void stop() {
+    public void stop() {
         stopped = true;
         if (session != null) {
             session.close();

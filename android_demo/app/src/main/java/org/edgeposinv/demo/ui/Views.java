@@ -1,4 +1,4 @@
-package org.edgeposinv.demo;
+package org.edgeposinv.demo.ui;
 
 import android.app.Activity;
 import android.graphics.Color;
@@ -10,11 +10,11 @@ import android.widget.Spinner;
 import android.widget.TextView;
 import java.util.List;
 
-/** Small helpers for the code-built screens (no XML resources, so every source compiles without aapt). */
-final class Ui {
-    private Ui() {}
+/** Builders for the views of the code-built screens (no XML resources, so every source compiles without aapt). */
+public final class Views {
+    private Views() {}
 
-    static TextView text(Activity a, String s, float sizeSp) {
+    public static TextView text(Activity a, String s, float sizeSp) {
         TextView t = new TextView(a);
         t.setText(s);
         t.setTextSize(sizeSp);
@@ -23,7 +23,7 @@ final class Ui {
         return t;
     }
 
-    static Button button(Activity a, String label, View.OnClickListener onClick) {
+    public static Button button(Activity a, String label, View.OnClickListener onClick) {
         Button b = new Button(a);
         b.setText(label);
         b.setAllCaps(false);
@@ -31,7 +31,7 @@ final class Ui {
         return b;
     }
 
-    static Spinner spinner(Activity a, List<String> items, int selected) {
+    public static Spinner spinner(Activity a, List<String> items, int selected) {
         Spinner s = new Spinner(a);
         ArrayAdapter<String> adapter = new ArrayAdapter<>(a, android.R.layout.simple_spinner_item, items);
         adapter.setDropDownViewResource(android.R.layout.simple_spinner_dropdown_item);
@@ -40,7 +40,7 @@ final class Ui {
         return s;
     }
 
-    static LinearLayout row(Activity a, View... children) {
+    public static LinearLayout row(Activity a, View... children) {
         LinearLayout l = new LinearLayout(a);
         l.setOrientation(LinearLayout.HORIZONTAL);
         for (View c : children) {

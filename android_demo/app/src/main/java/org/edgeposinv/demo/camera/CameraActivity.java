@@ -1,4 +1,4 @@
-package org.edgeposinv.demo;
+package org.edgeposinv.demo.camera;
 
 import android.app.Activity;
 import android.content.pm.PackageManager;
@@ -10,7 +10,7 @@ import android.view.TextureView;
  * {@link CameraSource} started on resume (or when the permission is granted) and stopped on
  * pause. Subclasses add {@link #preview} to their layout and say how to show a message.
  */
-abstract class CameraActivity extends Activity implements CameraSource.FrameListener {
+public abstract class CameraActivity extends Activity implements CameraSource.FrameListener {
     private static final int CAMERA_REQUEST = 7;
 
     /** Created in {@link #onCreate}; the subclass puts it in its layout. */

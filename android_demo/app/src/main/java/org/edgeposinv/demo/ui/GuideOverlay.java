@@ -1,4 +1,4 @@
-package org.edgeposinv.demo;
+package org.edgeposinv.demo.ui;
 
 import android.content.Context;
 import android.graphics.Canvas;
@@ -8,13 +8,13 @@ import android.view.View;
 import org.edgeposinv.demo.core.CaptureGuide;
 
 /** Draws the capture grid over the preview, the target cell highlighted, and the angle prompt. */
-final class GuideOverlay extends View {
+public final class GuideOverlay extends View {
     private final Paint grid = new Paint(Paint.ANTI_ALIAS_FLAG);
     private final Paint target = new Paint(Paint.ANTI_ALIAS_FLAG);
     private final Paint text = new Paint(Paint.ANTI_ALIAS_FLAG);
     private CaptureGuide.Step step;
 
-    GuideOverlay(Context context) {
+    public GuideOverlay(Context context) {
         super(context);
         grid.setColor(Color.WHITE);
         grid.setStrokeWidth(2f);
@@ -26,7 +26,7 @@ final class GuideOverlay extends View {
         text.setShadowLayer(6f, 0f, 0f, Color.BLACK);
     }
 
-    void setStep(CaptureGuide.Step step) {
+    public void setStep(CaptureGuide.Step step) {
         this.step = step;
         postInvalidate();
     }
