@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "dataset",
     "device",
     "compare",
+    "android",
 )
 
 

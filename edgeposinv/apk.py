@@ -1,0 +1,367 @@
+"""Build the Android app (``android_demo/``) as a signed debug APK, without Android Studio.
+
+The chain uses Debian's Android build tools and jars from Maven Central only:
+
+1. ``aapt2 link``: the app's manifest (package, SDK levels and version from
+   ``app/build.gradle``; the TensorFlow Lite libraries' ``<uses-native-library>`` merged in)
+   and its assets, ``.tflite`` files stored uncompressed so the app can memory-map them.
+   The platform is Robolectric's ``android-all`` jar (its ``resources.arsc``).
+2. ``javac --release 11`` over ``app/src/main/java`` against ``android-all`` and the
+   TensorFlow Lite Java API taken out of the ``.aar`` files.
+3. D8 (``com.android.tools:r8``) with ``--min-api`` = minSdk: Java bytecode → ``classes.dex``,
+   lambdas desugared.
+4. ``classes*.dex`` and ``lib/<abi>/*.so`` added (native code stored, page-aligned by
+   ``zipalign -p 4``), then ``apksigner sign`` with a debug key generated once.
+
+Downloads and the debug key are cached in ``$XDG_CACHE_HOME/edgeposinv/android`` (by
+default ``~/.cache/edgeposinv/android``); jars already in ``~/.m2/repository`` are used as
+they are. The versions are those of the CI Maven build (``android_demo/maven/pom.xml``),
+which are those of the Gradle project. No TensorFlow is imported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeposinv.errors import ConfigError, EdgeposinvError, ModelError, OutputExistsError
+
+log = logging.getLogger(__name__)
+
+ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64")
+MODEL_ASSET = "model.tflite"
+LABELS_ASSET = "labels.txt"
+R8_VERSION = "8.7.18"
+MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
+#: The Debian package that provides each tool the build runs.
+TOOL_PACKAGES = {
+    "java": "openjdk-17-jdk-headless",
+    "javac": "openjdk-17-jdk-headless",
+    "keytool": "openjdk-17-jdk-headless",
+    "aapt2": "aapt",
+    "zipalign": "zipalign",
+    "apksigner": "apksigner",
+}
+_ANDROID_NS = "http://schemas.android.com/apk/res/android"
+_DEBUG_KEY_PASS = "android"  # the well-known Android debug keystore convention
+
+
+class ApkBuildError(EdgeposinvError):
+    """The APK cannot be built: a tool, a dependency or the app's project is missing or failed."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file on a Maven repository."""
+
+    group: str
+    name: str
+    version: str
+    ext: str = "jar"
+
+    @property
+    def path(self) -> str:
+        return f"{self.group.replace('.', '/')}/{self.name}/{self.version}/{self.name}-{self.version}.{self.ext}"
+
+
+@dataclass(frozen=True)
+class ApkResult:
+    path: Path
+    size_bytes: int
+    abis: tuple[str, ...]
+    model: Path | None
+    labels: int
+    seconds: float
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "edgeposinv" / "android"
+
+
+def find_project(project: str | os.PathLike | None = None) -> Path:
+    """The ``android_demo`` folder: the one given, or the source checkout's (beside ``edgeposinv/``, or in the cwd)."""
+    if project is not None:
+        candidates = [Path(project)]
+    else:
+        here = Path(__file__).resolve()
+        candidates = [p / "android_demo" for p in here.parents] + [Path.cwd() / "android_demo"]
+    for c in candidates:
+        if (c / "app" / "src" / "main" / "AndroidManifest.xml").is_file():
+            return c
+    where = candidates[0] if project is not None else "this source checkout"
+    raise ConfigError(f"No Android app project (android_demo/app/src/main/AndroidManifest.xml) in {where}; "
+                      "android-apk builds from a source checkout of edgeposinv: run it there or pass its android_demo folder")
+
+
+def check_tools() -> None:
+    """Every command-line tool the build runs is present, or one line says what to install."""
+    missing = [t for t in TOOL_PACKAGES if shutil.which(t) is None]
+    if missing:
+        packages = sorted({TOOL_PACKAGES[t] for t in missing})
+        raise ApkBuildError(f"Building the APK needs {', '.join(missing)} (not found on PATH); "
+                            f"install them with: sudo apt-get install {' '.join(packages)}")
+
+
+def parse_abis(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ABIS
+    abis = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    bad = [a for a in abis if a not in ABIS]
+    if bad or not abis:
+        raise ConfigError(f"'abis' must be a comma-separated choice of {', '.join(ABIS)}; got {text!r}")
+    return abis
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path | None:
+    """A ``.tflite`` file, or a ``models/<name>/`` folder holding ``model.tflite``."""
+    if model is None:
+        return None
+    p = Path(model)
+    if p.is_dir():
+        p = p / MODEL_ASSET
+    if not p.is_file():
+        raise ModelError(f"No model at {model} (expected a .tflite file or a models/<name> folder with {MODEL_ASSET})")
+    if p.read_bytes()[4:8] != b"TFL3":
+        raise ModelError(f"{p} is not a TFLite model (no 'TFL3' identifier); pass a .tflite written by edgeposinv export")
+    return p
+
+
+def model_labels(model: Path) -> list[str]:
+    """The labels embedded by ``edgeposinv export``, or those of its JSON sidecar; [] for a foreign model."""
+    from edgeposinv.tflite_meta import read_contract
+
+    contract = read_contract(model.read_bytes())
+    if contract and contract.get("labels"):
+        return list(contract["labels"])
+    for sidecar in (model.with_suffix(".json"), model.parent / "MODEL.json"):
+        if sidecar.is_file():
+            import json
+
+            labels = json.loads(sidecar.read_text("utf-8")).get("labels")
+            if labels:
+                return list(labels)
+    return []
+
+
+def gradle_config(project: Path) -> dict[str, str]:
+    """applicationId, minSdk, targetSdk, versionCode, versionName from ``app/build.gradle`` (one source of truth)."""
+    text = (project / "app" / "build.gradle").read_text("utf-8")
+    config = {}
+    for key in ("applicationId", "minSdk", "targetSdk", "versionCode", "versionName"):
+        m = re.search(rf"^\s*{key}\s+'?([\w.]+)'?\s*$", text, re.MULTILINE)
+        if m is None:
+            raise ApkBuildError(f"No '{key}' in {project / 'app' / 'build.gradle'}; the APK build reads it from there")
+        config[key] = m.group(1)
+    return config
+
+
+def dependencies(project: Path) -> dict[str, Artifact]:
+    """The platform jar, D8 and the app's libraries, at the versions of ``android_demo/maven/pom.xml``."""
+    pom = project / "maven" / "pom.xml"
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = {e.tag.split("}")[1]: (e.text or "").strip() for e in ET.parse(pom).getroot().find("m:properties", ns)}
+    tfl = props["tflite.version"]
+    return {
+        "android-all": Artifact("org.robolectric", "android-all", props["android.all.version"]),
+        "r8": Artifact("com.android.tools", "r8", R8_VERSION),
+        "tensorflow-lite": Artifact("org.tensorflow", "tensorflow-lite", tfl, "aar"),
+        "tensorflow-lite-api": Artifact("org.tensorflow", "tensorflow-lite-api", tfl, "aar"),
+        "tensorflow-lite-gpu": Artifact("org.tensorflow", "tensorflow-lite-gpu", tfl, "aar"),
+        "tensorflow-lite-gpu-api": Artifact("org.tensorflow", "tensorflow-lite-gpu-api", props["tflite.gpu.api.version"], "aar"),
+        "tensorflow-lite-metadata": Artifact("org.tensorflow", "tensorflow-lite-metadata", props["tflite.metadata.version"]),
+        "flatbuffers-java": Artifact("com.google.flatbuffers", "flatbuffers-java", props["flatbuffers.version"]),
+    }
+
+
+def fetch(artifact: Artifact, cache: Path) -> Path:
+    """The artifact from ~/.m2, from the cache, or downloaded (checked against its .sha1) into the cache."""
+    local = Path.home() / ".m2" / "repository" / artifact.path
+    if local.is_file():
+        return local
+    target = cache / "maven" / artifact.path
+    if target.is_file():
+        return target
+    base = os.environ.get("EDGEPOSINV_MAVEN_URL", MAVEN_CENTRAL).rstrip("/")
+    url = f"{base}/{artifact.path}"
+    log.info("downloading %s", url)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        sha1 = hashlib.sha1()
+        with urllib.request.urlopen(url, timeout=60) as r, os.fdopen(fd, "wb") as f:
+            for chunk in iter(lambda: r.read(1 << 20), b""):
+                sha1.update(chunk)
+                f.write(chunk)
+        with urllib.request.urlopen(url + ".sha1", timeout=60) as r:
+            expected = r.read().decode("ascii").split()[0].strip().lower()
+        if sha1.hexdigest() != expected:
+            raise ApkBuildError(f"{url}: SHA-1 {sha1.hexdigest()} does not match the repository's {expected}; try again")
+        os.replace(tmp, target)
+    except OSError as e:  # URLError is an OSError
+        raise ApkBuildError(f"Cannot download {url} ({e}); the APK build needs Maven Central "
+                            "(or a mirror in $EDGEPOSINV_MAVEN_URL) once, then works from the cache") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _run(args: list[str | os.PathLike], what: str, cwd: Path | None = None) -> str:
+    log.debug("$ %s", " ".join(map(str, args)))
+    p = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True)
+    if p.returncode != 0:
+        detail = (p.stderr.strip() or p.stdout.strip()).splitlines()
+        raise ApkBuildError(f"{what} failed (exit {p.returncode}): {' | '.join(detail[-5:]) or 'no output'}")
+    return p.stdout
+
+
+def _manifest(project: Path, config: dict[str, str], library_manifests: list[bytes], out: Path) -> None:
+    """The app's manifest as Gradle would merge it: package, version, SDK levels, libraries' native-library uses."""
+    ET.register_namespace("android", _ANDROID_NS)
+    root = ET.parse(project / "app" / "src" / "main" / "AndroidManifest.xml").getroot()
+    a = f"{{{_ANDROID_NS}}}"
+    root.set("package", config["applicationId"])
+    root.set(f"{a}versionCode", config["versionCode"])
+    root.set(f"{a}versionName", config["versionName"])
+    sdk = ET.Element("uses-sdk", {f"{a}minSdkVersion": config["minSdk"], f"{a}targetSdkVersion": config["targetSdk"]})
+    root.insert(0, sdk)
+    app = root.find("application")
+    app.set(f"{a}debuggable", "true")  # a debug build, as Gradle's installDebug
+    app.set(f"{a}extractNativeLibs", "false")  # .so stored and page-aligned: loaded from the APK
+    have = {e.get(f"{a}name") for e in app.findall("uses-native-library")}
+    for data in library_manifests:
+        lib_app = ET.fromstring(data).find("application")
+        for e in [] if lib_app is None else lib_app.findall("uses-native-library"):
+            if e.get(f"{a}name") not in have:
+                have.add(e.get(f"{a}name"))
+                app.append(ET.Element("uses-native-library", dict(e.attrib)))
+    ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
+
+
+def _debug_keystore(cache: Path) -> Path:
+    """One debug key per machine, so that a rebuilt APK installs over the previous one."""
+    ks = cache / "debug.keystore"
+    if not ks.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f".debug.keystore.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        _run(["keytool", "-genkeypair", "-keystore", tmp, "-storepass", _DEBUG_KEY_PASS, "-alias", "androiddebugkey",
+              "-keypass", _DEBUG_KEY_PASS, "-keyalg", "RSA", "-keysize", "2048", "-validity", "10000",
+              "-dname", "CN=Android Debug,O=Android,C=US", "-storetype", "PKCS12"], "keytool (debug key)")
+        os.replace(tmp, ks)
+    return ks
+
+
+def _stage_assets(project: Path, model: Path | None, labels: list[str], dest: Path) -> None:
+    """The app's assets folder (as Gradle packs it); a given model replaces any bundled one."""
+    src = project / "app" / "src" / "main" / "assets"
+    dest.mkdir(parents=True)
+    if src.is_dir():
+        for f in sorted(src.iterdir()):
+            if f.is_file() and not (model is not None and f.name in (MODEL_ASSET, LABELS_ASSET)):
+                shutil.copy2(f, dest / f.name)
+    if model is not None:
+        shutil.copyfile(model, dest / MODEL_ASSET)
+        if labels:
+            (dest / LABELS_ASSET).write_text("\n".join(labels) + "\n", encoding="utf-8")
+
+
+def build_apk(out: str | os.PathLike, model: str | os.PathLike | None = None, abis: tuple[str, ...] = ABIS,
+              overwrite: bool = False, project: str | os.PathLike | None = None) -> ApkResult:
+    """Build a signed debug APK of the app into ``out`` (written atomically); ``model`` goes in its assets byte for byte."""
+    t0 = time.monotonic()
+    out = Path(out)
+    if out.suffix != ".apk":
+        raise ConfigError(f"'out' must be a .apk file; got {out}")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} already exists; choose another path or pass --overwrite to replace it")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"Cannot write {out}: its folder {out.parent} does not exist or is not writable")
+    bad = [a for a in abis if a not in ABIS]
+    if bad or not abis:
+        raise ConfigError(f"'abis' must be a non-empty choice of {', '.join(ABIS)}; got {', '.join(abis) or 'none'}")
+    proj = find_project(project)
+    model_path = resolve_model(model)
+    labels = model_labels(model_path) if model_path else []
+    check_tools()
+    config = gradle_config(proj)
+    cache = cache_dir()
+    deps = {name: fetch(a, cache) for name, a in dependencies(proj).items()}
+    platform = deps["android-all"]
+
+    with tempfile.TemporaryDirectory(prefix="edgeposinv-apk-") as tmpdir:
+        tmp = Path(tmpdir)
+        libs, manifests, so_files = [], [], {}
+        for name, path in deps.items():
+            if path.suffix == ".aar":
+                with zipfile.ZipFile(path) as z:
+                    (tmp / "aar" / name).mkdir(parents=True)
+                    libs.append(tmp / "aar" / name / "classes.jar")
+                    libs[-1].write_bytes(z.read("classes.jar"))
+                    manifests.append(z.read("AndroidManifest.xml"))
+                    for entry in z.namelist():
+                        parts = entry.split("/")
+                        if len(parts) == 3 and parts[0] == "jni" and parts[1] in abis and parts[2].endswith(".so"):
+                            so_files[f"lib/{parts[1]}/{parts[2]}"] = z.read(entry)
+            elif name not in ("android-all", "r8"):
+                libs.append(path)
+        missing_abis = [a for a in abis if not any(k.startswith(f"lib/{a}/") for k in so_files)]
+        if missing_abis:
+            raise ApkBuildError(f"The TensorFlow Lite .aar files have no native code for {', '.join(missing_abis)}")
+
+        _manifest(proj, config, manifests, tmp / "AndroidManifest.xml")
+        _stage_assets(proj, model_path, labels, tmp / "assets")
+        base = tmp / "base.apk"
+        _run(["aapt2", "link", "-o", base, "--manifest", tmp / "AndroidManifest.xml", "-I", platform,
+              "-A", tmp / "assets", "-0", "tflite", "--min-sdk-version", config["minSdk"],
+              "--target-sdk-version", config["targetSdk"], "--version-code", config["versionCode"],
+              "--version-name", config["versionName"], "--warn-manifest-validation"], "aapt2 link")
+
+        sources = sorted(str(p) for p in (proj / "app" / "src" / "main" / "java").rglob("*.java"))
+        (tmp / "sources.txt").write_text("\n".join(sources) + "\n", encoding="utf-8")
+        classes = tmp / "classes"
+        _run(["javac", "--release", "11", "-encoding", "UTF-8", "-nowarn", "-d", classes,
+              "-cp", os.pathsep.join(map(str, [platform, *libs])), f"@{tmp / 'sources.txt'}"], "javac")
+        app_jar = tmp / "app.jar"
+        with zipfile.ZipFile(app_jar, "w") as z:
+            for f in sorted(classes.rglob("*.class")):
+                z.write(f, f.relative_to(classes).as_posix())
+        dex = tmp / "dex"
+        dex.mkdir()
+        _run(["java", "-Xmx2g", "-cp", deps["r8"], "com.android.tools.r8.D8", "--release",
+              "--min-api", config["minSdk"], "--lib", platform, "--output", dex, app_jar, *libs], "D8")
+
+        unaligned = tmp / "unaligned.apk"
+        with zipfile.ZipFile(base) as src, zipfile.ZipFile(unaligned, "w") as dst:
+            for info in src.infolist():
+                # Models stored, whatever this aapt2's '-0' did to assets: the app memory-maps them.
+                stored = info.filename.endswith(".tflite") or info.compress_type == zipfile.ZIP_STORED
+                dst.writestr(info, src.read(info.filename), compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+            for d in sorted(dex.glob("classes*.dex")):
+                dst.write(d, d.name, compress_type=zipfile.ZIP_DEFLATED)
+            for name, data in sorted(so_files.items()):
+                dst.writestr(zipfile.ZipInfo(name, date_time=(2010, 1, 1, 0, 0, 0)), data, compress_type=zipfile.ZIP_STORED)
+        aligned = tmp / "aligned.apk"
+        _run(["zipalign", "-p", "-f", "4", unaligned, aligned], "zipalign")
+        signed = out.parent / f".{out.name}.{os.getpid()}.tmp"
+        try:
+            _run(["apksigner", "sign", "--ks", _debug_keystore(cache), "--ks-pass", f"pass:{_DEBUG_KEY_PASS}",
+                  "--key-pass", f"pass:{_DEBUG_KEY_PASS}", "--ks-key-alias", "androiddebugkey",
+                  "--out", signed, aligned], "apksigner sign")
+            os.replace(signed, out)
+        finally:
+            signed.unlink(missing_ok=True)
+            Path(f"{signed}.idsig").unlink(missing_ok=True)  # v4 signature file newer apksigners write
+    return ApkResult(out, out.stat().st_size, tuple(abis), model_path, len(labels), time.monotonic() - t0)
