@@ -1,11 +1,15 @@
 package org.edgeposinv.demo;
 
+import android.os.Build;
+import android.system.Os;
+import android.system.OsConstants;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Locale;
 import org.edgeposinv.demo.core.Evaluation;
 import org.edgeposinv.demo.core.ModelContract;
 import org.edgeposinv.demo.core.ModelFile;
+import org.edgeposinv.demo.core.NativeLibraries;
 import org.edgeposinv.demo.core.RgbImage;
 import org.edgeposinv.demo.core.Tensors;
 import org.tensorflow.lite.Delegate;
@@ -62,6 +66,10 @@ public final class Classifier implements AutoCloseable, Evaluation.Engine {
         if (threads < 1 || threads > 16) {
             throw new IllegalArgumentException("threads must be 1..16, got " + threads);
         }
+        String problem = nativeProblem();
+        if (problem != null) {
+            throw new IllegalStateException(problem);
+        }
         Interpreter.Options options = new Interpreter.Options().setNumThreads(threads);
         Delegate d = null;
         switch (delegateName) {
@@ -93,13 +101,39 @@ public final class Classifier implements AutoCloseable, Evaluation.Engine {
         this.delegateName = delegateName;
         try {
             this.interpreter = new Interpreter(model, options);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError e) {
             closeDelegate();
             throw e;
         }
         ModelFile f = contract.file;
         input = ByteBuffer.allocateDirect(f.input.elementCount() * f.input.bytesPerElement()).order(ByteOrder.nativeOrder());
         output = ByteBuffer.allocateDirect(f.output.elementCount() * f.output.bytesPerElement()).order(ByteOrder.nativeOrder());
+    }
+
+    /**
+     * Null when TensorFlow Lite's native code loads on this device; otherwise one line saying
+     * why not and what to do (on a 16 KB-page phone: the 4 KB-aligned libraries, and LiteRT).
+     */
+    public static String nativeProblem() {
+        try {
+            TensorFlowLite.init();
+            return null;
+        } catch (LinkageError e) {
+            return explainNative(e);
+        }
+    }
+
+    /** A native-library failure (UnsatisfiedLinkError and kin) as one line for the user. */
+    public static String explainNative(LinkageError e) {
+        return NativeLibraries.explain(e, pageSizeBytes(), Build.SUPPORTED_ABIS);
+    }
+
+    private static long pageSizeBytes() {
+        try {
+            return Os.sysconf(OsConstants._SC_PAGESIZE);
+        } catch (RuntimeException | LinkageError e) {
+            return 0;  // unknown: the explanation then does not guess
+        }
     }
 
     public static String runtimeVersion() {

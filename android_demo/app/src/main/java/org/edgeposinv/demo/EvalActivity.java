@@ -106,8 +106,11 @@ public final class EvalActivity extends Activity {
                 }
                 runOnUiThread(() -> status.setText(summary.toString()));
             }
-        } catch (Exception e) {  // anything: the host must get a reason, never a silent hang
-            String reason = e.getMessage() == null ? e.toString() : e.getMessage();
+        } catch (Exception | LinkageError e) {
+            // Anything, a native library that does not load included (an Error, which would kill the
+            // app without a word): the host must get a reason, never a silent hang.
+            String reason = e instanceof LinkageError ? Classifier.explainNative((LinkageError) e)
+                    : e.getMessage() == null ? e.toString() : e.getMessage();
             try {
                 StringWriter trace = new StringWriter();
                 e.printStackTrace(new PrintWriter(trace));

@@ -161,6 +161,8 @@ public final class LiveActivity extends CameraActivity {
             show(modelName + ": " + classifier.contract.labels.size() + " labels, " + classifier.imageSizePx() + " px");
         } catch (RuntimeException e) {
             show("cannot run " + modelName + " with " + delegate + ": " + e.getMessage());
+        } catch (LinkageError e) {  // a delegate's native library (the GPU one) that does not load
+            show("cannot run " + modelName + " with " + delegate + ": " + Classifier.explainNative(e));
         }
     }
 
@@ -200,8 +202,13 @@ public final class LiveActivity extends CameraActivity {
         if (c == null) {
             return;
         }
-        RgbImage prepared = Preprocess.prepare(upright, 1, c.contract);
-        Classifier.Result r = c.classify(prepared, 3);
+        Classifier.Result r;
+        try {
+            r = c.classify(Preprocess.prepare(upright, 1, c.contract), 3);
+        } catch (RuntimeException | LinkageError e) {  // say it; never kill the app from this thread
+            show("classification failed: " + (e instanceof LinkageError ? Classifier.explainNative((LinkageError) e) : e));
+            return;
+        }
         long now = System.nanoTime();
         if (lastFrameNs != 0) {
             double instant = 1e9 / (now - lastFrameNs);
