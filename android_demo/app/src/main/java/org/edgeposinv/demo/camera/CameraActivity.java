@@ -45,7 +45,15 @@ public abstract class CameraActivity extends Activity implements CameraSource.Fr
         }
     }
 
+    /** The camera source while the activity is resumed with the permission, else null. */
+    protected final CameraSource cameraSource() {
+        return camera;
+    }
+
     private void startCamera() {
+        if (camera != null) {  // granted in the dialog, then resumed: one camera, not two
+            return;
+        }
         camera = new CameraSource(this, preview, this);
         camera.startWhenPreviewReady();
     }
@@ -65,11 +73,21 @@ public abstract class CameraActivity extends Activity implements CameraSource.Fr
 
     @Override
     protected void onPause() {
+        stopCamera();
+        super.onPause();
+    }
+
+    @Override
+    protected void onDestroy() {
+        stopCamera();  // normally done on pause already; never leave the device open
+        super.onDestroy();
+    }
+
+    private void stopCamera() {
         if (camera != null) {
             camera.stop();
             camera = null;
         }
-        super.onPause();
     }
 
     /** Camera errors arrive on the camera thread. */

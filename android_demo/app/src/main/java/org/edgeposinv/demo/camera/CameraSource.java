@@ -44,6 +44,7 @@ public final class CameraSource {
     private final Context context;
     private final TextureView preview;
     private volatile boolean stopped;
+    private volatile boolean streaming;
     private final FrameListener listener;
     private final AtomicBoolean busy = new AtomicBoolean(false);
     private HandlerThread thread;
@@ -62,6 +63,17 @@ public final class CameraSource {
 
     public Size frameSize() {
         return frameSize;
+    }
+
+    /** The id of the camera device now open, null when none is. */
+    public String cameraId() {
+        CameraDevice c = camera;
+        return c == null ? null : c.getId();
+    }
+
+    /** Whether the preview and frame stream runs (the repeating request was accepted). */
+    public boolean isStreaming() {
+        return streaming;
     }
 
     /** The clockwise rotation that makes a sensor frame upright (the activities are portrait). */
@@ -86,6 +98,10 @@ public final class CameraSource {
             manager.openCamera(id, new CameraDevice.StateCallback() {
                 @Override
                 public void onOpened(CameraDevice device) {
+                    if (stopped) {  // paused while the camera was opening
+                        device.close();
+                        return;
+                    }
                     camera = device;
                     startSession();
                 }
@@ -158,6 +174,7 @@ public final class CameraSource {
                             session = s;
                             try {
                                 s.setRepeatingRequest(request.build(), null, handler);
+                                streaming = true;
                             } catch (CameraAccessException | IllegalStateException e) {
                                 listener.onError("cannot start the preview: " + e.getMessage());
                             }
@@ -241,6 +258,7 @@ public final class CameraSource {
 
     public void stop() {
         stopped = true;
+        streaming = false;
         if (session != null) {
             session.close();
             session = null;
