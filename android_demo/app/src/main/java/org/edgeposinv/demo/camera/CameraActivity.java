@@ -30,7 +30,7 @@ public abstract class CameraActivity extends Activity implements CameraSource.Fr
     }
 
     /** The rotation of the current camera frames, 0 before the camera runs. */
-    protected final int cameraRotationDegrees() {
+    public final int cameraRotationDegrees() {
         CameraSource c = camera;
         return c == null ? 0 : c.rotationDegrees();
     }

@@ -20,7 +20,7 @@ public final class NativeLibraries {
      * @param abis the device's ABIs, preferred first (may be empty)
      */
     public static String explain(Throwable error, long pageSizeBytes, String[] abis) {
-        String cause = firstLine(error);
+        String cause = reason(error);
         if (pageSizeBytes > TFLITE_SEGMENT_ALIGNMENT_BYTES) {
             return "TensorFlow Lite cannot run on this phone: it uses " + pageSizeBytes / 1024
                     + " KB memory pages, and the TensorFlow Lite 2.16.1 native libraries in this app are aligned for "
@@ -33,15 +33,16 @@ public final class NativeLibraries {
                 + ". Build the APK with this phone's ABI (edgeposinv android-apk --abi ...).";
     }
 
-    private static String firstLine(Throwable error) {
-        Throwable e = error;
-        // TensorFlowLite.init() wraps the loader's own error: the innermost message says why.
-        while (e.getCause() != null && e.getCause() != e && e.getCause().getMessage() != null) {
-            e = e.getCause();
-        }
-        String m = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
-        m = m.trim();
-        int nl = m.indexOf('\n');
-        return nl < 0 ? m : m.substring(0, nl).trim();
+    /**
+     * The loader's own reason. TensorFlowLite.init() throws "Failed to load native TensorFlow Lite
+     * methods. ...:" followed, on the next line, by the loader's error ("dlopen failed: ..."); its
+     * cause is only the missing native method, so the last line of the message says most.
+     */
+    private static String reason(Throwable error) {
+        String m = error.getMessage() == null ? error.toString() : error.getMessage().trim();
+        String[] lines = m.split("\n");
+        String last = lines[lines.length - 1].trim();
+        String prefix = UnsatisfiedLinkError.class.getName() + ": ";
+        return last.startsWith(prefix) ? last.substring(prefix.length()) : last;
     }
 }

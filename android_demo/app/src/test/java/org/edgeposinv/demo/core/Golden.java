@@ -11,10 +11,10 @@ import org.json.JSONArray;
 import org.json.JSONObject;
 
 /** Access to tests/golden (written by tests/golden/make_golden.py from the Python side). */
-final class Golden {
+public final class Golden {
     private Golden() {}
 
-    static File dir() {
+    public static File dir() {
         String prop = System.getProperty("edgeposinv.golden");
         if (prop != null) {
             return new File(prop);
