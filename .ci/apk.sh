@@ -26,7 +26,7 @@ fi
 
 py=""
 for candidate in ${PYTHON:-} .venv/bin/python python python3; do
-    if PYTHONPATH=$PWD "$candidate" -c "import edgeposinv.apk" 2>/dev/null; then
+    if PYTHONPATH=$PWD "$candidate" -c "import edgeposinv.device.apk" 2>/dev/null; then
         py=$candidate
         break
     fi

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeposinv import apk
+from edgeposinv.device import apk
 from edgeposinv.errors import ConfigError, ModelError, OutputExistsError
 from tests.conftest import REPO, run_cli
 
@@ -30,8 +30,12 @@ def test_the_three_builds_use_the_same_versions():
     gradle = (project / "app" / "build.gradle").read_text("utf-8")
     declared = set(re.findall(r"^\s*implementation '([^']+)'", gradle, re.MULTILINE))
     deps = apk.dependencies(project)
-    libraries = {f"{a.group}:{a.name}:{a.version}" for n, a in deps.items() if n not in ("android-all", "r8")}
-    tflite = next(v.split(":")[2] for v in declared if v.startswith("org.tensorflow:tensorflow-lite:"))
+    libraries = {
+        f"{a.group}:{a.name}:{a.version}" for n, a in deps.items() if n not in ("android-all", "r8")
+    }
+    tflite = next(
+        v.split(":")[2] for v in declared if v.startswith("org.tensorflow:tensorflow-lite:")
+    )
     # Gradle gets the Java API through tensorflow-lite's POM; the APK build names it.
     assert libraries == declared | {f"org.tensorflow:tensorflow-lite-api:{tflite}"}
     config = apk.gradle_config(project)
@@ -62,8 +66,14 @@ def test_bad_inputs_are_refused_before_any_work(tmp_path):
 def test_missing_tools_are_one_line_naming_the_packages(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()
-    r = run_cli("android-apk", "--out", str(tmp_path / "demo.apk"), "--model", str(GOLDEN_MODEL),
-                env={"PATH": str(empty)})
+    r = run_cli(
+        "android-apk",
+        "--out",
+        str(tmp_path / "demo.apk"),
+        "--model",
+        str(GOLDEN_MODEL),
+        env={"PATH": str(empty)},
+    )
     assert r.returncode == 1, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
@@ -81,8 +91,10 @@ def test_a_bad_abi_is_a_usage_error(tmp_path):
 def _tools_or_skip() -> None:
     missing = [t for t in (*apk.TOOL_PACKAGES, "dexdump") if shutil.which(t) is None]
     if missing:
-        pytest.skip(f"the APK build needs {', '.join(missing)} (Debian: apt-get install aapt apksigner zipalign "
-                    "dexdump openjdk-17-jdk-headless); not installed here")
+        pytest.skip(
+            f"the APK build needs {', '.join(missing)} (Debian: apt-get install aapt apksigner zipalign "
+            "dexdump openjdk-17-jdk-headless); not installed here"
+        )
 
 
 @pytest.mark.slow
@@ -92,7 +104,9 @@ def test_a_real_signed_apk_with_the_model_byte_for_byte(tmp_path):
     r = run_cli("android-apk", "--out", str(out), "--model", str(GOLDEN_MODEL), "--abi", "x86_64")
     assert r.returncode == 0, r.stderr
     assert f"adb install -r {out}" in r.stdout
-    assert [p.name for p in tmp_path.iterdir()] == ["demo.apk"], "no temporary file left beside the output"
+    assert [p.name for p in tmp_path.iterdir()] == ["demo.apk"], (
+        "no temporary file left beside the output"
+    )
 
     with zipfile.ZipFile(out) as z:
         model = z.getinfo("assets/model.tflite")
@@ -100,14 +114,18 @@ def test_a_real_signed_apk_with_the_model_byte_for_byte(tmp_path):
         assert z.read(model) == GOLDEN_MODEL.read_bytes()
         assert z.read("assets/labels.txt").decode().split() == ["circle", "square", "triangle"]
         libs = sorted(n for n in z.namelist() if n.startswith("lib/"))
-        assert libs == ["lib/x86_64/libtensorflowlite_gpu_jni.so", "lib/x86_64/libtensorflowlite_jni.so"]
+        assert libs == [
+            "lib/x86_64/libtensorflowlite_gpu_jni.so",
+            "lib/x86_64/libtensorflowlite_jni.so",
+        ]
         assert all(z.getinfo(n).compress_type == zipfile.ZIP_STORED for n in libs)
         assert "classes.dex" in z.namelist()
 
     subprocess.run(["apksigner", "verify", str(out)], check=True, capture_output=True)
     subprocess.run(["zipalign", "-c", "-p", "4", str(out)], check=True, capture_output=True)
-    badging = subprocess.run(["aapt2", "dump", "badging", str(out)], check=True, capture_output=True,
-                             text=True).stdout
+    badging = subprocess.run(
+        ["aapt2", "dump", "badging", str(out)], check=True, capture_output=True, text=True
+    ).stdout
     assert "package: name='org.edgeposinv.demo'" in badging
     assert "sdkVersion:'24'" in badging
     assert "uses-permission: name='android.permission.CAMERA'" in badging
@@ -125,11 +143,19 @@ def test_a_real_signed_apk_with_the_model_byte_for_byte(tmp_path):
     assert r.returncode == 0, r.stderr
     assert _signer(out) == before
     with zipfile.ZipFile(out) as z:
-        assert "assets/model.tflite" not in z.namelist() or Path(
-            REPO / "android_demo" / "app" / "src" / "main" / "assets" / "model.tflite").is_file()
+        assert (
+            "assets/model.tflite" not in z.namelist()
+            or Path(
+                REPO / "android_demo" / "app" / "src" / "main" / "assets" / "model.tflite"
+            ).is_file()
+        )
 
 
 def _signer(path: Path) -> str:
-    certs = subprocess.run(["apksigner", "verify", "--print-certs", str(path)], check=True, capture_output=True,
-                           text=True).stdout
+    certs = subprocess.run(
+        ["apksigner", "verify", "--print-certs", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return next(line for line in certs.splitlines() if "SHA-256" in line)

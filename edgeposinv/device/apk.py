@@ -32,10 +32,28 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgeposinv.errors import ConfigError, EdgeposinvError, ModelError, OutputExistsError
+
+__all__ = [
+    "ABIS",
+    "ApkBuildError",
+    "ApkResult",
+    "Artifact",
+    "build_apk",
+    "cache_dir",
+    "check_tools",
+    "dependencies",
+    "fetch",
+    "find_project",
+    "gradle_config",
+    "model_labels",
+    "parse_abis",
+    "resolve_model",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +73,7 @@ TOOL_PACKAGES = {
 }
 _ANDROID_NS = "http://schemas.android.com/apk/res/android"
 _DEBUG_KEY_PASS = "android"  # the well-known Android debug keystore convention
+_KEYTOOL = "keytool -genkeypair -alias androiddebugkey -keyalg RSA -keysize 2048 -validity 10000"
 
 
 class ApkBuildError(EdgeposinvError):
@@ -101,8 +120,10 @@ def find_project(project: str | os.PathLike | None = None) -> Path:
         if (c / "app" / "src" / "main" / "AndroidManifest.xml").is_file():
             return c
     where = candidates[0] if project is not None else "this source checkout"
-    raise ConfigError(f"No Android app project (android_demo/app/src/main/AndroidManifest.xml) in {where}; "
-                      "android-apk builds from a source checkout of edgeposinv: run it there or pass its android_demo folder")
+    raise ConfigError(
+        f"No Android app project (android_demo/app/src/main/AndroidManifest.xml) in {where}; "
+        "android-apk builds from a source checkout of edgeposinv: run it there or pass its android_demo folder"
+    )
 
 
 def check_tools() -> None:
@@ -110,8 +131,10 @@ def check_tools() -> None:
     missing = [t for t in TOOL_PACKAGES if shutil.which(t) is None]
     if missing:
         packages = sorted({TOOL_PACKAGES[t] for t in missing})
-        raise ApkBuildError(f"Building the APK needs {', '.join(missing)} (not found on PATH); "
-                            f"install them with: sudo apt-get install {' '.join(packages)}")
+        raise ApkBuildError(
+            f"Building the APK needs {', '.join(missing)} (not found on PATH); "
+            f"install them with: sudo apt-get install {' '.join(packages)}"
+        )
 
 
 def parse_abis(text: str | None) -> tuple[str, ...]:
@@ -120,7 +143,9 @@ def parse_abis(text: str | None) -> tuple[str, ...]:
     abis = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
     bad = [a for a in abis if a not in ABIS]
     if bad or not abis:
-        raise ConfigError(f"'abis' must be a comma-separated choice of {', '.join(ABIS)}; got {text!r}")
+        raise ConfigError(
+            f"'abis' must be a comma-separated choice of {', '.join(ABIS)}; got {text!r}"
+        )
     return abis
 
 
@@ -132,15 +157,19 @@ def resolve_model(model: str | os.PathLike | None) -> Path | None:
     if p.is_dir():
         p = p / MODEL_ASSET
     if not p.is_file():
-        raise ModelError(f"No model at {model} (expected a .tflite file or a models/<name> folder with {MODEL_ASSET})")
+        raise ModelError(
+            f"No model at {model} (expected a .tflite file or a models/<name> folder with {MODEL_ASSET})"
+        )
     if p.read_bytes()[4:8] != b"TFL3":
-        raise ModelError(f"{p} is not a TFLite model (no 'TFL3' identifier); pass a .tflite written by edgeposinv export")
+        raise ModelError(
+            f"{p} is not a TFLite model (no 'TFL3' identifier); pass a .tflite written by edgeposinv export"
+        )
     return p
 
 
 def model_labels(model: Path) -> list[str]:
     """The labels embedded by ``edgeposinv export``, or those of its JSON sidecar; [] for a foreign model."""
-    from edgeposinv.tflite_meta import read_contract
+    from edgeposinv.tflite.metadata import read_contract
 
     contract = read_contract(model.read_bytes())
     if contract and contract.get("labels"):
@@ -162,7 +191,9 @@ def gradle_config(project: Path) -> dict[str, str]:
     for key in ("applicationId", "minSdk", "targetSdk", "versionCode", "versionName"):
         m = re.search(rf"^\s*{key}\s+'?([\w.]+)'?\s*$", text, re.MULTILINE)
         if m is None:
-            raise ApkBuildError(f"No '{key}' in {project / 'app' / 'build.gradle'}; the APK build reads it from there")
+            raise ApkBuildError(
+                f"No '{key}' in {project / 'app' / 'build.gradle'}; the APK build reads it from there"
+            )
         config[key] = m.group(1)
     return config
 
@@ -171,7 +202,12 @@ def dependencies(project: Path) -> dict[str, Artifact]:
     """The platform jar, D8 and the app's libraries, at the versions of ``android_demo/maven/pom.xml``."""
     pom = project / "maven" / "pom.xml"
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    props = {e.tag.split("}")[1]: (e.text or "").strip() for e in ET.parse(pom).getroot().find("m:properties", ns)}
+    properties = ET.parse(pom).getroot().find("m:properties", ns)
+    if properties is None:
+        raise ApkBuildError(
+            f"No <properties> in {pom}; the APK build reads the library versions there"
+        )
+    props = {e.tag.split("}")[1]: (e.text or "").strip() for e in properties}
     tfl = props["tflite.version"]
     return {
         "android-all": Artifact("org.robolectric", "android-all", props["android.all.version"]),
@@ -179,9 +215,15 @@ def dependencies(project: Path) -> dict[str, Artifact]:
         "tensorflow-lite": Artifact("org.tensorflow", "tensorflow-lite", tfl, "aar"),
         "tensorflow-lite-api": Artifact("org.tensorflow", "tensorflow-lite-api", tfl, "aar"),
         "tensorflow-lite-gpu": Artifact("org.tensorflow", "tensorflow-lite-gpu", tfl, "aar"),
-        "tensorflow-lite-gpu-api": Artifact("org.tensorflow", "tensorflow-lite-gpu-api", props["tflite.gpu.api.version"], "aar"),
-        "tensorflow-lite-metadata": Artifact("org.tensorflow", "tensorflow-lite-metadata", props["tflite.metadata.version"]),
-        "flatbuffers-java": Artifact("com.google.flatbuffers", "flatbuffers-java", props["flatbuffers.version"]),
+        "tensorflow-lite-gpu-api": Artifact(
+            "org.tensorflow", "tensorflow-lite-gpu-api", props["tflite.gpu.api.version"], "aar"
+        ),
+        "tensorflow-lite-metadata": Artifact(
+            "org.tensorflow", "tensorflow-lite-metadata", props["tflite.metadata.version"]
+        ),
+        "flatbuffers-java": Artifact(
+            "com.google.flatbuffers", "flatbuffers-java", props["flatbuffers.version"]
+        ),
     }
 
 
@@ -207,27 +249,35 @@ def fetch(artifact: Artifact, cache: Path) -> Path:
         with urllib.request.urlopen(url + ".sha1", timeout=60) as r:
             expected = r.read().decode("ascii").split()[0].strip().lower()
         if sha1.hexdigest() != expected:
-            raise ApkBuildError(f"{url}: SHA-1 {sha1.hexdigest()} does not match the repository's {expected}; try again")
+            raise ApkBuildError(
+                f"{url}: SHA-1 {sha1.hexdigest()} does not match the repository's {expected}; try again"
+            )
         os.replace(tmp, target)
     except OSError as e:  # URLError is an OSError
-        raise ApkBuildError(f"Cannot download {url} ({e}); the APK build needs Maven Central "
-                            "(or a mirror in $EDGEPOSINV_MAVEN_URL) once, then works from the cache") from None
+        raise ApkBuildError(
+            f"Cannot download {url} ({e}); the APK build needs Maven Central "
+            "(or a mirror in $EDGEPOSINV_MAVEN_URL) once, then works from the cache"
+        ) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
 
 
-def _run(args: list[str | os.PathLike], what: str, cwd: Path | None = None) -> str:
+def _run(args: Sequence[str | os.PathLike], what: str, cwd: Path | None = None) -> str:
     log.debug("$ %s", " ".join(map(str, args)))
     p = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True)
     if p.returncode != 0:
         detail = (p.stderr.strip() or p.stdout.strip()).splitlines()
-        raise ApkBuildError(f"{what} failed (exit {p.returncode}): {' | '.join(detail[-5:]) or 'no output'}")
+        raise ApkBuildError(
+            f"{what} failed (exit {p.returncode}): {' | '.join(detail[-5:]) or 'no output'}"
+        )
     return p.stdout
 
 
-def _manifest(project: Path, config: dict[str, str], library_manifests: list[bytes], out: Path) -> None:
+def _manifest(
+    project: Path, config: dict[str, str], library_manifests: list[bytes], out: Path
+) -> None:
     """The app's manifest as Gradle would merge it: package, version, SDK levels, libraries' native-library uses."""
     ET.register_namespace("android", _ANDROID_NS)
     root = ET.parse(project / "app" / "src" / "main" / "AndroidManifest.xml").getroot()
@@ -235,9 +285,16 @@ def _manifest(project: Path, config: dict[str, str], library_manifests: list[byt
     root.set("package", config["applicationId"])
     root.set(f"{a}versionCode", config["versionCode"])
     root.set(f"{a}versionName", config["versionName"])
-    sdk = ET.Element("uses-sdk", {f"{a}minSdkVersion": config["minSdk"], f"{a}targetSdkVersion": config["targetSdk"]})
+    sdk = ET.Element(
+        "uses-sdk",
+        {f"{a}minSdkVersion": config["minSdk"], f"{a}targetSdkVersion": config["targetSdk"]},
+    )
     root.insert(0, sdk)
     app = root.find("application")
+    if app is None:
+        raise ApkBuildError(
+            f"No <application> in {project / 'app' / 'src' / 'main' / 'AndroidManifest.xml'}"
+        )
     app.set(f"{a}debuggable", "true")  # a debug build, as Gradle's installDebug
     app.set(f"{a}extractNativeLibs", "false")  # .so stored and page-aligned: loaded from the APK
     have = {e.get(f"{a}name") for e in app.findall("uses-native-library")}
@@ -257,9 +314,9 @@ def _debug_keystore(cache: Path) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         tmp = cache / f".debug.keystore.{os.getpid()}"
         tmp.unlink(missing_ok=True)
-        _run(["keytool", "-genkeypair", "-keystore", tmp, "-storepass", _DEBUG_KEY_PASS, "-alias", "androiddebugkey",
-              "-keypass", _DEBUG_KEY_PASS, "-keyalg", "RSA", "-keysize", "2048", "-validity", "10000",
-              "-dname", "CN=Android Debug,O=Android,C=US", "-storetype", "PKCS12"], "keytool (debug key)")
+        dname = ["-dname", "CN=Android Debug,O=Android,C=US", "-storetype", "PKCS12"]
+        passes = ["-storepass", _DEBUG_KEY_PASS, "-keypass", _DEBUG_KEY_PASS]
+        _run([*_KEYTOOL.split(), *dname, *passes, "-keystore", tmp], "keytool (debug key)")
         os.replace(tmp, ks)
     return ks
 
@@ -278,20 +335,108 @@ def _stage_assets(project: Path, model: Path | None, labels: list[str], dest: Pa
             (dest / LABELS_ASSET).write_text("\n".join(labels) + "\n", encoding="utf-8")
 
 
-def build_apk(out: str | os.PathLike, model: str | os.PathLike | None = None, abis: tuple[str, ...] = ABIS,
-              overwrite: bool = False, project: str | os.PathLike | None = None) -> ApkResult:
-    """Build a signed debug APK of the app into ``out`` (written atomically); ``model`` goes in its assets byte for byte."""
+def _unpack_aars(
+    deps: dict[str, Path], abis: tuple[str, ...], dest: Path
+) -> tuple[list[Path], list[bytes], dict[str, bytes]]:
+    """The Java libraries (an .aar's classes.jar, or a plain jar), the .aar manifests, and the
+    native code for ``abis`` as APK entry name → bytes."""
+    libs, manifests, so_files = [], [], {}
+    for name, path in deps.items():
+        if path.suffix != ".aar":
+            if name not in ("android-all", "r8"):
+                libs.append(path)
+            continue
+        with zipfile.ZipFile(path) as z:
+            (dest / name).mkdir(parents=True)
+            libs.append(dest / name / "classes.jar")
+            libs[-1].write_bytes(z.read("classes.jar"))
+            manifests.append(z.read("AndroidManifest.xml"))
+            for entry in z.namelist():
+                parts = entry.split("/")
+                if (
+                    len(parts) == 3
+                    and parts[0] == "jni"
+                    and parts[1] in abis
+                    and parts[2].endswith(".so")
+                ):
+                    so_files[f"lib/{parts[1]}/{parts[2]}"] = z.read(entry)
+    missing = [a for a in abis if not any(k.startswith(f"lib/{a}/") for k in so_files)]
+    if missing:
+        raise ApkBuildError(
+            f"The TensorFlow Lite .aar files have no native code for {', '.join(missing)}"
+        )
+    return libs, manifests, so_files
+
+
+def _dex(
+    project: Path, platform: Path, libs: list[Path], r8: Path, min_sdk: str, tmp: Path
+) -> Path:
+    """javac over the app's sources, then D8 over them and the libraries: a folder of classes*.dex."""
+    sources = tmp / "sources.txt"
+    java = sorted(str(p) for p in (project / "app" / "src" / "main" / "java").rglob("*.java"))
+    sources.write_text("\n".join(java) + "\n", encoding="utf-8")
+    classes, app_jar, dex = tmp / "classes", tmp / "app.jar", tmp / "dex"
+    classpath = os.pathsep.join(map(str, [platform, *libs]))
+    javac = "javac --release 11 -encoding UTF-8 -nowarn"
+    _run([*javac.split(), "-d", classes, "-cp", classpath, f"@{sources}"], "javac")
+    with zipfile.ZipFile(app_jar, "w") as z:
+        for f in sorted(classes.rglob("*.class")):
+            z.write(f, f.relative_to(classes).as_posix())
+    dex.mkdir()
+    d8: list[str | os.PathLike] = [
+        "java",
+        "-Xmx2g",
+        "-cp",
+        r8,
+        "com.android.tools.r8.D8",
+        "--release",
+        "--min-api",
+        min_sdk,
+    ]
+    _run([*d8, "--lib", platform, "--output", dex, app_jar, *libs], "D8")
+    return dex
+
+
+def _assemble(base: Path, dex: Path, so_files: dict[str, bytes], out: Path) -> None:
+    """aapt2's APK plus the dex files and the native code; models and native code stored."""
+    with zipfile.ZipFile(base) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            # Models stored, whatever this aapt2's '-0' did to assets: the app memory-maps them.
+            stored = info.filename.endswith(".tflite") or info.compress_type == zipfile.ZIP_STORED
+            how = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            dst.writestr(info, src.read(info.filename), compress_type=how)
+        for d in sorted(dex.glob("classes*.dex")):
+            dst.write(d, d.name, compress_type=zipfile.ZIP_DEFLATED)
+        for name, data in sorted(so_files.items()):
+            entry = zipfile.ZipInfo(name, date_time=(2010, 1, 1, 0, 0, 0))
+            dst.writestr(entry, data, compress_type=zipfile.ZIP_STORED)
+
+
+def build_apk(
+    out: str | os.PathLike,
+    model: str | os.PathLike | None = None,
+    abis: tuple[str, ...] = ABIS,
+    overwrite: bool = False,
+    project: str | os.PathLike | None = None,
+) -> ApkResult:
+    """Build a signed debug APK of the app into ``out`` (written atomically); ``model`` goes in
+    its assets byte for byte. Inputs and the output location are checked before any work."""
     t0 = time.monotonic()
     out = Path(out)
     if out.suffix != ".apk":
         raise ConfigError(f"'out' must be a .apk file; got {out}")
     if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} already exists; choose another path or pass --overwrite to replace it")
+        raise OutputExistsError(
+            f"{out} already exists; choose another path or pass --overwrite to replace it"
+        )
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        raise ConfigError(f"Cannot write {out}: its folder {out.parent} does not exist or is not writable")
-    bad = [a for a in abis if a not in ABIS]
-    if bad or not abis:
-        raise ConfigError(f"'abis' must be a non-empty choice of {', '.join(ABIS)}; got {', '.join(abis) or 'none'}")
+        raise ConfigError(
+            f"Cannot write {out}: its folder {out.parent} does not exist or is not writable"
+        )
+    if not abis or any(a not in ABIS for a in abis):
+        raise ConfigError(
+            f"'abis' must be a non-empty choice of {', '.join(ABIS)}; got {', '.join(abis) or 'none'}"
+        )
     proj = find_project(project)
     model_path = resolve_model(model)
     labels = model_labels(model_path) if model_path else []
@@ -303,65 +448,44 @@ def build_apk(out: str | os.PathLike, model: str | os.PathLike | None = None, ab
 
     with tempfile.TemporaryDirectory(prefix="edgeposinv-apk-") as tmpdir:
         tmp = Path(tmpdir)
-        libs, manifests, so_files = [], [], {}
-        for name, path in deps.items():
-            if path.suffix == ".aar":
-                with zipfile.ZipFile(path) as z:
-                    (tmp / "aar" / name).mkdir(parents=True)
-                    libs.append(tmp / "aar" / name / "classes.jar")
-                    libs[-1].write_bytes(z.read("classes.jar"))
-                    manifests.append(z.read("AndroidManifest.xml"))
-                    for entry in z.namelist():
-                        parts = entry.split("/")
-                        if len(parts) == 3 and parts[0] == "jni" and parts[1] in abis and parts[2].endswith(".so"):
-                            so_files[f"lib/{parts[1]}/{parts[2]}"] = z.read(entry)
-            elif name not in ("android-all", "r8"):
-                libs.append(path)
-        missing_abis = [a for a in abis if not any(k.startswith(f"lib/{a}/") for k in so_files)]
-        if missing_abis:
-            raise ApkBuildError(f"The TensorFlow Lite .aar files have no native code for {', '.join(missing_abis)}")
-
+        libs, manifests, so_files = _unpack_aars(deps, abis, tmp / "aar")
         _manifest(proj, config, manifests, tmp / "AndroidManifest.xml")
         _stage_assets(proj, model_path, labels, tmp / "assets")
         base = tmp / "base.apk"
-        _run(["aapt2", "link", "-o", base, "--manifest", tmp / "AndroidManifest.xml", "-I", platform,
-              "-A", tmp / "assets", "-0", "tflite", "--min-sdk-version", config["minSdk"],
-              "--target-sdk-version", config["targetSdk"], "--version-code", config["versionCode"],
-              "--version-name", config["versionName"], "--warn-manifest-validation"], "aapt2 link")
-
-        sources = sorted(str(p) for p in (proj / "app" / "src" / "main" / "java").rglob("*.java"))
-        (tmp / "sources.txt").write_text("\n".join(sources) + "\n", encoding="utf-8")
-        classes = tmp / "classes"
-        _run(["javac", "--release", "11", "-encoding", "UTF-8", "-nowarn", "-d", classes,
-              "-cp", os.pathsep.join(map(str, [platform, *libs])), f"@{tmp / 'sources.txt'}"], "javac")
-        app_jar = tmp / "app.jar"
-        with zipfile.ZipFile(app_jar, "w") as z:
-            for f in sorted(classes.rglob("*.class")):
-                z.write(f, f.relative_to(classes).as_posix())
-        dex = tmp / "dex"
-        dex.mkdir()
-        _run(["java", "-Xmx2g", "-cp", deps["r8"], "com.android.tools.r8.D8", "--release",
-              "--min-api", config["minSdk"], "--lib", platform, "--output", dex, app_jar, *libs], "D8")
-
-        unaligned = tmp / "unaligned.apk"
-        with zipfile.ZipFile(base) as src, zipfile.ZipFile(unaligned, "w") as dst:
-            for info in src.infolist():
-                # Models stored, whatever this aapt2's '-0' did to assets: the app memory-maps them.
-                stored = info.filename.endswith(".tflite") or info.compress_type == zipfile.ZIP_STORED
-                dst.writestr(info, src.read(info.filename), compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
-            for d in sorted(dex.glob("classes*.dex")):
-                dst.write(d, d.name, compress_type=zipfile.ZIP_DEFLATED)
-            for name, data in sorted(so_files.items()):
-                dst.writestr(zipfile.ZipInfo(name, date_time=(2010, 1, 1, 0, 0, 0)), data, compress_type=zipfile.ZIP_STORED)
-        aligned = tmp / "aligned.apk"
-        _run(["zipalign", "-p", "-f", "4", unaligned, aligned], "zipalign")
+        link: list[str | os.PathLike] = [
+            "aapt2",
+            "link",
+            "-o",
+            base,
+            "--manifest",
+            tmp / "AndroidManifest.xml",
+            "-I",
+            platform,
+        ]
+        link += ["-A", tmp / "assets", "-0", "tflite", "--warn-manifest-validation"]
+        link += ["--min-sdk-version", config["minSdk"], "--target-sdk-version", config["targetSdk"]]
+        link += ["--version-code", config["versionCode"], "--version-name", config["versionName"]]
+        _run(link, "aapt2 link")
+        dex = _dex(proj, platform, libs, deps["r8"], config["minSdk"], tmp)
+        _assemble(base, dex, so_files, tmp / "unaligned.apk")
+        _run(["zipalign", "-p", "-f", "4", tmp / "unaligned.apk", tmp / "aligned.apk"], "zipalign")
         signed = out.parent / f".{out.name}.{os.getpid()}.tmp"
+        key: list[str | os.PathLike] = [
+            "--ks",
+            _debug_keystore(cache),
+            "--ks-key-alias",
+            "androiddebugkey",
+        ]
+        key += ["--ks-pass", f"pass:{_DEBUG_KEY_PASS}", "--key-pass", f"pass:{_DEBUG_KEY_PASS}"]
         try:
-            _run(["apksigner", "sign", "--ks", _debug_keystore(cache), "--ks-pass", f"pass:{_DEBUG_KEY_PASS}",
-                  "--key-pass", f"pass:{_DEBUG_KEY_PASS}", "--ks-key-alias", "androiddebugkey",
-                  "--out", signed, aligned], "apksigner sign")
+            _run(
+                ["apksigner", "sign", *key, "--out", signed, tmp / "aligned.apk"], "apksigner sign"
+            )
             os.replace(signed, out)
         finally:
             signed.unlink(missing_ok=True)
-            Path(f"{signed}.idsig").unlink(missing_ok=True)  # v4 signature file newer apksigners write
-    return ApkResult(out, out.stat().st_size, tuple(abis), model_path, len(labels), time.monotonic() - t0)
+            Path(f"{signed}.idsig").unlink(
+                missing_ok=True
+            )  # the v4 signature newer apksigners write
+    seconds = time.monotonic() - t0
+    return ApkResult(out, out.stat().st_size, tuple(abis), model_path, len(labels), seconds)
