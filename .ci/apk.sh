@@ -3,6 +3,7 @@
 # apksigner; D8, the platform jar and TensorFlow Lite from Maven Central, cached in
 # ~/.cache/edgeposinv/android) and check what a phone will check, and what the app needs:
 # the signature, the alignment, the manifest (package, minSdk 24, CAMERA, launchable MainActivity,
+# the GPU delegate's <uses-native-library> entries,
 # native code for the chosen ABIs), the app's and TensorFlow Lite's classes in the dex, the model
 # byte-identical and stored uncompressed. Called by .ci/android.sh.
 set -euo pipefail
@@ -59,6 +60,10 @@ expect "launchable-activity: name='org.edgeposinv.demo.MainActivity'"
 native=$(grep '^native-code:' <<<"$badging")
 [ "$native" = "native-code: 'arm64-v8a' 'x86_64'" ] || fail "native code is '$native', expected arm64-v8a and x86_64 only"
 grep -E "^(package|sdkVersion|targetSdkVersion|uses-permission|launchable-activity|native-code)" <<<"$badging"
+manifest=$(aapt2 dump xmltree --file AndroidManifest.xml "$apk")
+for lib in libOpenCL.so libOpenCL-car.so libOpenCL-pixel.so; do  # the GPU delegate's, merged as Gradle merges them
+    grep -qF "=\"$lib\"" <<<"$manifest" || fail "the manifest has no <uses-native-library> for $lib"
+done
 
 classes=$(dexdump "$apk" 2>/dev/null | grep -F 'Class descriptor' || true)
 for c in org/edgeposinv/demo/MainActivity org/edgeposinv/demo/LiveActivity org/edgeposinv/demo/CaptureActivity \
