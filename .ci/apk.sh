@@ -4,8 +4,8 @@
 # ~/.cache/edgeposinv/android) and check what a phone will check, and what the app needs:
 # the signature, the alignment, the manifest (package, minSdk 24, CAMERA, launchable MainActivity,
 # the GPU delegate's <uses-native-library> entries,
-# native code for the chosen ABIs), the app's and TensorFlow Lite's classes in the dex, the model
-# byte-identical and stored uncompressed. Called by .ci/android.sh.
+# native code for the chosen ABIs, 16 KB-aligned in the zip), the app's and TensorFlow Lite's
+# classes in the dex, the model byte-identical and stored uncompressed. Called by .ci/android.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,7 +78,17 @@ listing=$(unzip -v "$apk" assets/model.tflite)
 grep -q ' Stored ' <<<"$listing" || fail "assets/model.tflite is compressed (cannot be memory-mapped)"
 echo "apk.sh: assets/model.tflite is byte-identical to $model and stored uncompressed"
 
-# 16 KB memory pages: report how the bundled TensorFlow Lite libraries are aligned (the app explains it on such phones).
+# 16 KB memory pages: the native code starts at 16 KB boundaries in the zip (so the APK installs on
+# such phones, as AGP 8.5+ builds do); report how the libraries' own segments are aligned (the app
+# explains on such phones that TensorFlow Lite 2.16.1's 4 KB-aligned libraries cannot load).
+PYTHONPATH=$PWD "$py" - "$apk" <<'PY' || fail "native code not 16 KB-aligned in the zip"
+import sys
+from edgeposinv.device.apk import native_code_offsets
+offsets = native_code_offsets(sys.argv[1])
+bad = {name: off for name, off in offsets.items() if off % 16384}
+assert offsets and not bad, bad
+print(f"apk.sh: {len(offsets)} native libraries start at 16 KB boundaries in the zip")
+PY
 unzip -q -o "$apk" 'lib/arm64-v8a/*.so' -d "$work/so"
 for so in "$work"/so/lib/arm64-v8a/*.so; do
     align=$(readelf -lW "$so" | awk '$1 == "LOAD" {print $NF}' | sort -u | tr '\n' ' ')

@@ -121,6 +121,8 @@ def test_a_real_signed_apk_with_the_model_byte_for_byte(tmp_path):
         assert all(z.getinfo(n).compress_type == zipfile.ZIP_STORED for n in libs)
         assert "classes.dex" in z.namelist()
 
+    offsets = apk.native_code_offsets(out)
+    assert len(offsets) == 2 and all(o % 16384 == 0 for o in offsets.values()), offsets
     subprocess.run(["apksigner", "verify", str(out)], check=True, capture_output=True)
     subprocess.run(["zipalign", "-c", "-p", "4", str(out)], check=True, capture_output=True)
     badging = subprocess.run(

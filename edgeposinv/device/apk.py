@@ -10,8 +10,9 @@ The chain uses Debian's Android build tools and jars from Maven Central only:
    TensorFlow Lite Java API taken out of the ``.aar`` files.
 3. D8 (``com.android.tools:r8``) with ``--min-api`` = minSdk: Java bytecode → ``classes.dex``,
    lambdas desugared.
-4. ``classes*.dex`` and ``lib/<abi>/*.so`` added (native code stored, page-aligned by
-   ``zipalign -p 4``), then ``apksigner sign`` with a debug key generated once.
+4. ``classes*.dex`` and ``lib/<abi>/*.so`` added, native code stored and aligned to 16 KB in
+   the zip (as ``zipalign -p`` does for 4 KB pages, and AGP 8.5+ for 16 KB), then
+   ``apksigner sign`` with a debug key generated once, and ``zipalign -c -p 4`` to check.
 
 Downloads and the debug key are cached in ``$XDG_CACHE_HOME/edgeposinv/android`` (by
 default ``~/.cache/edgeposinv/android``); jars already in ``~/.m2/repository`` are used as
@@ -26,6 +27,7 @@ import logging
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
@@ -51,6 +53,7 @@ __all__ = [
     "find_project",
     "gradle_config",
     "model_labels",
+    "native_code_offsets",
     "parse_abis",
     "resolve_model",
 ]
@@ -397,19 +400,53 @@ def _dex(
     return dex
 
 
+#: zipalign's extra field (id, size, alignment, padding); apksigner keeps the alignment it names.
+_ALIGNMENT_FIELD = 0xD935
+#: Native code is aligned for 16 KB pages in the zip, as AGP 8.5+ does, so the APK installs on
+#: 16 KB-page phones (whether the libraries' own segments load there is another matter).
+SO_ALIGNMENT_BYTES = 16384
+
+
+def _write_stored(dst: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes, align: int) -> None:
+    """One uncompressed entry whose data starts at a multiple of ``align`` in the file."""
+    info.compress_type = zipfile.ZIP_STORED
+    assert dst.fp is not None
+    data_start = dst.fp.tell() + 30 + len(info.filename.encode("utf-8")) + 6  # local header, field
+    pad = -data_start % align
+    info.extra = struct.pack("<HHH", _ALIGNMENT_FIELD, 2 + pad, align) + bytes(pad)
+    dst.writestr(info, data)
+    info.extra = b""  # the padding belongs in the local header only, not the central directory
+
+
 def _assemble(base: Path, dex: Path, so_files: dict[str, bytes], out: Path) -> None:
-    """aapt2's APK plus the dex files and the native code; models and native code stored."""
+    """aapt2's APK plus the dex files and the native code. Models, resources.arsc and native code
+    are stored, 4-byte aligned (native code 16 KB): what ``zipalign -p`` does, with 16 KB pages."""
     with zipfile.ZipFile(base) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
+            data = src.read(info.filename)
+            info.extra = b""
             # Models stored, whatever this aapt2's '-0' did to assets: the app memory-maps them.
-            stored = info.filename.endswith(".tflite") or info.compress_type == zipfile.ZIP_STORED
-            how = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-            dst.writestr(info, src.read(info.filename), compress_type=how)
+            if info.filename.endswith(".tflite") or info.compress_type == zipfile.ZIP_STORED:
+                _write_stored(dst, info, data, 4)
+            else:
+                dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
         for d in sorted(dex.glob("classes*.dex")):
             dst.write(d, d.name, compress_type=zipfile.ZIP_DEFLATED)
-        for name, data in sorted(so_files.items()):
+        for name, so in sorted(so_files.items()):
             entry = zipfile.ZipInfo(name, date_time=(2010, 1, 1, 0, 0, 0))
-            dst.writestr(entry, data, compress_type=zipfile.ZIP_STORED)
+            _write_stored(dst, entry, so, SO_ALIGNMENT_BYTES)
+
+
+def native_code_offsets(apk: str | os.PathLike) -> dict[str, int]:
+    """Where each ``lib/*.so`` entry's data starts in the APK file (for alignment checks)."""
+    offsets = {}
+    with zipfile.ZipFile(apk) as z, open(apk, "rb") as f:
+        for info in z.infolist():
+            if info.filename.startswith("lib/") and info.filename.endswith(".so"):
+                f.seek(info.header_offset + 26)
+                name_len, extra_len = struct.unpack("<HH", f.read(4))
+                offsets[info.filename] = info.header_offset + 30 + name_len + extra_len
+    return offsets
 
 
 def build_apk(
@@ -467,8 +504,7 @@ def build_apk(
         link += ["--version-code", config["versionCode"], "--version-name", config["versionName"]]
         _run(link, "aapt2 link")
         dex = _dex(proj, platform, libs, deps["r8"], config["minSdk"], tmp)
-        _assemble(base, dex, so_files, tmp / "unaligned.apk")
-        _run(["zipalign", "-p", "-f", "4", tmp / "unaligned.apk", tmp / "aligned.apk"], "zipalign")
+        _assemble(base, dex, so_files, tmp / "aligned.apk")
         signed = out.parent / f".{out.name}.{os.getpid()}.tmp"
         key: list[str | os.PathLike] = [
             "--ks",
@@ -481,6 +517,14 @@ def build_apk(
             _run(
                 ["apksigner", "sign", *key, "--out", signed, tmp / "aligned.apk"], "apksigner sign"
             )
+            _run(["zipalign", "-c", "-p", "4", signed], "zipalign -c (the signed APK's alignment)")
+            misaligned = [
+                n for n, o in native_code_offsets(signed).items() if o % SO_ALIGNMENT_BYTES
+            ]
+            if misaligned:
+                raise ApkBuildError(
+                    f"apksigner moved native code off 16 KB alignment: {', '.join(misaligned)}"
+                )
             os.replace(signed, out)
         finally:
             signed.unlink(missing_ok=True)
