@@ -28,15 +28,37 @@ COMMAND_MODULES = (
 
 
 class _Group(click.Group):
-    """Turns library errors into one line on stderr and exit status 1."""
+    """Turns library errors into one line on stderr: exit 1, or 2 for a bad parameter.
+
+    A :class:`~edgeposinv.errors.ParameterError` about a parameter that a flag of the
+    running command sets becomes click's usage error naming that flag (exit 2); other
+    library errors, and OS errors that escaped the library, print one line and exit 1
+    (an interrupted command 128 + the signal number).
+    """
+
+    def resolve_command(self, ctx: click.Context, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["edgeposinv.command"] = command
+        return name, command, rest
 
     def invoke(self, ctx: click.Context):
-        from edgeposinv.errors import EdgeposinvError
+        from edgeposinv.commands.flags import flag_for, speak_flags
+        from edgeposinv.errors import EdgeposinvError, ParameterError
+        from edgeposinv.util.files import describe_os_error
 
         try:
             return super().invoke(ctx)
         except EdgeposinvError as e:
-            raise click.ClickException(str(e)) from None
+            command = ctx.meta.get("edgeposinv.command")
+            if isinstance(e, ParameterError) and str(e) == e.describe():
+                flag = flag_for(e.param, command)
+                if flag:
+                    raise click.BadParameter(e.detail(), param_hint=f"'{flag}'") from None
+            error = click.ClickException(speak_flags(str(e), e.params, command))
+            error.exit_code = e.exit_code
+            raise error from None
+        except OSError as e:
+            raise click.ClickException(describe_os_error(e, verb="use")) from None
 
 
 def _setup_logging(verbose: bool) -> None:

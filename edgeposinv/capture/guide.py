@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ConfigError, ParameterError
 
 DEFAULT_ANGLES = ("upright", "tilted left", "tilted right", "upside down")
 
@@ -26,10 +26,10 @@ def parse_grid(text: str) -> tuple[int, int]:
     """Parse ``"RxC"`` (e.g. ``"3x3"``) into ``(rows, cols)``."""
     parts = text.lower().replace("×", "x").split("x")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ConfigError(f"The grid must be written ROWSxCOLS, e.g. --grid 3x3. Got {text!r}.")
+        raise ParameterError("grid", text, "must be written ROWSxCOLS, e.g. 3x3")
     rows, cols = int(parts[0]), int(parts[1])
     if not (1 <= rows <= 8 and 1 <= cols <= 8):
-        raise ConfigError(f"The grid must have 1 to 8 rows and columns. Got {rows}x{cols}.")
+        raise ParameterError("grid", f"{rows}x{cols}", "must have 1 to 8 rows and columns")
     return rows, cols
 
 

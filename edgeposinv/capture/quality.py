@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ParameterError
 
 #: Side of the grey thumbnail that near-duplicate detection compares.
 THUMB_PX = 64
@@ -56,13 +56,19 @@ class QualityConfig:
 
     def __post_init__(self) -> None:
         if not self.min_sharpness >= 0:
-            raise ConfigError(
-                f"--min-sharpness must be >= 0 (0 turns the blur gate off). Got {self.min_sharpness}."
+            raise ParameterError(
+                "min_sharpness",
+                self.min_sharpness,
+                "must be at least 0 (0 turns the blur gate off)",
+                owner="QualityConfig",
             )
         if not 0 <= self.min_change < 1:
-            raise ConfigError(
-                f"--min-change must be in [0, 1) (fraction of full-scale difference; 0 turns the "
-                f"duplicate gate off). Got {self.min_change}."
+            raise ParameterError(
+                "min_change",
+                self.min_change,
+                "must be in [0, 1) (fraction of full-scale difference; 0 turns the duplicate "
+                "gate off)",
+                owner="QualityConfig",
             )
 
 

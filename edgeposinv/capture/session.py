@@ -24,10 +24,12 @@ from edgeposinv.capture.writer import (
     read_manifest,
     utc_timestamp,
 )
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ParameterError
 from edgeposinv.util.progress import progress
 
 log = logging.getLogger(__name__)
+
+_OWNER = "CaptureConfig"
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,21 @@ class CaptureConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         if not self.labels:
-            raise ConfigError("Capture needs a label: pass --label NAME (or --labels a,b,c)")
+            raise ParameterError("labels", [], "must name at least one label", owner=_OWNER)
         for name in self.labels:
             check_label(name)
         if len(set(self.labels)) != len(self.labels):
-            raise ConfigError(f"--labels lists a label twice: {', '.join(self.labels)}")
+            raise ParameterError(
+                "labels", ",".join(self.labels), "must not list a label twice", owner=_OWNER
+            )
         if self.count is not None and self.count < 1:
-            raise ConfigError(f"--count must be >= 1. Got {self.count}.")
+            raise ParameterError("count", self.count, "must be at least 1", owner=_OWNER)
         if self.every_ms < 0:
-            raise ConfigError(f"--every-ms must be >= 0 (0 = every frame). Got {self.every_ms}.")
+            raise ParameterError(
+                "every_ms", self.every_ms, "must be at least 0 (0 = every frame)", owner=_OWNER
+            )
         if self.max_frames is not None and self.max_frames < 1:
-            raise ConfigError(f"--max-frames must be >= 1. Got {self.max_frames}.")
+            raise ParameterError("max_frames", self.max_frames, "must be at least 1", owner=_OWNER)
 
 
 @dataclass

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from edgeposinv.data.images import IMAGE_EXTENSIONS, is_image_name
-from edgeposinv.errors import EdgeposinvError
+from edgeposinv.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,6 @@ log = logging.getLogger(__name__)
 PROBE_INDICES = range(10)
 #: Failed reads in a row after which a live source counts as stopped.
 MAX_FAILED_READS = 25
-
-
-class SourceError(EdgeposinvError):
-    """A frame source cannot be opened or stopped delivering frames."""
 
 
 @dataclass

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from edgeposinv.data.dataset import MANIFEST_NAME
-from edgeposinv.errors import ConfigError, DatasetError
+from edgeposinv.errors import CaptureWriteError, ConfigError, ParameterError
 from edgeposinv.util.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 FORMATS = {"jpg": ".jpg", "png": ".png"}
 _NAME_RE = re.compile(r"^(?P<session>.+)_(?P<seq>\d{4,})\.[A-Za-z0-9]+$")
 _TMP_RE = re.compile(r"^\..+_\d{4,}\.[A-Za-z0-9]+\.tmp$")
-
-
-class CaptureWriteError(DatasetError):
-    """The dataset folder cannot take more images (disk full, not writable)."""
 
 
 def new_session_id() -> str:
@@ -100,8 +96,8 @@ class DatasetWriter:
         jpeg_quality: int = 95,
     ) -> None:
         if image_format not in FORMATS:
-            raise ConfigError(
-                f"--format must be one of {', '.join(FORMATS)}. Got {image_format!r}."
+            raise ParameterError(
+                "image_format", image_format, f"must be one of: {', '.join(FORMATS)}"
             )
         self.root = Path(root)
         self.suffix = FORMATS[image_format]
@@ -112,7 +108,8 @@ class DatasetWriter:
             self.root.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise CaptureWriteError(
-                f"{self.root} exists and is not a folder; choose another --out"
+                f"{self.root} exists and is not a folder; choose another 'out_dir'",
+                params=("out_dir",),
             ) from None
         except OSError as e:
             raise CaptureWriteError(
@@ -120,7 +117,9 @@ class DatasetWriter:
             ) from None
         if not os.access(self.root, os.W_OK):
             raise CaptureWriteError(
-                f"The dataset folder {self.root} is not writable; fix its permissions or choose another --out"
+                f"The dataset folder {self.root} is not writable; fix its permissions or choose "
+                "another 'out_dir'",
+                params=("out_dir",),
             )
         self._remove_partial_files()
         self._end_manifest_with_newline()

@@ -14,13 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeposinv.errors import DatasetError
+from edgeposinv.errors import DatasetError, ImageDecodeError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
-
-class ImageDecodeError(DatasetError):
-    """A file that should be an image cannot be decoded."""
 
 
 def is_image_name(path: str | os.PathLike) -> bool:

@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeposinv.errors import ConfigError, EdgeposinvError
+from edgeposinv.errors import ConfigError, DeviceError, ParameterError
+
+_OWNER = "DeviceEvalConfig"
 
 __all__ = [
     "APP_ID",
@@ -54,10 +56,6 @@ DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
 _SET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 #: Room kept free on the phone beyond what is pushed.
 _SPARE_BYTES = 16 * 1024 * 1024
-
-
-class DeviceError(EdgeposinvError):
-    """adb, the phone or the app is not in a state to do what was asked."""
 
 
 def find_adb(adb_path: str | None = None) -> str:
@@ -148,7 +146,8 @@ def connect(serial: str | None = None, adb_path: str | None = None) -> Adb:
             )
         if len(devices) > 1:
             raise DeviceError(
-                f"Several devices attached ({', '.join(devices)}): choose one with --serial"
+                f"Several devices attached ({', '.join(devices)}): choose one with 'serial'",
+                params=("serial",),
             )
         chosen = next(iter(devices))
     state = devices[chosen]
@@ -226,15 +225,15 @@ class DeviceEvalConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.threads <= 16:
-            raise ConfigError(f"--threads must be in [1, 16]. Got {self.threads}.")
+            raise ParameterError("threads", self.threads, "must be in [1, 16]", owner=_OWNER)
         if self.delegate not in DELEGATES:
-            raise ConfigError(
-                f"--delegate must be one of: {', '.join(DELEGATES)}. Got {self.delegate!r}."
+            raise ParameterError(
+                "delegate", self.delegate, f"must be one of: {', '.join(DELEGATES)}", owner=_OWNER
             )
         if self.top_k < 1:
-            raise ConfigError(f"--top-k must be at least 1. Got {self.top_k}.")
+            raise ParameterError("top_k", self.top_k, "must be at least 1", owner=_OWNER)
         if self.warmup < 0:
-            raise ConfigError(f"warmup must be >= 0. Got {self.warmup}.")
+            raise ParameterError("warmup", self.warmup, "must be at least 0", owner=_OWNER)
         if self.timeout_s <= 0 or self.poll_s <= 0:
             raise ConfigError(
                 f"timeout_s and poll_s must be positive. Got {self.timeout_s}, {self.poll_s}."
@@ -265,7 +264,7 @@ def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[st
             f"{model_path} carries no labels (no 'edgeposinv.model' entry); export it with 'edgeposinv export'"
         )
     if not sets:
-        raise DeviceError("Give at least one test set: --set NAME=DIR")
+        raise ParameterError("sets", [], "must name at least one test set (NAME=DIR)")
     names = [n for n, _ in sets]
     if len(set(names)) != len(names):
         raise DeviceError(f"Set names must be unique. Got {', '.join(names)}.")
@@ -326,7 +325,8 @@ def _wait_for_report(adb: Adb, out: str, config: DeviceEvalConfig, show_progress
             if time.monotonic() > deadline:
                 raise DeviceError(
                     f"No report from {adb.serial} after {config.timeout_s:.0f} s "
-                    f"(progress: {progress or 'none'}); is the app in the foreground? Raise --timeout for big sets"
+                    f"(progress: {progress or 'none'}); is the app in the foreground? Raise 'timeout_s' for big sets",
+                    params=("timeout_s",),
                 )
             time.sleep(config.poll_s)
     finally:

@@ -21,7 +21,7 @@ import numpy as np
 from edgeposinv import __version__
 from edgeposinv.data.dataset import DatasetIndex, scan_dataset, warn_skipped
 from edgeposinv.data.images import ImageDecodeError, is_image_name, read_rgb
-from edgeposinv.errors import EvaluationError
+from edgeposinv.errors import EvaluationError, ParameterError
 from edgeposinv.evaluation.metrics import classification_metrics, difference_interval
 from edgeposinv.evaluation.sweeps import (
     PositionSweepConfig,
@@ -78,7 +78,8 @@ class SweepRequest:
     def __post_init__(self) -> None:
         if (self.position.background == "folder") != (self.backgrounds_dir is not None):
             raise EvaluationError(
-                "Background 'folder' needs --backgrounds DIR (and --backgrounds implies it)."
+                "Background 'folder' needs 'backgrounds_dir' (and 'backgrounds_dir' implies it)",
+                params=("backgrounds_dir",),
             )
 
 
@@ -111,7 +112,8 @@ def scan_set(name: str, folder: Path, labels: tuple[str, ...]) -> DatasetIndex:
         raise EvaluationError(
             f"Set '{name}' ({folder}) has folders that are not model labels: {', '.join(unknown)}. "
             f"Model labels: {', '.join(labels)}; set folders: {', '.join(index.labels)}. "
-            "Rename the folders or pass the right --labels file."
+            "Rename the folders or pass the right 'labels_file'",
+            params=("labels_file",),
         )
     return index
 
@@ -119,7 +121,7 @@ def scan_set(name: str, folder: Path, labels: tuple[str, ...]) -> DatasetIndex:
 def _load_backgrounds(folder: str, size_px: int, prepare) -> list[np.ndarray]:
     root = Path(folder)
     if not root.is_dir():
-        raise EvaluationError(f"--backgrounds {root} is not a folder of images")
+        raise ParameterError("backgrounds_dir", str(root), "must be a folder of images")
     out = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p)):
         try:
@@ -128,7 +130,9 @@ def _load_backgrounds(folder: str, size_px: int, prepare) -> list[np.ndarray]:
             log.warning("background skipped: %s", e)
     if not out:
         raise EvaluationError(
-            f"No readable images in --backgrounds {root} (looked for .jpg, .jpeg, .png, .bmp, .webp)"
+            f"No readable images in 'backgrounds_dir' {root} (looked for .jpg, .jpeg, .png, "
+            ".bmp, .webp)",
+            params=("backgrounds_dir",),
         )
     return out
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ConfigError, ParameterError
 from edgeposinv.evaluation.metrics import wilson_interval
 from edgeposinv.tflite.runtime import TFLiteClassifier
 from edgeposinv.transforms import geometry
@@ -50,14 +50,25 @@ class PositionSweepConfig:
 
     def __post_init__(self) -> None:
         if not (1 <= self.grid_rows <= 15 and 1 <= self.grid_cols <= 15):
-            raise ConfigError(
-                f"--grid must be ROWSxCOLS with 1..15 each. Got {self.grid_rows}x{self.grid_cols}."
+            raise ParameterError(
+                "grid",
+                f"{self.grid_rows}x{self.grid_cols}",
+                "must be ROWSxCOLS with 1..15 each",
+                owner="PositionSweepConfig",
             )
         if not 0.1 <= self.object_scale <= 1.0:
-            raise ConfigError(f"--object-scale must be in [0.1, 1.0]. Got {self.object_scale}.")
+            raise ParameterError(
+                "object_scale",
+                self.object_scale,
+                "must be in [0.1, 1.0]",
+                owner="PositionSweepConfig",
+            )
         if self.background not in BACKGROUNDS:
-            raise ConfigError(
-                f"--background must be one of {', '.join(BACKGROUNDS)}. Got {self.background!r}."
+            raise ParameterError(
+                "background",
+                self.background,
+                f"must be one of: {', '.join(BACKGROUNDS)}",
+                owner="PositionSweepConfig",
             )
 
     def centres_frac(self) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +168,12 @@ class RotationSweepConfig:
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.step_deg <= 180.0:
-            raise ConfigError(f"--rotation-step must be in [1, 180] degrees. Got {self.step_deg}.")
+            raise ParameterError(
+                "step_deg",
+                self.step_deg,
+                "must be in [1, 180] degrees",
+                owner="RotationSweepConfig",
+            )
         if self.fill_mode not in geometry.BORDER_MODES:
             raise ConfigError(
                 f"fill_mode must be one of {sorted(geometry.BORDER_MODES)}. Got {self.fill_mode!r}."
@@ -214,8 +230,11 @@ class ShiftConsistencyConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.max_shift_frac <= 0.5:
-            raise ConfigError(
-                f"--max-shift must be in (0, 0.5] of the side. Got {self.max_shift_frac}."
+            raise ParameterError(
+                "max_shift_frac",
+                self.max_shift_frac,
+                "must be in (0, 0.5] of the side",
+                owner="ShiftConsistencyConfig",
             )
         if self.fill_mode not in geometry.BORDER_MODES:
             raise ConfigError(

@@ -11,13 +11,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ConfigError, ParameterError
 from edgeposinv.util.files import (
     atomic_dir,
     atomic_write_bytes,
-    atomic_write_json,
+    atomic_write_files,
     atomic_write_text,
     check_can_write,
+    read_json,
 )
 
 MODEL_FILE = "model.tflite"
@@ -45,8 +46,8 @@ def plan_outputs(out: Path, overwrite: bool, options) -> OutputPlan:
         check_can_write(plan.model_path, overwrite)
         check_can_write(plan.sidecar_path, overwrite)
     elif out.suffix:
-        raise ConfigError(
-            f"--out must be a .tflite file or a model folder (models/<name>). Got {out}."
+        raise ParameterError(
+            "out_path", str(out), "must be a .tflite file or a model folder (models/<name>)"
         )
     else:
         plan = OutputPlan(out / MODEL_FILE, out / SIDECAR_FILE, out, overwrite)
@@ -54,38 +55,42 @@ def plan_outputs(out: Path, overwrite: bool, options) -> OutputPlan:
     if options.android_assets is not None:
         assets = Path(options.android_assets)
         if not assets.parent.is_dir():
-            raise ConfigError(
-                f"--android-assets {assets}: its parent folder does not exist; "
-                "pass the app's assets folder, e.g. android_demo/app/src/main/assets"
+            raise ParameterError(
+                "android_assets",
+                str(assets),
+                "must be a folder whose parent exists",
+                fix="pass the app's assets folder, e.g. android_demo/app/src/main/assets",
             )
         check_can_write(assets / MODEL_FILE, overwrite)
-    if options.report_json is not None and not Path(options.report_json).is_file():
-        raise ConfigError(
-            f"--report-json {options.report_json} does not exist; pass the report.json of 'edgeposinv evaluate'"
-        )
+    if options.report_json is not None:
+        _read_report(options.report_json)  # now, not after the conversion
     return plan
 
 
 def write_outputs(plan: OutputPlan, model_bytes: bytes, sidecar: dict, options) -> None:
+    sidecar_bytes = (json.dumps(sidecar, indent=2) + "\n").encode("utf-8")
     if plan.folder is None:
-        atomic_write_json(
-            plan.sidecar_path, sidecar
-        )  # the model last: its presence means both are complete
-        atomic_write_bytes(plan.model_path, model_bytes)
+        # Both files appear together or neither does (a full disk leaves no lone sidecar).
+        atomic_write_files({plan.sidecar_path: sidecar_bytes, plan.model_path: model_bytes})
     else:
-        report = (
-            json.loads(Path(options.report_json).read_text("utf-8"))
-            if options.report_json
-            else None
-        )
+        report = _read_report(options.report_json) if options.report_json else None
         with atomic_dir(plan.folder, overwrite=plan.overwrite) as tmp:
             atomic_write_bytes(tmp / MODEL_FILE, model_bytes)
-            atomic_write_json(tmp / SIDECAR_FILE, sidecar)
+            atomic_write_bytes(tmp / SIDECAR_FILE, sidecar_bytes)
             atomic_write_text(tmp / CARD_FILE, model_card(sidecar, report, plan.folder.name))
     if options.android_assets is not None:
         assets = Path(options.android_assets)
-        atomic_write_text(assets / ASSET_LABELS, "\n".join(sidecar["labels"]) + "\n")
-        atomic_write_bytes(assets / MODEL_FILE, model_bytes)
+        labels = ("\n".join(sidecar["labels"]) + "\n").encode("utf-8")
+        atomic_write_files({assets / ASSET_LABELS: labels, assets / MODEL_FILE: model_bytes})
+
+
+def _read_report(path) -> dict:
+    report = read_json(path, ConfigError, "pass the report.json of 'edgeposinv evaluate'")
+    if not isinstance(report.get("sets"), dict):
+        raise ConfigError(
+            f"{path} has no 'sets'; it is not a complete report.json of 'edgeposinv evaluate'"
+        )
+    return report
 
 
 def _pct(x) -> str:

@@ -23,7 +23,7 @@ import numpy as np
 from edgeposinv import __version__
 from edgeposinv.data.calibration import load_calibration
 from edgeposinv.data.dataset import DatasetIndex, ImageRecord, load_images
-from edgeposinv.errors import ConfigError, ExportError
+from edgeposinv.errors import ExportError, ParameterError
 from edgeposinv.export.quantize import QuantSpec, check_spec_for_run, convert, load_run_model
 from edgeposinv.tflite.metadata import CONTRACT_NAME, CONTRACT_SCHEMA, canonical_json, write_entries
 from edgeposinv.tflite.std_metadata import (
@@ -62,15 +62,24 @@ class ExportOptions:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_drop_points <= 100.0:
-            raise ConfigError(
-                f"--max-drop must be in [0, 100] accuracy points. Got {self.max_drop_points}."
+            raise ParameterError(
+                "max_drop_points",
+                self.max_drop_points,
+                "must be in [0, 100] accuracy points",
+                owner="ExportOptions",
             )
-        if self.latency_runs < 1 or self.latency_warmup < 0:
-            raise ConfigError(
-                f"--latency-runs must be >= 1 and warm-up >= 0. Got {self.latency_runs}, {self.latency_warmup}."
+        if self.latency_runs < 1:
+            raise ParameterError(
+                "latency_runs", self.latency_runs, "must be at least 1", owner="ExportOptions"
+            )
+        if self.latency_warmup < 0:
+            raise ParameterError(
+                "latency_warmup", self.latency_warmup, "must be at least 0", owner="ExportOptions"
             )
         if self.threads < 1:
-            raise ConfigError(f"--threads must be at least 1. Got {self.threads}.")
+            raise ParameterError(
+                "threads", self.threads, "must be at least 1", owner="ExportOptions"
+            )
 
 
 @dataclass(frozen=True)
@@ -242,6 +251,13 @@ def export_run(
     from edgeposinv.export.delivery import plan_outputs, write_outputs
 
     plan = plan_outputs(Path(out_path), overwrite, options)
+    if spec.calibration_dir is not None and not Path(spec.calibration_dir).is_dir():
+        raise ParameterError(
+            "calibration_dir",
+            str(spec.calibration_dir),
+            "must be an existing folder of images",
+            fix="build one with 'edgeposinv calibration build DATA --out calibration/NAME'",
+        )
     run = read_run(run_dir)
     check_spec_for_run(spec, run)
     model = load_run_model(run)
@@ -273,12 +289,13 @@ def export_run(
             message = (
                 f"the {spec.mode} model loses {parity['drop_points']:.1f} accuracy points on the validation split "
                 f"(keras {parity['keras_top1']:.1%} → tflite {parity['tflite_top1']:.1%}, top-1 agreement "
-                f"{parity['top1_agreement']:.1%}), more than --max-drop {options.max_drop_points:g}"
+                f"{parity['top1_agreement']:.1%}), more than 'max_drop_points' {options.max_drop_points:g}"
             )
             if not options.force:
                 raise ExportError(
                     f"Parity gate: {message}; nothing written. Use a calibration set from the "
-                    "target device, another --quantize mode, or --force to keep it anyway"
+                    "target device, another quantization 'mode', or 'force' to keep it anyway",
+                    params=("max_drop_points", "mode", "force"),
                 )
             gate["forced"] = True
             log.warning("Parity gate: %s; kept because of --force", message)

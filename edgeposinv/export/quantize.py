@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeposinv.errors import ConfigError, ExportError
+from edgeposinv.errors import ConfigError, ExportError, ParameterError
 
 __all__ = [
     "IO_DTYPES",
@@ -56,11 +56,6 @@ MODE_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 QUANT_MODES = tuple(MODE_OPTIONS)
 IO_DTYPES = ("uint8", "int8", "float32")
-_OPTION_FLAGS = {
-    "calibration_dir": "--calibration",
-    "calibration_size": "--calibration-size",
-    "io_dtype": "--io",
-}
 _DEFAULTS = {"calibration_dir": None, "calibration_size": 200, "io_dtype": None}
 
 
@@ -79,24 +74,28 @@ class QuantSpec:
 
     def __post_init__(self) -> None:
         if self.mode not in MODE_OPTIONS:
-            raise ConfigError(
-                f"--quantize must be one of: {', '.join(QUANT_MODES)}. Got {self.mode!r}."
+            raise ParameterError(
+                "mode", self.mode, f"must be one of: {', '.join(QUANT_MODES)}", owner="QuantSpec"
             )
         accepted = MODE_OPTIONS[self.mode]
         for option, default in _DEFAULTS.items():
             if option not in accepted and getattr(self, option) != default:
-                takes = ", ".join(_OPTION_FLAGS[o] for o in accepted) or "no options"
+                takes = ", ".join(f"'{o}'" for o in accepted) or "no options"
                 raise ConfigError(
-                    f"{_OPTION_FLAGS[option]} does not apply to --quantize {self.mode} (it takes {takes}); "
-                    f"remove {_OPTION_FLAGS[option]} or choose --quantize int8"
+                    f"'{option}' does not apply to 'mode' {self.mode} (it takes {takes}); "
+                    f"remove '{option}' or choose 'mode' int8",
+                    params=(option, "mode", *accepted),
                 )
         if self.io_dtype is not None and self.io_dtype not in IO_DTYPES:
-            raise ConfigError(
-                f"--io must be one of: {', '.join(IO_DTYPES)}. Got {self.io_dtype!r}."
+            raise ParameterError(
+                "io_dtype",
+                self.io_dtype,
+                f"must be one of: {', '.join(IO_DTYPES)}",
+                owner="QuantSpec",
             )
         if self.calibration_size < 1:
-            raise ConfigError(
-                f"--calibration-size must be at least 1. Got {self.calibration_size}."
+            raise ParameterError(
+                "calibration_size", self.calibration_size, "must be at least 1", owner="QuantSpec"
             )
 
     @property
@@ -164,8 +163,9 @@ class QuantSpec:
         """Build from CLI options; options the mode does not take raise :class:`ConfigError`."""
         if calibration_dir and calibration_size is not None:
             raise ConfigError(
-                "--calibration-size sizes the sample of the training split; with --calibration "
-                f"{calibration_dir} every image of that folder is used. Pass one of the two."
+                "'calibration_size' sizes the sample of the training split; with 'calibration_dir' "
+                f"{calibration_dir} every image of that folder is used; pass one of the two",
+                params=("calibration_size", "calibration_dir"),
             )
         return cls(
             mode,

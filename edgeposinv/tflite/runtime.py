@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeposinv.errors import ModelError
+from edgeposinv.errors import ConfigError, ModelError, ParameterError
 from edgeposinv.tflite.metadata import read_contract
 from edgeposinv.tflite.preprocess import InputContract, prepare, quantize_input
 
@@ -77,9 +77,12 @@ class ClassifierSpec:
 
     def __post_init__(self) -> None:
         if (self.input_mean is None) != (self.input_std is None):
-            raise ModelError("Give both --input-mean and --input-std (or neither).")
+            raise ConfigError(
+                "Give both 'input_mean' and 'input_std' (or neither)",
+                params=("input_mean", "input_std"),
+            )
         if self.input_std is not None and self.input_std <= 0:
-            raise ModelError(f"--input-std must be positive. Got {self.input_std}.")
+            raise ParameterError("input_std", self.input_std, "must be positive")
 
     def open(self, threads: int = 1) -> TFLiteClassifier:
         return TFLiteClassifier(
@@ -145,7 +148,8 @@ class TFLiteClassifier:
             labels = tuple(self.description["labels"])
         if labels is None:
             raise ModelError(
-                f"{self.path} carries no labels; pass a labels file (--labels FILE, one per line)"
+                f"{self.path} carries no labels; pass a 'labels_file' (one label per line)",
+                params=("labels_file",),
             )
         if len(labels) != out_shape[1]:
             raise ModelError(
@@ -155,7 +159,9 @@ class TFLiteClassifier:
         if "input" in self.description:
             if input_mean is not None:
                 raise ModelError(
-                    f"{self.path} carries its own input contract; --input-mean/--input-std are for third-party models only"
+                    f"{self.path} carries its own input contract; 'input_mean' and 'input_std' are for "
+                    "third-party models only",
+                    params=("input_mean", "input_std"),
                 )
             self.contract = InputContract.from_dict(self.description["input"])
         elif input_mean is not None and input_std is not None:

@@ -8,7 +8,6 @@ atomically after the checkpoint it names, so a kill at any instant leaves a usab
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shutil
@@ -30,7 +29,20 @@ def read_state(run_dir: Path) -> dict | None:
     path = Path(run_dir) / CHECKPOINT_DIR / STATE_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text("utf-8"))
+    from edgeposinv.errors import ModelError
+    from edgeposinv.util.files import read_json
+
+    state = read_json(
+        path,
+        ModelError,
+        f"the resumable state of {run_dir} is damaged; start the run again (overwrite)",
+    )
+    if not isinstance(state.get("epoch"), int) or not isinstance(state.get("history"), list):
+        raise ModelError(
+            f"{path} lacks 'epoch' or 'history'; the resumable state of {run_dir} is damaged, "
+            "start the run again (overwrite)"
+        )
+    return state
 
 
 def new_state() -> dict:

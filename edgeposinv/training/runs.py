@@ -32,7 +32,12 @@ from pathlib import Path
 
 from edgeposinv.errors import ModelError
 from edgeposinv.tflite.preprocess import InputContract
-from edgeposinv.util.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from edgeposinv.util.files import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+)
 
 __all__ = [
     "CONFIG_FILE",
@@ -98,28 +103,54 @@ class Run:
         return list(self.split.get(f"{side}_folder", [0] * len(self.split[side])))
 
 
+_RETRAIN = "train it again (or pass the --out folder of a finished 'edgeposinv train')"
+
+
+def _aside_hint(root: Path) -> str:
+    from edgeposinv.util.files import aside_path
+
+    left = aside_path(root)
+    return f"; {left} holds the run it replaced" if left.is_dir() else ""
+
+
 def read_run_config(root: str | os.PathLike) -> dict:
-    path = Path(root) / CONFIG_FILE
+    root = Path(root)
+    path = root / CONFIG_FILE
     if not path.is_file():
         raise ModelError(
-            f"{root} is not a training run folder (no {CONFIG_FILE}); pass the --out folder of 'edgeposinv train'"
+            f"{root} is not a training run folder (no {CONFIG_FILE}); pass the --out folder "
+            f"of 'edgeposinv train'{_aside_hint(root)}"
         )
-    config = json.loads(path.read_text("utf-8"))
-    split_path = Path(root) / SPLIT_FILE
-    if split_path.is_file():
-        split = json.loads(split_path.read_text("utf-8"))
-        config["_split_train"] = {
-            "files": split["train"],
-            "folders": split.get("train_folder", [0] * len(split["train"])),
-        }
+    config = read_json(path, ModelError, f"the run {root} is damaged; {_RETRAIN}")
+    for key in ("train", "augment", "dataset"):
+        if not isinstance(config.get(key), dict):
+            raise ModelError(f"{path} has no '{key}' section; the run is damaged; {_RETRAIN}")
+    missing = [n for n in (LABELS_FILE, SPLIT_FILE) if not (root / n).is_file()]
+    if missing:
+        raise ModelError(
+            f"{root} lacks {', '.join(missing)}, which training wrote first; the run is "
+            f"damaged and cannot be resumed; {_RETRAIN}"
+        )
+    split = read_json(root / SPLIT_FILE, ModelError, f"the run {root} is damaged; {_RETRAIN}")
+    if not isinstance(split.get("train"), list):
+        raise ModelError(f"{root / SPLIT_FILE} has no 'train' list; {_RETRAIN}")
+    config["_split_train"] = {
+        "files": split["train"],
+        "folders": split.get("train_folder", [0] * len(split["train"])),
+    }
     return config
 
 
 def read_run(root: str | os.PathLike) -> Run:
     root = Path(root)
     config_path = root / CONFIG_FILE
+    if root.is_file():
+        raise ModelError(
+            f"{root} is a file; pass a run folder (the --out folder of 'edgeposinv train')"
+        )
+    fix = f"the run {root} is damaged; {_RETRAIN}"
     if config_path.is_file() and not (root / MODEL_FILE).is_file():
-        status = json.loads(config_path.read_text("utf-8")).get("status")
+        status = read_json(config_path, ModelError, fix).get("status")
         if status == "running":
             raise ModelError(
                 f"Training of {root} did not finish (no {MODEL_FILE}); continue it with "
@@ -131,23 +162,58 @@ def read_run(root: str | os.PathLike) -> Run:
     if missing:
         raise ModelError(
             f"{root} is not a training run folder (missing {', '.join(missing)}); "
-            "pass the --out folder of 'edgeposinv train'"
+            f"pass the --out folder of 'edgeposinv train'{_aside_hint(root)}"
         )
-    labels = tuple(line for line in (root / LABELS_FILE).read_text("utf-8").splitlines() if line)
-    config = json.loads(config_path.read_text("utf-8"))
-    split = json.loads((root / SPLIT_FILE).read_text("utf-8"))
+    try:
+        text = (root / LABELS_FILE).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ModelError(f"{root / LABELS_FILE} is not readable UTF-8 text; {fix}") from None
+    labels = tuple(line for line in text.splitlines() if line)
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise ModelError(
+            f"{root / LABELS_FILE} must list at least two distinct labels, one per line; "
+            f"got {len(labels)} line(s); {fix}"
+        )
+    config = read_json(config_path, ModelError, fix)
+    split = read_json(root / SPLIT_FILE, ModelError, fix)
+    if not isinstance(config.get("input"), dict) or not isinstance(config.get("dataset"), dict):
+        raise ModelError(f"{config_path} has no 'input' or 'dataset' section; {fix}")
+    if not all(isinstance(split.get(side), list) for side in ("train", "val")):
+        raise ModelError(f"{root / SPLIT_FILE} has no 'train' and 'val' lists; {fix}")
+    try:
+        InputContract.from_dict(config["input"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelError(f"{config_path} has an unusable 'input' section ({e}); {fix}") from None
     return Run(root, labels, config, split)
 
 
 def load_keras_model(run: Run):
-    """The run's tf_keras model (under tfmot's quantize scope for a QAT run)."""
+    """The run's tf_keras model (under tfmot's quantize scope for a QAT run).
+
+    A truncated or foreign model file, or one whose outputs do not match ``labels.txt``,
+    raises :class:`ModelError`.
+    """
     from edgeposinv.training.keras_api import keras
 
-    if run.is_qat:
-        from edgeposinv.training.qat import load_qat_model
+    try:
+        if run.is_qat:
+            from edgeposinv.training.qat import load_qat_model
 
-        return load_qat_model(run.model_path)
-    return keras.models.load_model(run.model_path, compile=False)
+            model = load_qat_model(run.model_path)
+        else:
+            model = keras.models.load_model(run.model_path, compile=False)
+    except Exception as e:  # Keras raises many types for a damaged file
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise ModelError(
+            f"{run.model_path} cannot be loaded ({first}); the file is damaged, train the run again"
+        ) from None
+    n_out = int(model.outputs[0].shape[-1])
+    if n_out != len(run.labels):
+        raise ModelError(
+            f"{run.root / LABELS_FILE} lists {len(run.labels)} labels but {run.model_path} has "
+            f"{n_out} outputs; the run is inconsistent, restore its labels.txt or train it again"
+        )
+    return model
 
 
 def write_run_start(run_dir: Path, config, augment, prepared) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeposinv.errors import ConfigError, DatasetError, ModelError
+from edgeposinv.errors import DatasetError, ModelError, ParameterError
 from edgeposinv.training.models import available, qat_unsupported
 from edgeposinv.transforms.augment import PRESETS, AugmentConfig
 from edgeposinv.util.files import check_can_write
@@ -78,55 +77,57 @@ class TrainConfig:
     folder_weights: str = "sqrt"
 
     def __post_init__(self) -> None:
+        def bad(param: str, value, expected: str, fix: str | None = None) -> ParameterError:
+            return ParameterError(param, value, expected, owner="TrainConfig", fix=fix)
+
         if self.arch not in available():
-            raise ConfigError(
-                f"Unknown architecture {self.arch!r}; choose one of: {', '.join(available())}"
-            )
+            raise bad("arch", self.arch, f"must be one of: {', '.join(available())}")
         if self.qat and qat_unsupported(self.arch):
             can = " or ".join(a for a in available() if not qat_unsupported(a))
-            raise ConfigError(
-                f"--qat does not work with --arch {self.arch}: {qat_unsupported(self.arch)}. "
-                f"Use --arch {can}, or train without --qat and export with --quantize int8"
+            raise bad(
+                "qat",
+                self.qat,
+                f"cannot be used with arch {self.arch!r} ({qat_unsupported(self.arch)})",
+                fix=f"use arch {can}, or train without it and export with int8 quantization",
             )
         if not 16 <= self.image_size_px <= 512:
-            raise ConfigError(
-                f"--image-size must be in [16, 512] pixels. Got {self.image_size_px}."
-            )
+            raise bad("image_size_px", self.image_size_px, "must be in [16, 512] pixels")
         for name, value, lo in (
-            ("--epochs", self.epochs, 1),
-            ("--batch-size", self.batch_size, 1),
-            ("--warmup-epochs", self.warmup_epochs, 0),
-            ("--patience", self.early_stopping_patience, 0),
-            ("--qat-epochs", self.qat_epochs, 1),
+            ("epochs", self.epochs, 1),
+            ("batch_size", self.batch_size, 1),
+            ("warmup_epochs", self.warmup_epochs, 0),
+            ("early_stopping_patience", self.early_stopping_patience, 0),
+            ("qat_epochs", self.qat_epochs, 1),
         ):
             if value < lo:
-                raise ConfigError(f"{name} must be at least {lo}. Got {value}.")
+                raise bad(name, value, f"must be at least {lo}")
         if self.augment not in PRESETS:
-            raise ConfigError(
-                f"--augment must be one of: {', '.join(PRESETS)}. Got {self.augment!r}."
-            )
+            raise bad("augment", self.augment, f"must be one of: {', '.join(PRESETS)}")
         if not 0.0 < self.val_split < 1.0:
-            raise ConfigError(f"--val-split must be in (0, 1). Got {self.val_split}.")
+            raise bad("val_split", self.val_split, "must be in (0, 1)")
         if not 0.0 < self.learning_rate < 1.0:
-            raise ConfigError(f"--lr must be in (0, 1). Got {self.learning_rate}.")
+            raise bad("learning_rate", self.learning_rate, "must be in (0, 1)")
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"--optimizer must be one of {', '.join(OPTIMIZERS)}. Got {self.optimizer!r}."
-            )
+            raise bad("optimizer", self.optimizer, f"must be one of: {', '.join(OPTIMIZERS)}")
         if not 0.0 <= self.label_smoothing < 0.5:
-            raise ConfigError(f"--label-smoothing must be in [0, 0.5). Got {self.label_smoothing}.")
+            raise bad("label_smoothing", self.label_smoothing, "must be in [0, 0.5)")
         if self.class_weight not in ("none", "balanced"):
-            raise ConfigError(
-                f"--class-weight must be 'none' or 'balanced'. Got {self.class_weight!r}."
-            )
+            raise bad("class_weight", self.class_weight, "must be 'none' or 'balanced'")
         if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"--dropout must be in [0, 1). Got {self.dropout}.")
+            raise bad("dropout", self.dropout, "must be in [0, 1)")
         if self.frozen_epochs is not None and not 0 <= self.frozen_epochs < self.epochs:
-            raise ConfigError(
-                f"--frozen-epochs must be in [0, --epochs). Got {self.frozen_epochs} with --epochs {self.epochs}."
+            raise bad("frozen_epochs", self.frozen_epochs, f"must be in [0, epochs={self.epochs})")
+        if not 0.0 < self.fine_tune_fraction <= 1.0:
+            raise bad("fine_tune_fraction", self.fine_tune_fraction, "must be in (0, 1]")
+        if not 0.0 < self.fine_tune_lr_factor <= 1.0:
+            raise bad("fine_tune_lr_factor", self.fine_tune_lr_factor, "must be in (0, 1]")
+        if self.weights not in ("default", "imagenet", "none") and not Path(self.weights).is_file():
+            raise bad(
+                "weights",
+                self.weights,
+                "must be 'default', 'imagenet', 'none' or an existing weights file",
+                fix="check the path",
             )
-        if not 0.0 < self.fine_tune_fraction <= 1.0 or not 0.0 < self.fine_tune_lr_factor <= 1.0:
-            raise ConfigError("fine_tune_fraction and fine_tune_lr_factor must be in (0, 1].")
         from edgeposinv.data.folders import parse_folder_weights
 
         parse_folder_weights(self.folder_weights)
@@ -193,33 +194,23 @@ def train(
     """Train ``config.arch`` on the images of ``data_dir`` — one dataset folder or several
     (:mod:`edgeposinv.data.folders`) — and write the run to ``run_dir``."""
     from edgeposinv.data.folders import as_paths
+    from edgeposinv.training.guard import guarded_new_run
     from edgeposinv.training.runs import write_run_start
+    from edgeposinv.util.files import check_not_in_dataset
 
     data_dirs, run_dir = as_paths(data_dir), Path(run_dir)
     check_can_write(run_dir, overwrite)
+    check_not_in_dataset(run_dir, data_dirs, is_dir=True, param="run_dir")
     augment = config.augment_settings()
     prepared = _prepare_data(data_dirs, config, augment, show_progress)
-    # An existing run (replaced only with --overwrite) is set aside, not deleted, until the
-    # new run has finished: a failed run gives it back.
-    previous = None
-    if run_dir.exists():
-        previous = run_dir.with_name(f".{run_dir.name}.replaced")
-        shutil.rmtree(previous, ignore_errors=True)
-        os.replace(run_dir, previous)
-    try:
-        write_run_start(run_dir, config, augment, prepared)
-        result = _fit(run_dir, config, augment, prepared, state=None)
-    except BaseException:
-        from edgeposinv.training.checkpoints import read_state
 
-        if read_state(run_dir) is None:  # nothing to resume: leave no half-written run behind
-            shutil.rmtree(run_dir, ignore_errors=True)
-            if previous is not None:
-                os.replace(previous, run_dir)
-        raise
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
-    return result
+    def work() -> TrainResult:
+        write_run_start(run_dir, config, augment, prepared)
+        return _fit(run_dir, config, augment, prepared, state=None)
+
+    # An existing run (replaced only with overwrite) is set aside until the new run can
+    # be resumed, and given back on any failure or signal before that (training.guard).
+    return guarded_new_run(run_dir, work)
 
 
 def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResult:
@@ -246,7 +237,9 @@ def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResul
             "restore the images or start a new run"
         )
     log.info("resuming %s after epoch %d", run_dir, state["epoch"])
-    return _fit(run_dir, config, augment, prepared, state)
+    from edgeposinv.training.guard import guarded_resume
+
+    return guarded_resume(run_dir, lambda: _fit(run_dir, config, augment, prepared, state))
 
 
 @dataclass
@@ -284,8 +277,9 @@ def _prepare_data(
         where = " + ".join(map(str, data_dirs))
         raise DatasetError(
             f"The training split of {where} has {len(train_idx)} images, fewer than one batch "
-            f"(--batch-size {config.batch_size}, --val-split {config.val_split}); add images, "
-            "lower --batch-size or lower --val-split"
+            f"('batch_size' {config.batch_size}, 'val_split' {config.val_split}); add images, "
+            "lower 'batch_size' or lower 'val_split'",
+            params=("batch_size", "val_split"),
         )
     masks = tiles = None
     if augment.uses_background:

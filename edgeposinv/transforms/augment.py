@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ConfigError, ParameterError
 from edgeposinv.transforms import geometry, photometric
 from edgeposinv.transforms.background import BACKDROPS, composite
 
@@ -39,16 +39,14 @@ Pair = tuple[float, float]
 
 def _check_range(name: str, value: Pair, lo: float, hi: float) -> None:
     if not (isinstance(value, tuple) and len(value) == 2 and lo <= value[0] <= value[1] <= hi):
-        raise ConfigError(
-            f"The '{name}' parameter of AugmentConfig must be an ordered pair within [{lo}, {hi}]. Got {value}."
+        raise ParameterError(
+            name, value, f"must be an ordered pair within [{lo}, {hi}]", owner="AugmentConfig"
         )
 
 
 def _check_max(name: str, value: float, hi: float) -> None:
     if not 0 <= value <= hi:
-        raise ConfigError(
-            f"The '{name}' parameter of AugmentConfig must be in [0, {hi}]. Got {value}."
-        )
+        raise ParameterError(name, value, f"must be in [0, {hi}]", owner="AugmentConfig")
 
 
 @dataclass(frozen=True)
@@ -114,17 +112,27 @@ class AugmentConfig:
         _check_max("max_noise_std", self.max_noise_std, 64)
         _check_range("jpeg_quality_range", self.jpeg_quality_range, 5, 100)
         if self.backdrop not in BACKDROPS:
-            raise ConfigError(
-                f"The 'backdrop' parameter of AugmentConfig must be one of {list(BACKDROPS)}. Got {self.backdrop!r}."
+            raise ParameterError(
+                "backdrop",
+                self.backdrop,
+                f"must be one of {list(BACKDROPS)}",
+                owner="AugmentConfig",
             )
         if self.background_prob > 0 and not self.background_dir:
-            raise ConfigError(
-                "The 'background_prob' parameter of AugmentConfig is > 0 but no 'background_dir' is set; "
-                "give a folder of background photos or set background_prob to 0"
+            raise ParameterError(
+                "background_dir",
+                self.background_dir,
+                f"must be a folder of background photos when background_prob is "
+                f"{self.background_prob} (> 0)",
+                owner="AugmentConfig",
+                fix="set background_dir, or background_prob to 0",
             )
         if self.fill_mode not in geometry.BORDER_MODES:
-            raise ConfigError(
-                f"The 'fill_mode' parameter of AugmentConfig must be one of {sorted(geometry.BORDER_MODES)}. Got {self.fill_mode!r}."
+            raise ParameterError(
+                "fill_mode",
+                self.fill_mode,
+                f"must be one of {sorted(geometry.BORDER_MODES)}",
+                owner="AugmentConfig",
             )
 
     @property
@@ -154,7 +162,9 @@ class AugmentConfig:
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         try:
             return replace(base, **values)
-        except TypeError as e:
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
+        except (TypeError, ValueError) as e:
             raise ConfigError(f"Bad value in {source}: {e}") from None
 
     @classmethod
@@ -162,8 +172,15 @@ class AugmentConfig:
         """Read a YAML (``.yaml``/``.yml``) or JSON file of AugmentConfig keys (plus ``preset``)."""
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"--augment-config file {path} does not exist")
-        text = path.read_text("utf-8")
+            raise ParameterError(
+                "augment_config", str(path), "must be an existing YAML or JSON file"
+            )
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                f"Cannot read {path} as UTF-8 text ({e}); fix or replace it"
+            ) from None
         try:
             if path.suffix.lower() in (".yaml", ".yml"):
                 import yaml
@@ -184,8 +201,8 @@ class AugmentConfig:
         try:
             return PRESETS[name]
         except KeyError:
-            raise ConfigError(
-                f"Unknown augmentation preset {name!r}; choose one of: {', '.join(PRESETS)}"
+            raise ParameterError(
+                "preset", name, f"must be one of: {', '.join(PRESETS)}", owner="AugmentConfig"
             ) from None
 
     def draw(
