@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeposinv.data.dataset import MANIFEST_NAME
+from edgeposinv.data.manifest import MANIFEST_NAME, read_manifest
 from edgeposinv.errors import CaptureWriteError, ConfigError, ParameterError
 from edgeposinv.util.files import atomic_write_text
 
@@ -60,29 +60,6 @@ def check_label(label: str) -> str:
 
 def _describe(e: OSError) -> str:
     return os.strerror(e.errno) if e.errno else str(e)
-
-
-def read_manifest(root: Path) -> tuple[list[dict], list[tuple[int, str]]]:
-    """Entries of ``root/manifest.jsonl`` and ``(line number, problem)`` for unusable lines."""
-    manifest = root / MANIFEST_NAME
-    entries: list[dict] = []
-    bad: list[tuple[int, str]] = []
-    if not manifest.is_file():
-        return entries, bad
-    with manifest.open(encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                bad.append((lineno, "not valid JSON"))
-                continue
-            if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-                bad.append((lineno, "no 'path' field"))
-                continue
-            entries.append(entry)
-    return entries, bad
 
 
 class DatasetWriter:

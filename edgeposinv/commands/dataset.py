@@ -25,19 +25,40 @@ def dataset() -> None:
     type=click.Path(dir_okay=False, path_type=str),
     help="Also write the statistics as JSON.",
 )
-def stats(data, chart, json_path) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --chart or --json file.")
+def stats(data, chart, json_path, overwrite) -> None:
     """Counts per label, session and guide cell; problems; a coverage chart."""
     import os
+    from pathlib import Path
 
+    from edgeposinv.data.dataset import check_dataset_dir
     from edgeposinv.data.stats import dataset_stats, write_coverage_chart
-    from edgeposinv.util.files import atomic_write_json
+    from edgeposinv.errors import OutputError
+    from edgeposinv.util.files import atomic_write_json, check_can_write, check_not_in_dataset
 
+    check_dataset_dir(Path(data))
+    for path, param in ((chart, "chart"), (json_path, "json_path")):
+        if path:
+            check_not_in_dataset(path, [data], is_dir=False, param=param)
+            check_can_write(path, overwrite)
+    default_chart = None
+    if not chart:
+        # The default chart is the command's own file in DATA, replaced on every run; a
+        # read-only dataset gets no chart rather than an error.
+        default_chart = os.path.join(data, "coverage.png")
+        try:
+            check_can_write(default_chart, overwrite=True)
+        except OutputError:
+            default_chart = None
     result = dataset_stats(data)
     for line in result.lines():
         click.echo(line)
-    chart = chart or os.path.join(data, "coverage.png")
-    write_coverage_chart(result, chart)
-    click.echo(f"Coverage chart: {chart}")
+    target = chart or default_chart
+    if target:
+        write_coverage_chart(result, target)
+        click.echo(f"Coverage chart: {target}")
+    else:
+        click.echo(f"Coverage chart: not written ({data} is not writable; pass --chart PATH)")
     if json_path:
         atomic_write_json(json_path, result.to_dict())
         click.echo(f"Statistics: {json_path}")

@@ -10,7 +10,6 @@ set (or samples the run's training split) for ``export``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -21,15 +20,21 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.data.dataset import (
-    MANIFEST_NAME,
     DatasetIndex,
     ImageRecord,
+    check_dataset_dir,
     load_images,
     scan_dataset,
 )
 from edgeposinv.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_name, read_rgb
-from edgeposinv.errors import ConfigError, DatasetError, ExportError
-from edgeposinv.util.files import atomic_dir, atomic_write_json
+from edgeposinv.data.manifest import read_manifest, warn_problems
+from edgeposinv.errors import DatasetError, ExportError, ParameterError
+from edgeposinv.util.files import (
+    atomic_dir,
+    atomic_write_json,
+    check_can_write,
+    check_not_in_dataset,
+)
 
 __all__ = [
     "CALIBRATION_MANIFEST",
@@ -54,7 +59,9 @@ class CalibrationBuildConfig:
 
     def __post_init__(self) -> None:
         if self.per_class < 1:
-            raise ConfigError(f"--per-class must be at least 1. Got {self.per_class}.")
+            raise ParameterError(
+                "per_class", self.per_class, "must be at least 1", owner="CalibrationBuildConfig"
+            )
 
 
 @dataclass(frozen=True)
@@ -67,18 +74,9 @@ class CalibrationSet:
 
 def _manifest_entries(root: Path) -> dict[str, dict]:
     """relative path → manifest entry (session, guide cell), when the dataset has a manifest."""
-    path = root / MANIFEST_NAME
-    if not path.is_file():
-        return {}
-    entries = {}
-    for line in path.read_text("utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(entry, dict) and "path" in entry:
-            entries[Path(entry["path"]).as_posix()] = entry
-    return entries
+    entries, problems = read_manifest(root)
+    warn_problems(root, problems)
+    return {e["path"]: e for e in entries}
 
 
 def _stratum(entry: dict | None) -> tuple[str, str]:
@@ -113,6 +111,9 @@ def build_calibration_set(
 ) -> CalibrationSet:
     """Copy a stratified sample of ``data_dir`` to ``out_dir`` with a provenance manifest."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
+    check_dataset_dir(data_dir)
+    check_not_in_dataset(out_dir, [data_dir], is_dir=True, param="out_dir")
+    check_can_write(out_dir, overwrite)
     index = scan_dataset(data_dir, min_classes=1)
     manifest = _manifest_entries(data_dir)
     rng = np.random.default_rng(config.seed)
@@ -140,7 +141,7 @@ def build_calibration_set(
         per_label[label] = taken
         if taken < config.per_class:
             log.warning(
-                "class %s has only %d decodable image(s) for --per-class %d",
+                "class %s has only %d decodable image(s) for per_class %d",
                 label,
                 taken,
                 config.per_class,
@@ -155,7 +156,7 @@ def build_calibration_set(
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         for rec, (session, cell) in chosen:
             rel = rec.path.relative_to(data_dir).as_posix()
-            dest = Path(rec.label) / rec.path.name
+            dest = Path(rel)  # LABEL/sub/folders/NAME: files of the same name never collide
             (tmp / dest).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(rec.path, tmp / dest)
             images.append(
@@ -212,9 +213,11 @@ def load_calibration(
     if calibration_dir is not None:
         root = Path(calibration_dir)
         if not root.is_dir():
-            raise ExportError(
-                f"Calibration folder {root} does not exist; build one with "
-                "'edgeposinv calibration build DATA --out calibration/NAME'"
+            raise ParameterError(
+                "calibration_dir",
+                str(root),
+                "must be an existing folder of images",
+                fix="build one with 'edgeposinv calibration build DATA --out calibration/NAME'",
             )
         files = sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p))
         if not files:
@@ -243,7 +246,8 @@ def load_calibration(
     if missing:
         raise ExportError(
             f"{len(missing)} training image(s) of the run are gone (e.g. {missing[0]}); "
-            "pass --calibration DIR with images from the target device"
+            "pass a 'calibration_dir' with images from the target device",
+            params=("calibration_dir",),
         )
     labels = [p.parent.name for p in paths]
     if len(run.data_dirs) > 1 and len(paths) > size:  # several folders: each its batch share

@@ -8,7 +8,6 @@ warning, never silently dropped.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -18,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_name, read_rgb
+from edgeposinv.data.manifest import MANIFEST_NAME as MANIFEST_NAME  # re-exported
+from edgeposinv.data.manifest import read_manifest, warn_problems
 from edgeposinv.errors import DatasetError
 from edgeposinv.tflite.preprocess import prepare
 from edgeposinv.util.progress import progress
@@ -27,6 +28,7 @@ __all__ = [
     "ImageRecord",
     "LoadedImages",
     "MANIFEST_NAME",
+    "check_dataset_dir",
     "load_images",
     "scan_dataset",
     "split_indices",
@@ -34,8 +36,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MANIFEST_NAME = "manifest.jsonl"
 
 
 @dataclass(frozen=True)
@@ -88,30 +88,25 @@ class LoadedImages:
 
 def _read_manifest_sessions(root: Path) -> dict[str, str]:
     """Map relative image path → capture session, from ``manifest.jsonl`` when present."""
-    manifest = root / MANIFEST_NAME
-    if not manifest.is_file():
-        return {}
-    sessions: dict[str, str] = {}
-    with manifest.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("%s:%d is not valid JSON; line ignored", manifest, lineno)
-                continue
-            if isinstance(entry, dict) and "path" in entry and entry.get("session") is not None:
-                sessions[Path(entry["path"]).as_posix()] = str(entry["session"])
-    return sessions
+    entries, problems = read_manifest(root)
+    warn_problems(root, problems)
+    return {e["path"]: str(e["session"]) for e in entries if e.get("session") is not None}
+
+
+def check_dataset_dir(root: Path) -> None:
+    """A dataset argument must be an existing folder; say which of the two it is not."""
+    if root.is_file():
+        raise DatasetError(
+            f"{root} is a file, not a dataset folder (expected DATA/<label>/<images>)"
+        )
+    if not root.is_dir():
+        raise DatasetError(f"Dataset folder {root} does not exist (expected DATA/<label>/<images>)")
 
 
 def scan_dataset(root: str | os.PathLike, min_classes: int = 2) -> DatasetIndex:
     """List the images of ``root`` by class folder; raise :class:`DatasetError` if unusable."""
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"Dataset folder {root} does not exist (expected DATA/<label>/<images>)")
+    check_dataset_dir(root)
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_dirs) < min_classes:
         found = ", ".join(p.name for p in class_dirs) or "none"
@@ -125,7 +120,12 @@ def scan_dataset(root: str | os.PathLike, min_classes: int = 2) -> DatasetIndex:
     for class_dir in class_dirs:
         n_before = len(records)
         for path in sorted(class_dir.rglob("*")):
-            if not path.is_file() or path.name.startswith("."):
+            if path.name.startswith("."):
+                continue
+            if path.is_symlink() and not path.exists():
+                skipped.append((path, "broken or looping symbolic link"))
+                continue
+            if not path.is_file():
                 continue
             if not is_image_name(path):
                 skipped.append((path, "not an image file extension"))

@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from edgeposinv.capture.guide import cell_name
-from edgeposinv.capture.writer import read_manifest
-from edgeposinv.data.dataset import MANIFEST_NAME
+from edgeposinv.data.dataset import check_dataset_dir
 from edgeposinv.data.images import is_image_name
+from edgeposinv.data.manifest import MANIFEST_NAME, read_manifest
 from edgeposinv.errors import DatasetError
 from edgeposinv.util.files import atomic_write_bytes
 from edgeposinv.util.progress import progress
@@ -71,7 +71,7 @@ class DatasetStats:
         if self.missing:
             out.append(f"{len(self.missing)} {MANIFEST_NAME} line(s) without a file")
         if self.bad_lines:
-            out.append(f"{len(self.bad_lines)} unusable {MANIFEST_NAME} line(s)")
+            out.append(f"{len(self.bad_lines)} {MANIFEST_NAME} line(s) with problems")
         if self.corrupt:
             out.append(f"{len(self.corrupt)} corrupt image file(s)")
         if self.not_images:
@@ -139,7 +139,9 @@ class DatasetStats:
 
         listing(f"not in {MANIFEST_NAME}", self.unlisted)
         listing(f"in {MANIFEST_NAME} but no file", self.missing)
-        listing(f"unusable {MANIFEST_NAME} lines", [f"line {n}: {p}" for n, p in self.bad_lines])
+        listing(
+            f"{MANIFEST_NAME} lines with problems", [f"line {n}: {p}" for n, p in self.bad_lines]
+        )
         listing("corrupt", [f"{p}: {r}" for p, r in self.corrupt])
         listing("not images", self.not_images)
         listing(
@@ -162,8 +164,7 @@ def _cell_key(guide: dict) -> tuple[tuple, str]:
 def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> DatasetStats:
     """Read every file of the dataset folder ``root`` and its manifest; see :class:`DatasetStats`."""
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"Dataset folder {root} does not exist (expected DATA/<label>/<images>)")
+    check_dataset_dir(root)
     label_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not label_dirs:
         raise DatasetError(
@@ -173,7 +174,7 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
         (d.name, p)
         for d in label_dirs
         for p in sorted(d.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
+        if (p.is_file() or (p.is_symlink() and not p.exists())) and not p.name.startswith(".")
     ]
     stats = DatasetStats(root, [d.name for d in label_dirs], {d.name: 0 for d in label_dirs})
     by_hash: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -184,6 +185,9 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
         rel = path.relative_to(root).as_posix()
         if not is_image_name(path):
             stats.not_images.append(rel)
+            continue
+        if path.is_symlink() and not path.exists():
+            stats.corrupt.append((rel, "broken or looping symbolic link"))
             continue
         present.add(rel)
         try:

@@ -45,12 +45,25 @@ def _tensor(schema, subgraph, index: int, dtypes: dict[int, str]) -> dict:
 
 def inspect_model(path: str | os.PathLike) -> dict:
     """The facts of the model at ``path`` as a JSON-ready dict."""
-    from ai_edge_litert import schema_py_generated as schema
 
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"Model file {path} does not exist")
     data = path.read_bytes()
+    try:
+        return _facts(path, data)
+    except ModelError as e:
+        raise ModelError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
+    except Exception as e:  # a damaged flatbuffer raises many types
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelError(
+            f"{path} is not a readable .tflite model ({first}); re-export or re-download it"
+        ) from None
+
+
+def _facts(path: Path, data: bytes) -> dict:
+    from ai_edge_litert import schema_py_generated as schema
+
     contract = read_contract(data)  # raises ModelError for a non-TFLite file
     entries = read_entries(data)
     model = schema.Model.GetRootAs(data, 0)
@@ -113,7 +126,7 @@ def inspect_model(path: str | os.PathLike) -> dict:
             facts["sidecar"] = {
                 k: side.get(k) for k in ("parity", "gate", "size", "latency", "calibration")
             }
-        except (json.JSONDecodeError, AttributeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
             facts["sidecar"] = None
     return facts
 
@@ -133,7 +146,18 @@ def _tensor_line(t: dict) -> str:
 
 
 def format_report(facts: dict) -> str:
-    """Human-readable text of :func:`inspect_model`'s facts."""
+    """Human-readable text of :func:`inspect_model`'s facts (``ModelError`` if they are incomplete)."""
+    try:
+        return _format_report(facts)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        raise ModelError(
+            f"{facts.get('path')}: its embedded description is incomplete (no {e}); "
+            "see it with 'as_json', or re-export the model",
+            params=("as_json",),
+        ) from None
+
+
+def _format_report(facts: dict) -> str:
     lines = [
         f"{facts['path']}: {facts['size_bytes'] / 1024:.1f} KiB, sha256 {facts['sha256'][:16]}…"
     ]

@@ -107,4 +107,12 @@ def canonical_json(obj: dict) -> bytes:
 def read_contract(model_bytes: bytes) -> dict | None:
     """The edgeposinv model description embedded in the model, or ``None`` for a foreign model."""
     data = read_entries(model_bytes).get(CONTRACT_NAME)
-    return None if data is None else json.loads(data.decode("utf-8"))
+    if data is None:
+        return None
+    try:
+        contract = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelError(f"its embedded '{CONTRACT_NAME}' metadata is not valid JSON") from None
+    if not isinstance(contract, dict):
+        raise ModelError(f"its embedded '{CONTRACT_NAME}' metadata is not a JSON object")
+    return contract

@@ -40,7 +40,11 @@ def read_labels_file(path: str | os.PathLike) -> tuple[str, ...]:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"Labels file {path} does not exist (expected one label per line)")
-    labels = tuple(line.strip() for line in path.read_text("utf-8").splitlines() if line.strip())
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelError(f"Labels file {path} is not readable UTF-8 text ({e})") from None
+    labels = tuple(line.strip() for line in text.splitlines() if line.strip())
     if not labels:
         raise ModelError(f"Labels file {path} is empty (expected one label per line)")
     return labels
@@ -144,8 +148,20 @@ class TFLiteClassifier:
             raise ModelError(
                 f"{self.path} output shape is {list(out_shape)}; an image classifier outputs [1, num_classes]"
             )
-        if labels is None and "labels" in self.description:
-            labels = tuple(self.description["labels"])
+        carried = self.description.get("labels")
+        if carried is not None:
+            if not isinstance(carried, list) or not all(isinstance(x, str) for x in carried):
+                raise ModelError(
+                    f"{self.path}: its embedded labels are not a list of text; re-export the model"
+                )
+            if labels is not None and tuple(labels) != tuple(carried):
+                raise ConfigError(
+                    f"{self.path} carries its own labels ({', '.join(carried)}) and the "
+                    f"'labels_file' lists others ({', '.join(labels)}); a model's own labels are "
+                    "never replaced, drop 'labels_file'",
+                    params=("labels_file",),
+                )
+            labels = tuple(carried)
         if labels is None:
             raise ModelError(
                 f"{self.path} carries no labels; pass a 'labels_file' (one label per line)",
@@ -163,7 +179,12 @@ class TFLiteClassifier:
                     "third-party models only",
                     params=("input_mean", "input_std"),
                 )
-            self.contract = InputContract.from_dict(self.description["input"])
+            try:
+                self.contract = InputContract.from_dict(self.description["input"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise ModelError(
+                    f"{self.path}: its embedded input contract is unusable ({e}); re-export the model"
+                ) from None
         elif input_mean is not None and input_std is not None:
             self.contract = InputContract(
                 image_size_px=in_shape[1],

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ConfigError, ParameterError
 from edgeposinv.transforms.augment import AugmentConfig, apply_params
-from edgeposinv.util.files import atomic_write_bytes, check_can_write
+from edgeposinv.util.files import atomic_write_bytes, check_can_write, check_not_in_dataset
 
 
 def preview(
@@ -33,9 +33,11 @@ def preview(
 
     out = Path(out)
     if out.suffix.lower() != ".png":
-        raise ConfigError(f"--out must name a .png file. Got {out}.")
-    if not (1 <= rows <= 32 and 1 <= cols <= 32):
-        raise ConfigError(f"--rows and --cols must be in [1, 32]. Got {rows} and {cols}.")
+        raise ParameterError("out", str(out), "must name a .png file")
+    for name, value in (("rows", rows), ("cols", cols)):
+        if not 1 <= value <= 32:
+            raise ParameterError(name, value, "must be in [1, 32]")
+    check_not_in_dataset(out, [data_dir], is_dir=False)
     check_can_write(out, overwrite)
     augment = (
         AugmentConfig.from_file(augment_config) if augment_config else AugmentConfig.preset(preset)
