@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeposinv.errors import ConfigError, DeviceError, ParameterError
+from edgeposinv.errors import ConfigError, DeviceError, EdgeposinvError, ModelError, ParameterError
 
 _OWNER = "DeviceEvalConfig"
 
@@ -257,8 +257,13 @@ def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[st
 
     if not model_path.is_file():
         raise DeviceError(f"Model file {model_path} does not exist")
-    description = read_contract(model_path.read_bytes()) or {}
-    labels = list(description.get("labels", []))
+    try:
+        description = read_contract(model_path.read_bytes()) or {}
+    except ModelError as e:
+        raise ModelError(f"{model_path}: {e}; re-export it with 'edgeposinv export'") from None
+    labels = description.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ModelError(f"{model_path}: its embedded labels are not a list of text; re-export it")
     if not labels:
         raise DeviceError(
             f"{model_path} carries no labels (no 'edgeposinv.model' entry); export it with 'edgeposinv export'"
@@ -351,11 +356,14 @@ def device_eval(
         atomic_write_json,
         atomic_write_text,
         check_can_write,
+        check_not_in_dataset,
+        read_json,
     )
 
     model_path = Path(model_path)
     sets = [(name, Path(folder)) for name, folder in sets]
     check_can_write(report_dir, overwrite)
+    check_not_in_dataset(report_dir, [f for _, f in sets], is_dir=True, param="report_dir")
     _, needed = _check_sets(model_path, sets)
     adb = connect(serial, adb_path)
     check_app(adb)
@@ -410,18 +418,27 @@ def device_eval(
                 tmp,
                 what="pulling the report",
             )
-            report = json.loads((Path(tmp) / REPORT_JSON).read_text("utf-8"))
-            predictions = (Path(tmp) / PREDICTIONS_CSV).read_text("utf-8")
+            report = read_json(
+                Path(tmp) / REPORT_JSON,
+                DeviceError,
+                "the app wrote a damaged report; run the evaluation again",
+            )
+            predictions = (Path(tmp) / PREDICTIONS_CSV).read_bytes().decode("utf-8", "replace")
     finally:
         if not config.keep_on_device:
             adb.run("shell", shlex.join(["rm", "-rf", remote]))
+    generator = report.get("generator")
     if (
-        report.get("generator", {}).get("host") != "android"
-        or report.get("schema_version", "").split(".")[0] != "1"
+        not isinstance(generator, dict)
+        or generator.get("host") != "android"
+        or str(report.get("schema_version", "")).split(".")[0] != "1"
     ):
         raise DeviceError(
             f"The device wrote a report this host cannot read (schema {report.get('schema_version')!r})"
         )
+    from edgeposinv.evaluation.compare import check_report
+
+    check_report(report, f"the report.json pulled from {adb.serial}")
     # Paths on the phone mean nothing here: show the host folders the sets came from.
     for name, folder in sets:
         if name in report.get("sets", {}):
@@ -429,9 +446,18 @@ def device_eval(
             report["sets"][name]["path"] = str(folder)
     report["model"]["device_path"] = report["model"].get("path")
     report["model"]["path"] = str(model_path)
-    html = render_report_html(report)
-    with atomic_dir(report_dir, overwrite=overwrite) as tmp_dir:
-        atomic_write_json(tmp_dir / REPORT_JSON, report)
-        atomic_write_text(tmp_dir / PREDICTIONS_CSV, predictions)
-        atomic_write_text(tmp_dir / REPORT_HTML, html)
+    try:
+        html = render_report_html(report)
+        with atomic_dir(report_dir, overwrite=overwrite) as tmp_dir:
+            atomic_write_json(tmp_dir / REPORT_JSON, report)
+            atomic_write_text(tmp_dir / PREDICTIONS_CSV, predictions)
+            atomic_write_text(tmp_dir / REPORT_HTML, html)
+    except (EdgeposinvError, OSError, KeyError, TypeError, ValueError) as e:
+        # The phone's work is never thrown away: keep the raw results and say where.
+        keep = Path(tempfile.mkdtemp(prefix="edgeposinv-device-eval-"))
+        (keep / REPORT_JSON).write_text(json.dumps(report, indent=2), "utf-8")
+        (keep / PREDICTIONS_CSV).write_text(predictions, "utf-8")
+        raise DeviceError(
+            f"{e}; the device's results are kept in {keep} (report.json, predictions.csv)"
+        ) from None
     return report

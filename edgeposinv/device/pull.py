@@ -17,10 +17,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeposinv.data.dataset import MANIFEST_NAME as MANIFEST
 from edgeposinv.data.images import is_image_name
+from edgeposinv.data.manifest import MANIFEST_NAME as MANIFEST
+from edgeposinv.data.manifest import read_manifest
 from edgeposinv.device.adb_eval import CAPTURE_DIR, DeviceError, connect
-from edgeposinv.util.files import atomic_write_text
+from edgeposinv.util.files import atomic_write_bytes
 
 __all__ = [
     "PullSummary",
@@ -38,21 +39,6 @@ class PullSummary:
     renamed: int
     manifest_lines_added: int
     labels: tuple[str, ...]
-
-
-def _read_manifest(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    entries = []
-    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            log.warning("%s line %d is not JSON; kept as it is", path, n)
-            entries.append({"_raw": line})
-    return entries
 
 
 def _place_for(src: Path, target: Path) -> tuple[Path, bool]:
@@ -109,22 +95,28 @@ def merge_dataset(src: Path, dst: Path) -> PullSummary:
                 renamed += 1
             _copy_new(f, target)
             added += 1
-    local = _read_manifest(dst / MANIFEST)
-    known = {e.get("path") for e in local}
+    local, _ = read_manifest(dst)  # the local file's own problem lines stay as they are
+    known = {e["path"] for e in local}
     new_lines = []
-    for entry in _read_manifest(src / MANIFEST):
-        if "_raw" in entry or not isinstance(entry.get("path"), str):
-            continue
+    phone_entries, problems = read_manifest(src)
+    if problems:
+        log.warning(
+            "%d line(s) of the phone's %s were not copied:\n%s",
+            len(problems),
+            MANIFEST,
+            "\n".join(f"  line {n}: {why}" for n, why in problems),
+        )
+    for entry in phone_entries:
         path = renamed_paths.get(entry["path"], entry["path"])
         if path in known or not (dst / path).is_file():
             continue
         new_lines.append(json.dumps({**entry, "path": path}, ensure_ascii=False))
         known.add(path)
     if new_lines:
-        old = (dst / MANIFEST).read_text("utf-8") if (dst / MANIFEST).is_file() else ""
-        if old and not old.endswith("\n"):
-            old += "\n"
-        atomic_write_text(dst / MANIFEST, old + "\n".join(new_lines) + "\n")
+        old = (dst / MANIFEST).read_bytes() if (dst / MANIFEST).is_file() else b""
+        if old and not old.endswith(b"\n"):
+            old += b"\n"
+        atomic_write_bytes(dst / MANIFEST, old + ("\n".join(new_lines) + "\n").encode("utf-8"))
     return PullSummary(added, present, renamed, len(new_lines), tuple(labels))
 
 
@@ -135,6 +127,11 @@ def device_pull(
     remote_dir: str = CAPTURE_DIR,
 ) -> PullSummary:
     """Pull the app's capture folder from the phone and merge it into ``local_dir``."""
+    from edgeposinv.util.files import check_location
+
+    if Path(local_dir).exists() and not Path(local_dir).is_dir():
+        raise DeviceError(f"{local_dir} exists and is not a folder; give a dataset folder")
+    check_location(local_dir)  # before the phone's files travel
     adb = connect(serial, adb_path)
     if not adb.exists(remote_dir):
         raise DeviceError(

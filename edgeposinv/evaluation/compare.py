@@ -48,12 +48,29 @@ def load_report(path: str | os.PathLike) -> dict:
         raise EvaluationError(
             f"{file} has report schema version {version or 'none'}; this edgeposinv reads {SUPPORTED_MAJOR}.x"
         )
-    for key in ("model", "sets"):
-        if key not in report:
-            raise EvaluationError(
-                f"{file} lacks the '{key}' field of a report; re-run the evaluation"
-            )
+    check_report(report, file)
     return report
+
+
+def check_report(report: dict, file: str | os.PathLike) -> None:
+    """Raise :class:`EvaluationError` naming ``file`` unless ``report`` has what a reader needs."""
+
+    def bad(what: str) -> EvaluationError:
+        return EvaluationError(f"{file} is incomplete ({what}); re-run the evaluation")
+
+    if not isinstance(report.get("model"), dict):
+        raise bad("no 'model' object")
+    sets = report.get("sets")
+    if not isinstance(sets, dict) or not sets:
+        raise bad("no 'sets'")
+    for name, s in sets.items():
+        if not isinstance(s, dict):
+            raise bad(f"set '{name}' is not an object")
+        if not isinstance(s.get("n"), int) or not isinstance(s.get("top1"), (int, float)):
+            raise bad(f"set '{name}' lacks 'n' or 'top1'")
+        ci = s.get("top1_ci95")
+        if not (isinstance(ci, list) and len(ci) == 2):
+            raise bad(f"set '{name}' lacks 'top1_ci95'")
 
 
 def _names(paths: Sequence[Path]) -> list[str]:

@@ -41,7 +41,13 @@ from edgeposinv.tflite.runtime import (
     read_labels_file,
     runtime_version,
 )
-from edgeposinv.util.files import atomic_dir, atomic_write_json, atomic_write_text, check_can_write
+from edgeposinv.util.files import (
+    atomic_dir,
+    atomic_write_json,
+    atomic_write_text,
+    check_can_write,
+    check_not_in_dataset,
+)
 
 __all__ = [
     "EvaluateConfig",
@@ -278,6 +284,7 @@ def evaluate(
     threads, sweeps = config.threads, config.sweeps
     report_dir = Path(report_dir)
     check_can_write(report_dir, overwrite)
+    check_not_in_dataset(report_dir, [f for _, f in sets], is_dir=True, param="report_dir")
     labels = read_labels_file(config.labels_file) if config.labels_file else None
     spec = ClassifierSpec(str(model_path), labels, config.input_mean, config.input_std)
     clf = spec.open(threads=threads)
