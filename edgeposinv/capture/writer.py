@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeposinv.data.manifest import MANIFEST_NAME, read_manifest
+from edgeposinv.data.manifest import MANIFEST_NAME, read_manifest, warn_problems
 from edgeposinv.errors import CaptureWriteError, ConfigError, ParameterError
 from edgeposinv.util.files import atomic_write_text
 
@@ -129,7 +129,8 @@ class DatasetWriter:
     def _last_seq(self) -> int:
         """The highest sequence number in the manifest or in file names (0 if none)."""
         seqs = [0]
-        entries, _ = read_manifest(self.root)
+        entries, problems = read_manifest(self.root)
+        warn_problems(self.root, problems)
         seqs += [e["seq"] for e in entries if isinstance(e.get("seq"), int)]
         for d in self._label_dirs():
             for p in d.iterdir():

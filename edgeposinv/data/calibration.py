@@ -34,6 +34,7 @@ from edgeposinv.util.files import (
     atomic_write_json,
     check_can_write,
     check_not_in_dataset,
+    output_error,
 )
 
 __all__ = [
@@ -158,7 +159,10 @@ def build_calibration_set(
             rel = rec.path.relative_to(data_dir).as_posix()
             dest = Path(rel)  # LABEL/sub/folders/NAME: files of the same name never collide
             (tmp / dest).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(rec.path, tmp / dest)
+            try:
+                shutil.copyfile(rec.path, tmp / dest)
+            except OSError as e:
+                raise output_error(e, out_dir) from None
             images.append(
                 {
                     "path": dest.as_posix(),

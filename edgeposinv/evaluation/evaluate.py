@@ -21,7 +21,7 @@ import numpy as np
 from edgeposinv import __version__
 from edgeposinv.data.dataset import DatasetIndex, scan_dataset, warn_skipped
 from edgeposinv.data.images import ImageDecodeError, is_image_name, read_rgb
-from edgeposinv.errors import EvaluationError, ParameterError
+from edgeposinv.errors import EvaluationError, ModelError, ParameterError
 from edgeposinv.evaluation.metrics import classification_metrics, difference_interval
 from edgeposinv.evaluation.sweeps import (
     PositionSweepConfig,
@@ -323,6 +323,18 @@ def evaluate(
     return report
 
 
+def check_finite(model: Path, probs: np.ndarray, paths: list[Path], set_name: str) -> None:
+    """A model whose scores are NaN or infinite is broken; say so instead of ranking them."""
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():
+        raise ModelError(
+            f"{model} gives NaN or infinite scores for {int(bad.sum())} of {len(probs)} images "
+            f"of set '{set_name}' (e.g. {paths[int(np.argmax(bad))]}); the model is broken: "
+            "re-export it (for a third-party model, check 'input_mean' and 'input_std')",
+            params=("input_mean", "input_std"),
+        )
+
+
 def _run_all(
     workers: Workers,
     clf: TFLiteClassifier,
@@ -350,6 +362,7 @@ def _run_all(
         keep, y_true = _kept(index, clf.labels, work, name)
         probs = np.stack([work.results[i] for i in keep])
         paths = [index.records[i].path for i in keep]
+        check_finite(clf.path, probs, paths, name)
         data[name] = _SetData(index, y_true, paths)
         figures = classification_metrics(y_true, probs, clf.labels, top_k)
         results[name] = {

@@ -52,11 +52,18 @@ def classification_metrics(
     precision, recall, _, support = precision_recall_fscore_support(
         y_true, y_pred, labels=ids, zero_division=0
     )
-    with (
-        warnings.catch_warnings()
-    ):  # k >= classes: top-k is trivially 1, which the report shows with k
-        warnings.simplefilter("ignore")
-        top_k_accuracy = float(top_k_accuracy_score(y_true, probs, k=k, labels=ids)) if n else 0.0
+    if n_classes == 2:
+        # scikit-learn reads two classes as a binary problem with one score column; with
+        # two classes top-1 is top-k for k = 1 and every other k covers both classes.
+        top_k_accuracy = (correct / n if k == 1 else 1.0) if n else 0.0
+    else:
+        with (
+            warnings.catch_warnings()
+        ):  # k >= classes: top-k is trivially 1, which the report shows with k
+            warnings.simplefilter("ignore")
+            top_k_accuracy = (
+                float(top_k_accuracy_score(y_true, probs, k=k, labels=ids)) if n else 0.0
+            )
     return {
         "n": n,
         "correct": correct,

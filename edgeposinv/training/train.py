@@ -196,11 +196,12 @@ def train(
     from edgeposinv.data.folders import as_paths
     from edgeposinv.training.guard import guarded_new_run
     from edgeposinv.training.runs import write_run_start
-    from edgeposinv.util.files import check_not_in_dataset
+    from edgeposinv.util.files import SetAside, check_not_in_dataset
 
     data_dirs, run_dir = as_paths(data_dir), Path(run_dir)
     check_can_write(run_dir, overwrite)
     check_not_in_dataset(run_dir, data_dirs, is_dir=True, param="run_dir")
+    SetAside.check_free(run_dir, "run")
     augment = config.augment_settings()
     prepared = _prepare_data(data_dirs, config, augment, show_progress)
 

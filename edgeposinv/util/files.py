@@ -286,14 +286,21 @@ class SetAside:
         self._keep_new = False
         self.note = ""
 
-    def __enter__(self) -> SetAside:
-        aside = aside_path(self.path)
+    @staticmethod
+    def check_free(path: str | os.PathLike, what: str = "folder") -> None:
+        """Refuse now if an earlier replacement of ``path`` left its old folder aside."""
+        path = Path(path)
+        aside = aside_path(path)
         if os.path.lexists(aside):
             raise OutputExistsError(
-                f"{aside} holds an earlier {self.what} that an interrupted replacement of "
-                f"{self.path} set aside; look at it, then move it back (mv {aside} {self.path}) "
+                f"{aside} holds an earlier {what} that an interrupted replacement of "
+                f"{path} set aside; look at it, then move it back (mv {aside} {path}) "
                 "or delete it, and try again"
             )
+
+    def __enter__(self) -> SetAside:
+        self.check_free(self.path, self.what)
+        aside = aside_path(self.path)
         if self.path.exists():
             try:
                 os.replace(self.path, aside)
