@@ -53,7 +53,8 @@ class _Group(click.Group):
             if isinstance(e, ParameterError) and str(e) == e.describe():
                 flag = flag_for(e.param, command)
                 if flag:
-                    raise click.BadParameter(e.detail(), param_hint=f"'{flag}'") from None
+                    detail = speak_flags(e.detail(), e.params, command)
+                    raise click.BadParameter(detail, param_hint=f"'{flag}'") from None
             error = click.ClickException(speak_flags(str(e), e.params, command))
             error.exit_code = e.exit_code
             raise error from None

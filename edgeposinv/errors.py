@@ -47,6 +47,7 @@ class ParameterError(ConfigError):
         expected: str,
         owner: str | None = None,
         fix: str | None = None,
+        related: tuple[str, ...] = (),
     ) -> None:
         self.param, self.value, self.expected, self.owner, self.fix = (
             param,
@@ -55,7 +56,7 @@ class ParameterError(ConfigError):
             owner,
             fix,
         )
-        super().__init__(self.describe(), params=(param,))
+        super().__init__(self.describe(), params=(param, *related))
 
     def describe(self) -> str:
         """The whole message: "'param' of Owner must ...; got VALUE[; fix]."."""

@@ -26,11 +26,11 @@ def test_presets_exist_and_none_is_identity():
     [
         (
             dict(max_rotation_deg=270),
-            "'max_rotation_deg' parameter of AugmentConfig must be in [0, 180]. Got 270",
+            "'max_rotation_deg' of AugmentConfig must be in [0, 180]; got 270",
         ),
         (dict(scale_range=(1.2, 0.5)), "'scale_range'"),
         (dict(lens_k_range=(0.0, 3.0)), "'lens_k_range'"),
-        (dict(background_prob=0.5), "no 'background_dir'"),
+        (dict(background_prob=0.5), "'background_dir' of AugmentConfig must be a folder"),
         (dict(fill_mode="wrap"), "'fill_mode'"),
     ],
 )

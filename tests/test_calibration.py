@@ -69,7 +69,7 @@ def test_build_spreads_over_sessions_and_cells(tmp_path):
         json.loads((tmp_path / "again" / "calibration.json").read_text())["images"]
         == manifest["images"]
     )
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="'overwrite'"):
         build_calibration_set(data, out, CalibrationBuildConfig(per_class=8))
 
 
@@ -101,7 +101,9 @@ def test_counts_one_batch_is_an_error_under_100_a_warning(caplog):
 
 
 def test_per_class_must_be_positive():
-    with pytest.raises(ConfigError, match="--per-class must be at least 1. Got 0"):
+    with pytest.raises(
+        ConfigError, match="'per_class' of CalibrationBuildConfig must be at least 1; got 0"
+    ):
         CalibrationBuildConfig(per_class=0)
 
 

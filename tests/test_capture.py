@@ -164,29 +164,31 @@ def test_capture_png_and_label_list(clip, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, code",
     [
         (
             ["--source", "no/such/clip.mp4"],
-            "not a camera index, a stream URL, a video file or a folder",
+            "must be a camera index, a stream URL, a video file or a folder",
+            2,
         ),
-        (["--source", "7"], "Cannot open camera 7"),
+        (["--source", "7"], "Cannot open camera 7", 1),
         (
             ["--source", "http://127.0.0.1:9/none.mjpg"],
             "Cannot open the stream http://127.0.0.1:9/none.mjpg",
+            1,
         ),
-        (["--grid", "3by3"], "ROWSxCOLS"),
-        (["--label", "a/b"], "cannot be a folder name"),
+        (["--grid", "3by3"], "ROWSxCOLS", 2),
+        (["--label", "a/b"], "cannot be a folder name", 1),
     ],
 )
-def test_capture_bad_input_is_one_line(tmp_path, args, message):
+def test_capture_bad_input_is_one_line(tmp_path, args, message, code):
     base = {"--label": "x", "--source": "0"}
     argv = ["capture", "--out", str(tmp_path / "d"), "--no-preview"]
     for k, v in base.items():
         if k not in args:
             argv += [k, v]
     r = run_cli(*argv, *args)
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == code, r.stdout + r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert message in lines[-1]

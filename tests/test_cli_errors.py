@@ -86,8 +86,8 @@ def _dataset(root, bad=None):
     return root
 
 
-def _one_line_error(result, *needles):
-    assert result.returncode == 1, (result.stdout, result.stderr)
+def _one_line_error(result, *needles, code=1):
+    assert result.returncode == code, (result.stdout, result.stderr)
     err = result.stderr.strip().splitlines()
     assert err and err[-1].startswith("Error: "), result.stderr
     assert "Traceback" not in result.stderr
@@ -150,7 +150,7 @@ def test_usage_errors_exit_2(tmp_path):
 def test_bad_option_value_is_a_one_line_error(tmp_path):
     data = _dataset(tmp_path / "data")
     result = run_cli("train", str(data), "--out", str(tmp_path / "r"), "--val-split", "1.5")
-    _one_line_error(result, "--val-split", "1.5")
+    _one_line_error(result, "--val-split", "1.5", code=2)
 
 
 def test_qat_with_an_architecture_tfmot_cannot_wrap_fails_before_training(tmp_path):
@@ -166,7 +166,7 @@ def test_qat_with_an_architecture_tfmot_cannot_wrap_fails_before_training(tmp_pa
         "none",
         "--qat",
     )
-    _one_line_error(result, "--qat", "mobilenet_v3_small")
+    _one_line_error(result, "--qat", "mobilenet_v3_small", code=2)
     assert "--arch mobilenet_v2" in result.stderr and "--quantize int8" in result.stderr
     assert not (tmp_path / "r").exists()
 

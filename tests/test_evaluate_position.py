@@ -148,7 +148,7 @@ def test_backgrounds_folder_is_used_by_evaluate(int8_model, tmp_path):
     assert np.asarray(report["position_sweep"]["accuracy"]).shape == (3, 3)
     (tmp_path / "nobg").mkdir()
     (tmp_path / "nobg" / "readme.txt").write_text("no pictures here")
-    with pytest.raises(EvaluationError, match="No readable images in --backgrounds"):
+    with pytest.raises(EvaluationError, match="No readable images in 'backgrounds_dir'"):
         evaluate(
             int8_model,
             [("d", data)],

@@ -41,25 +41,25 @@ def test_mode_table_and_named_constructors():
 @pytest.mark.parametrize(
     "mode, option, value, flag",
     [
-        ("float16", "io", "uint8", "--io"),
-        ("dynamic", "calibration_dir", "calibration/x", "--calibration"),
-        ("float32", "calibration_size", 50, "--calibration-size"),
+        ("float16", "io", "uint8", "'io_dtype'"),
+        ("dynamic", "calibration_dir", "calibration/x", "'calibration_dir'"),
+        ("float32", "calibration_size", 50, "'calibration_size'"),
     ],
 )
 def test_an_option_a_mode_does_not_accept_is_an_error(mode, option, value, flag):
-    with pytest.raises(ConfigError, match=f"{flag} does not apply to --quantize {mode}"):
+    with pytest.raises(ConfigError, match=f"{flag} does not apply to 'mode' {mode}"):
         QuantSpec.from_options(mode, **{option: value})
 
 
 def test_calibration_size_with_a_calibration_folder_is_an_error():
-    with pytest.raises(ConfigError, match="--calibration-size sizes the sample"):
+    with pytest.raises(ConfigError, match="'calibration_size' sizes the sample"):
         QuantSpec.from_options("int8", calibration_dir="calibration/x", calibration_size=50)
 
 
 def test_bad_mode_and_io_are_errors():
-    with pytest.raises(ConfigError, match="--quantize must be one of"):
+    with pytest.raises(ConfigError, match="'mode' of QuantSpec must be one of"):
         QuantSpec("int4")
-    with pytest.raises(ConfigError, match="--io must be one of"):
+    with pytest.raises(ConfigError, match="'io_dtype' of QuantSpec must be one of"):
         QuantSpec.int8(io="int16")
 
 
@@ -154,7 +154,7 @@ def test_parity_gate_refuses_a_broken_calibration_and_writes_nothing(trained_run
     out = tmp_path / "out" / "broken.tflite"
     opts = ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False)
     with pytest.raises(
-        ExportError, match="Parity gate: .* more than --max-drop 2; nothing written"
+        ExportError, match="Parity gate: .* more than 'max_drop_points' 2; nothing written"
     ):
         export_run(trained_run, out, QuantSpec.int8(cal), options=opts)
     assert not out.exists() and not out.with_suffix(".json").exists()
@@ -195,7 +195,7 @@ def test_existing_output_is_not_overwritten(trained_run, tmp_path):
 
     out = tmp_path / "m.tflite"
     out.write_bytes(b"precious")
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="'overwrite'"):
         export_run(trained_run, out, QuantSpec.float32())
     assert out.read_bytes() == b"precious"
 
@@ -243,10 +243,10 @@ def test_int8_qat_from_a_qat_run(trained_run, tmp_path):
     assert (tmp_path / "a.tflite").read_bytes() == (tmp_path / "b.tflite").read_bytes()
 
     with pytest.raises(
-        ConfigError, match="trained with --qat .* export it with --quantize int8-qat"
+        ConfigError, match="trained with quantization-aware .* export it with 'mode' int8-qat"
     ):
         export_run(qat_run, tmp_path / "c.tflite", QuantSpec.int8(), options=opts)
-    with pytest.raises(ConfigError, match="int8-qat needs a run trained with --qat"):
+    with pytest.raises(ConfigError, match="int8-qat needs a run trained with quantization-aware"):
         export_run(trained_run, tmp_path / "d.tflite", QuantSpec.int8_qat(), options=opts)
 
 

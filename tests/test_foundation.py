@@ -167,7 +167,9 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_is_interrupted(
         raise KeyboardInterrupt  # Ctrl-C during the first epoch, before any checkpoint
 
     monkeypatch.setattr(train_module, "_fit", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    from edgeposinv.errors import Interrupted
+
+    with pytest.raises(Interrupted, match="is back as it was before"):
         train_module.train(
             shapes_dir,
             run,
@@ -176,4 +178,4 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_is_interrupted(
             show_progress=False,
         )
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
-    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing hidden or set aside

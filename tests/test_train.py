@@ -180,7 +180,7 @@ def test_qat_run_converts_to_int8_and_runs_in_the_interpreter(shapes_dir, tmp_pa
 def test_too_small_for_the_batch_is_a_clear_error(shapes_dir, tmp_path):
     from edgeposinv.training.train import TrainConfig, train
 
-    with pytest.raises(DatasetError, match="fewer than one batch.*--batch-size 512"):
+    with pytest.raises(DatasetError, match="fewer than one batch.*'batch_size' 512"):
         train(
             shapes_dir,
             tmp_path / "r",

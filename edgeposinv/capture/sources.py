@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from edgeposinv.data.images import IMAGE_EXTENSIONS, is_image_name
-from edgeposinv.errors import SourceError
+from edgeposinv.errors import ParameterError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class CaptureSource(FrameSource):
                 if opened
                 else (f"no camera index from {PROBE_INDICES[0]} to {PROBE_INDICES[-1]} opened")
             )
-            return f"Cannot open camera {self.id} ({found}); pass one of those to --source, or check the cable/permissions"
+            return f"Cannot open camera {self.id} ({found}); pass one of those as 'source', or check the cable/permissions"
         if self.kind == "stream":
             return f"Cannot open the stream {self.id}; check the URL, the network and that OpenCV's FFmpeg backend supports it"
         return f"Cannot open the video {self.spec}: OpenCV cannot decode it; re-encode it (e.g. to H.264 .mp4) or pass a folder of photos"
@@ -248,7 +248,9 @@ def open_source(spec: str, resolution: tuple[int, int] | None = None) -> FrameSo
         if not os.access(path, os.R_OK):
             raise SourceError(f"The video {spec} is not readable; check its permissions")
         return CaptureSource(spec, "video")
-    raise SourceError(
-        f"--source {spec!r} is not a camera index, a stream URL, a video file or a folder "
-        "(no such file or folder); e.g. --source 0, --source rtsp://host/stream, --source clip.mp4"
+    raise ParameterError(
+        "source",
+        spec,
+        "must be a camera index, a stream URL, a video file or a folder",
+        fix="no such file or folder; e.g. 0, rtsp://host/stream or clip.mp4",
     )

@@ -209,7 +209,9 @@ def convert(model, spec: QuantSpec, calibration: np.ndarray | None = None) -> by
     through a SavedModel when that fails.
     """
     if spec.full_integer and (calibration is None or len(calibration) == 0):
-        raise ExportError(f"--quantize {spec.mode} needs calibration images; none were loaded")
+        raise ExportError(
+            f"'mode' {spec.mode} needs calibration images; none were loaded", params=("mode",)
+        )
     if spec.mode == "int8-qat":
         return _convert(model, spec, calibration, via_saved_model=True)
     try:
@@ -260,8 +262,8 @@ def load_run_model(run):
         import tensorflow_model_optimization  # noqa: F401 - checked here for a clear message
     except ImportError:
         raise ExportError(
-            f"{run.root} was trained with --qat; loading it needs tensorflow-model-optimization "
-            "(pip install 'edgeposinv[train]')"
+            f"{run.root} was trained with quantization-aware training; loading it needs "
+            "tensorflow-model-optimization (pip install 'edgeposinv[train]')"
         ) from None
     from edgeposinv.training.keras_api import keras
     from edgeposinv.training.qat import quantize_scope
@@ -293,11 +295,14 @@ def check_spec_for_run(spec: QuantSpec, run) -> None:
     qat = is_qat_run(run)
     if spec.mode == "int8-qat" and not qat:
         raise ConfigError(
-            f"--quantize int8-qat needs a run trained with --qat, but {run.root} was not "
-            "(config.json train.qat is not true); retrain with 'edgeposinv train --qat' or use --quantize int8"
+            f"'mode' int8-qat needs a run trained with quantization-aware training, but "
+            f"{run.root} was not (config.json train.qat is not true); retrain with "
+            "'edgeposinv train --qat' or use 'mode' int8",
+            params=("mode",),
         )
     if qat and spec.mode != "int8-qat":
         raise ConfigError(
-            f"{run.root} was trained with --qat (its model holds fake-quantization layers); "
-            f"export it with --quantize int8-qat, not {spec.mode}"
+            f"{run.root} was trained with quantization-aware training (its model holds "
+            f"fake-quantization layers); export it with 'mode' int8-qat, not {spec.mode}",
+            params=("mode",),
         )

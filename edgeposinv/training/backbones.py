@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from edgeposinv.errors import ConfigError, ModelError
+from edgeposinv.errors import ModelError, ParameterError
 from edgeposinv.training.models import blur_layer, classifier_head, pixels_input, register
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ def imagenet_file_name(
 
 def _check_size(arch: str, image_size_px: int) -> None:
     if not MOBILENET_SIZES[0] <= image_size_px <= MOBILENET_SIZES[-1]:
-        raise ConfigError(
-            f"--image-size for {arch} must be in [96, 224] pixels. Got {image_size_px}."
+        raise ParameterError(
+            "image_size_px", image_size_px, f"must be in [96, 224] pixels for {arch}"
         )
 
 
@@ -68,13 +68,17 @@ def _resolve_weights(
                 raise ModelError(
                     f"ImageNet weights for {arch} (alpha {alpha}) are not cached and cannot be downloaded "
                     f"(offline: {type(e).__name__}). Put the standard Keras file at {cached} "
-                    f"(file name {name}), or pass --weights PATH to a local file, or --weights none"
+                    f"(file name {name}), or set 'weights' to a local file or to none",
+                    params=("weights",),
                 ) from None
         return "imagenet"
     path = Path(weights)
     if not path.is_file():
-        raise ConfigError(
-            f"--weights {weights}: no such file; pass 'imagenet', 'none' or the path of a weights file (.h5)"
+        raise ParameterError(
+            "weights",
+            weights,
+            "must be 'imagenet', 'none' or the path of a weights file (.h5)",
+            fix="no such file",
         )
     return str(path)
 
@@ -86,7 +90,8 @@ def load_weights_file(model, path: str | os.PathLike) -> None:
     except Exception as e:  # noqa: BLE001 - shape/format errors become one actionable line
         raise ModelError(
             f"Cannot load weights from {path} into {model.name}: {str(e).splitlines()[0][:200]}; "
-            "check that the file matches the architecture and --alpha"
+            "check that the file matches the architecture and 'alpha'",
+            params=("alpha",),
         ) from None
 
 
@@ -141,7 +146,7 @@ def build_mobilenet_v2(
 
     _check_size("mobilenet_v2", image_size_px)
     if alpha not in V2_ALPHAS:
-        raise ConfigError(f"--alpha for mobilenet_v2 must be one of {V2_ALPHAS}. Got {alpha}.")
+        raise ParameterError("alpha", alpha, f"must be one of {V2_ALPHAS} for mobilenet_v2")
     w = _resolve_weights("mobilenet_v2", weights, image_size_px, alpha, False)
     inputs, x = pixels_input(keras, image_size_px)
     base = keras.applications.MobileNetV2(
@@ -175,12 +180,13 @@ def build_mobilenet_v3_small(
 
     _check_size("mobilenet_v3_small", image_size_px)
     if alpha not in V3_ALPHAS:
-        raise ConfigError(
-            f"--alpha for mobilenet_v3_small must be one of {V3_ALPHAS}. Got {alpha}."
-        )
+        raise ParameterError("alpha", alpha, f"must be one of {V3_ALPHAS} for mobilenet_v3_small")
     if antialias:
-        raise ConfigError(
-            "--antialias is implemented for 'tiny' and 'mobilenet_v2'; drop it for mobilenet_v3_small"
+        raise ParameterError(
+            "antialias",
+            antialias,
+            "is implemented for 'tiny' and 'mobilenet_v2' only",
+            fix="drop it for mobilenet_v3_small",
         )
     w = _resolve_weights("mobilenet_v3_small", weights, image_size_px, alpha, minimalistic)
     inputs, _ = pixels_input(keras, image_size_px, normalize=False)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ConfigError, ParameterError
 
 ModelBuilder = Callable[..., "object"]
 _REGISTRY: dict[str, ModelBuilder] = {}
@@ -110,8 +110,11 @@ def build_tiny(
 
     if weights not in (None, "none"):
         if weights == "imagenet":
-            raise ConfigError(
-                "--weights imagenet is not available for 'tiny' (it trains from scratch); use --weights none or a file"
+            raise ParameterError(
+                "weights",
+                weights,
+                "cannot be 'imagenet' for arch 'tiny' (it trains from scratch)",
+                fix="use 'none' or a weights file",
             )
     inputs, x = pixels_input(keras, image_size_px)
     filters_seq = (width, 2 * width, 4 * width, 4 * width)

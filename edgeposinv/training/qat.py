@@ -164,7 +164,8 @@ def quantize_model(model):
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(
             f"quantization-aware training cannot wrap the model {model.name!r} ({reason}); "
-            "train without --qat and export with --quantize int8"
+            "train without 'qat' and export with 'mode' int8",
+            params=("qat", "mode"),
         ) from None
     fix_input_range(quantized)
     log.info(

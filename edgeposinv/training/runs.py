@@ -103,7 +103,7 @@ class Run:
         return list(self.split.get(f"{side}_folder", [0] * len(self.split[side])))
 
 
-_RETRAIN = "train it again (or pass the --out folder of a finished 'edgeposinv train')"
+_RETRAIN = "train it again (or pass a run folder of a finished 'edgeposinv train')"
 
 
 def _aside_hint(root: Path) -> str:
@@ -118,8 +118,8 @@ def read_run_config(root: str | os.PathLike) -> dict:
     path = root / CONFIG_FILE
     if not path.is_file():
         raise ModelError(
-            f"{root} is not a training run folder (no {CONFIG_FILE}); pass the --out folder "
-            f"of 'edgeposinv train'{_aside_hint(root)}"
+            f"{root} is not a training run folder (no {CONFIG_FILE}); pass a run folder "
+            f"written by 'edgeposinv train'{_aside_hint(root)}"
         )
     config = read_json(path, ModelError, f"the run {root} is damaged; {_RETRAIN}")
     for key in ("train", "augment", "dataset"):
@@ -145,9 +145,7 @@ def read_run(root: str | os.PathLike) -> Run:
     root = Path(root)
     config_path = root / CONFIG_FILE
     if root.is_file():
-        raise ModelError(
-            f"{root} is a file; pass a run folder (the --out folder of 'edgeposinv train')"
-        )
+        raise ModelError(f"{root} is a file; pass a run folder written by 'edgeposinv train'")
     fix = f"the run {root} is damaged; {_RETRAIN}"
     if config_path.is_file() and not (root / MODEL_FILE).is_file():
         status = read_json(config_path, ModelError, fix).get("status")
@@ -162,7 +160,7 @@ def read_run(root: str | os.PathLike) -> Run:
     if missing:
         raise ModelError(
             f"{root} is not a training run folder (missing {', '.join(missing)}); "
-            f"pass the --out folder of 'edgeposinv train'{_aside_hint(root)}"
+            f"pass a run folder written by 'edgeposinv train'{_aside_hint(root)}"
         )
     try:
         text = (root / LABELS_FILE).read_text("utf-8")

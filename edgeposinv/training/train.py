@@ -78,7 +78,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         def bad(param: str, value, expected: str, fix: str | None = None) -> ParameterError:
-            return ParameterError(param, value, expected, owner="TrainConfig", fix=fix)
+            return ParameterError(
+                param, value, expected, owner="TrainConfig", fix=fix, related=("arch", "epochs")
+            )
 
         if self.arch not in available():
             raise bad("arch", self.arch, f"must be one of: {', '.join(available())}")
@@ -88,7 +90,8 @@ class TrainConfig:
                 "qat",
                 self.qat,
                 f"cannot be used with arch {self.arch!r} ({qat_unsupported(self.arch)})",
-                fix=f"use arch {can}, or train without it and export with int8 quantization",
+                fix=f"use 'arch' {can}, or train without it and export with "
+                "'edgeposinv export --quantize int8'",
             )
         if not 16 <= self.image_size_px <= 512:
             raise bad("image_size_px", self.image_size_px, "must be in [16, 512] pixels")
@@ -116,7 +119,9 @@ class TrainConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise bad("dropout", self.dropout, "must be in [0, 1)")
         if self.frozen_epochs is not None and not 0 <= self.frozen_epochs < self.epochs:
-            raise bad("frozen_epochs", self.frozen_epochs, f"must be in [0, epochs={self.epochs})")
+            raise bad(
+                "frozen_epochs", self.frozen_epochs, f"must be in [0, 'epochs' {self.epochs})"
+            )
         if not 0.0 < self.fine_tune_fraction <= 1.0:
             raise bad("fine_tune_fraction", self.fine_tune_fraction, "must be in (0, 1]")
         if not 0.0 < self.fine_tune_lr_factor <= 1.0:
