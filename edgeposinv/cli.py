@@ -56,7 +56,7 @@ class _Group(click.Group):
                     detail = speak_flags(e.detail(), e.params, command)
                     raise click.BadParameter(detail, param_hint=f"'{flag}'") from None
             error = click.ClickException(speak_flags(str(e), e.params, command))
-            error.exit_code = e.exit_code
+            setattr(error, "exit_code", e.exit_code)  # noqa: B010 - a class variable in click
             raise error from None
         except OSError as e:
             raise click.ClickException(describe_os_error(e, verb="use")) from None

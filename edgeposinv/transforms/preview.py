@@ -37,7 +37,7 @@ def preview(
     for name, value in (("rows", rows), ("cols", cols)):
         if not 1 <= value <= 32:
             raise ParameterError(name, value, "must be in [1, 32]")
-    check_not_in_dataset(out, [data_dir], is_dir=False)
+    check_not_in_dataset(out, as_paths(data_dir), is_dir=False)
     check_can_write(out, overwrite)
     augment = (
         AugmentConfig.from_file(augment_config) if augment_config else AugmentConfig.preset(preset)
