@@ -31,6 +31,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import REPO
+from tests.test_device_with_fake_adb import fake_adb  # noqa: F401 - a fixture used below
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -728,7 +729,7 @@ for _name, (_args, _flag) in PARAMETER_CASES.items():
         resolved = [
             a.replace("=D", f"={names['D']}") if isinstance(a, str) else a for a in resolved
         ]
-        return Case(resolved, 2, (f"'{flag}'",))
+        return Case(resolved, 2, ("Invalid value for", flag))
 
     case("parameter", _name)(_param_case)
 
@@ -933,3 +934,31 @@ def test_overwrite_killed_leaves_the_old_run_where_every_command_points(
     again = run("train", tiny_data, "--out", run_dir, "--overwrite", "--epochs", "1")
     assert again.exit_code == 1 and "run.previous" in error_line(again)
     assert snapshot(tmp_path / "run.previous") == old
+
+
+@pytest.mark.usefixtures("fake_adb")
+def test_device_eval_partial_report_names_it_and_keeps_nothing_half_written(
+    tiny_model, tiny_data, tmp_path, monkeypatch
+):
+    """The phone's report lacks a figure: one line naming it, no report folder written."""
+    import edgeposinv.util.files as files
+
+    real = files.read_json
+
+    def partial(path, *args, **kwargs):
+        report = real(path, *args, **kwargs)
+        if Path(path).name == "report.json":
+            for s in report["sets"].values():
+                s.pop("top1")
+        return report
+
+    monkeypatch.setattr(files, "read_json", partial)
+    before = snapshot(tmp_path)
+    result = run("device-eval", tiny_model, "--set", f"t={tiny_data}", "--report", tmp_path / "r")
+    line = error_line(result)
+    assert result.exit_code == 1
+    assert "report.json pulled from emulator-5554 is incomplete" in line and "'top1'" in line
+    after = snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if not k.startswith(("phone", "adb_log"))} == {
+        k: v for k, v in before.items() if not k.startswith(("phone", "adb_log"))
+    }
