@@ -291,6 +291,40 @@ def _(fx):
     )
 
 
+FULL_DISK_COMMANDS = {
+    "train": lambda fx, out: [
+        "train",
+        fx.data(n=12, size=16),
+        "--out",
+        out / "run",
+        "--epochs",
+        "2",
+        "--image-size",
+        "16",
+        "--batch-size",
+        "4",
+    ],
+    "evaluate": lambda fx, out: [
+        "evaluate",
+        fx.model(),
+        "--set",
+        f"t={fx.data()}",
+        "--report",
+        out / "r",
+    ],
+    "stats-chart": lambda fx, out: ["dataset", "stats", fx.data(size=64), "--chart", out / "c.png"],
+    "augment-preview": lambda fx, out: ["augment-preview", fx.data(), "--out", out / "p.png"],
+    "compare": lambda fx, out: ["compare", fx.report("a"), fx.report("b"), "--out", out / "c"],
+}
+
+for _name, _build in FULL_DISK_COMMANDS.items():
+
+    def _full(fx, build=_build):
+        return Case(build(fx, fx.full()), 1, ("No space left on device",))
+
+    case("unwritable", f"{_name}-full-disk")(_full)
+
+
 @case("unwritable", "calibration-build-full-disk")
 def _(fx):
     data = fx.data(n=12, size=48)
