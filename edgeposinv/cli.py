@@ -45,9 +45,17 @@ class _Group(click.Group):
         from edgeposinv.commands.flags import flag_for, speak_flags
         from edgeposinv.errors import EdgeposinvError, ParameterError
         from edgeposinv.util.files import describe_os_error
+        from edgeposinv.util.signals import signals_as_exceptions
 
         try:
-            return super().invoke(ctx)
+            # SIGTERM and SIGHUP unwind like Ctrl-C, so temporary files are removed and
+            # the command says it was stopped (exit 128 + N), whatever it was doing.
+            with signals_as_exceptions():
+                return super().invoke(ctx)
+        except KeyboardInterrupt:
+            error = click.ClickException("Interrupted (Ctrl-C)")
+            setattr(error, "exit_code", 130)  # noqa: B010 - a class variable in click
+            raise error from None
         except EdgeposinvError as e:
             command = ctx.meta.get("edgeposinv.command")
             if isinstance(e, ParameterError) and str(e) == e.describe():

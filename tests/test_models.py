@@ -56,7 +56,7 @@ def test_offline_imagenet_error_says_where_to_put_the_file(tmp_path, monkeypatch
         )
         in msg
     )
-    assert "--weights PATH" in msg
+    assert "set 'weights' to a local file" in msg and e.value.params == ("weights",)
 
 
 def test_bad_weights_and_sizes_are_clear():
