@@ -614,6 +614,28 @@ def _(fx):
     return Case(args, 1, ("m.tflite", "not valid JSON"))
 
 
+@case("also", "evaluate-corrupt-embedded-metadata")
+def _(fx):
+    model = fx.model()
+    _corrupt_contract(model)
+    args = ["evaluate", model, "--set", f"t={fx.data()}", "--report", fx.tmp / "r"]
+    return Case(args, 1, ("m.tflite", "not valid JSON"))
+
+
+@case("also", "export-report-json-not-a-report")
+def _(fx):
+    (fx.tmp / "report.json").write_bytes(b"\xff\xfe")
+    args = ["export", fx.run_copy(), "--out", fx.tmp / "models" / "m"]
+    return Case([*args, "--report-json", fx.tmp / "report.json"], 1, ("report.json", "UTF-8"))
+
+
+@case("also", "augment-config-not-utf8")
+def _(fx):
+    (fx.tmp / "aug.yaml").write_bytes(b"max_rotation_deg: \xff\n")
+    args = ["augment-preview", fx.data(), "--out", fx.tmp / "p.png"]
+    return Case([*args, "--augment-config", fx.tmp / "aug.yaml"], 1, ("aug.yaml", "UTF-8"))
+
+
 @case("also", "inspect-truncated-model")
 def _(fx):
     model = fx.model()
