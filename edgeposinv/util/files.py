@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 _FIXES = {
     errno.ENOSPC: "free some space or write somewhere else",
     errno.EDQUOT: "free some space or write somewhere else",
-    errno.EROFS: "the file system is read-only; choose another location",
+    errno.EROFS: "choose another location",
     errno.EACCES: "you may not write there; choose another location or fix its permissions",
     errno.EPERM: "you may not write there; choose another location or fix its permissions",
     errno.ENOTDIR: "a part of the path is a file, not a folder; choose another location",
