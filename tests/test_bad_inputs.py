@@ -550,6 +550,11 @@ RUN_DAMAGE = {
         lambda r: _running(r, None),
         ("no saved epoch",),
     ),
+    "export-run-killed-before-its-first-epoch": (
+        "export",
+        lambda r: _running(r, None),
+        ("stopped before its first epoch ended", "nothing to resume"),
+    ),
     "resume-missing-labels": (
         "resume",
         lambda r: (_running(r), (r / "labels.txt").unlink()),
@@ -989,6 +994,10 @@ def test_overwrite_killed_leaves_the_old_run_where_every_command_points(
     assert snapshot(tmp_path / "run.previous") == old  # nothing lost
     again = run("train", tiny_data, "--out", run_dir, "--overwrite", "--epochs", "1")
     assert again.exit_code == 1 and "run.previous" in error_line(again)
+    export = run("export", run_dir, "--out", tmp_path / "m.tflite")
+    assert export.exit_code == 1 and "run.previous holds the run it replaced" in error_line(export)
+    resume = run("train", "--resume", run_dir)
+    assert resume.exit_code == 1 and "run.previous holds the run it replaced" in error_line(resume)
     assert snapshot(tmp_path / "run.previous") == old
 
 

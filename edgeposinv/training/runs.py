@@ -150,9 +150,16 @@ def read_run(root: str | os.PathLike) -> Run:
     if config_path.is_file() and not (root / MODEL_FILE).is_file():
         status = read_json(config_path, ModelError, fix).get("status")
         if status == "running":
+            from edgeposinv.training.checkpoints import CHECKPOINT_DIR, STATE_FILE
+
+            if (root / CHECKPOINT_DIR / STATE_FILE).is_file():
+                raise ModelError(
+                    f"Training of {root} did not finish (no {MODEL_FILE}); continue it with "
+                    f"'edgeposinv train --resume {root}'{_aside_hint(root)}"
+                )
             raise ModelError(
-                f"Training of {root} did not finish (no {MODEL_FILE}); continue it with "
-                f"'edgeposinv train --resume {root}'"
+                f"Training of {root} stopped before its first epoch ended (no {MODEL_FILE}, "
+                f"nothing to resume); train it again{_aside_hint(root)}"
             )
     missing = [
         n for n in (MODEL_FILE, LABELS_FILE, CONFIG_FILE, SPLIT_FILE) if not (root / n).is_file()

@@ -230,8 +230,13 @@ def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResul
     if resolved.get("status") == "complete":
         raise ModelError(f"{run_dir} already finished training; nothing to resume")
     if state is None:
+        from edgeposinv.util.files import aside_path
+
+        left = aside_path(run_dir)
         raise ModelError(
-            f"{run_dir} has no saved epoch to resume from (killed before the first epoch ended); start it again"
+            f"{run_dir} has no saved epoch to resume from (killed before the first epoch "
+            "ended); start it again"
+            + (f"; {left} holds the run it replaced" if left.is_dir() else "")
         )
     config = TrainConfig.from_dict(resolved["train"])
     augment = AugmentConfig.from_dict(resolved["augment"], source=f"{run_dir}/config.json")
