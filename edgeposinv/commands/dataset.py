@@ -7,7 +7,7 @@ import click
 
 @click.group()
 def dataset() -> None:
-    """Inspect a dataset folder (DATA/<label>/*.jpg + manifest.jsonl)."""
+    """Inspect dataset folders (DATA/<label>/*.jpg + manifest.jsonl)."""
 
 
 @dataset.command()
@@ -62,6 +62,29 @@ def stats(data, chart, json_path, overwrite) -> None:
     if json_path:
         atomic_write_json(json_path, result.to_dict())
         click.echo(f"Statistics: {json_path}")
+
+
+@dataset.command()
+@click.argument("a", type=click.Path(file_okay=False, path_type=str))
+@click.argument("b", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Also write every pair as JSON.",
+)
+def overlap(a, b, json_path) -> None:
+    """Images of B that are exact or near copies of images in A (e.g. train vs test)."""
+    from edgeposinv.data.overlap import find_overlap
+    from edgeposinv.util.files import atomic_write_json
+
+    result = find_overlap(a, b)
+    for line in result.lines():
+        click.echo(line)
+    if json_path:
+        atomic_write_json(json_path, result.to_dict())
+        click.echo(f"Pairs: {json_path}")
 
 
 COMMANDS = [dataset]

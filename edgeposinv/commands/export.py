@@ -79,6 +79,12 @@ QUANT_CHOICES = ["float32", "float16", "dynamic", "int8", "int8-qat"]
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the calibration sample."
 )
+@click.option(
+    "--fingerprints",
+    is_flag=True,
+    help="Embed the training images' perceptual hashes (8 bytes each) so 'evaluate' can "
+    "warn when a test set overlaps the training data.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 def export(
     run,
@@ -93,6 +99,7 @@ def export(
     android_assets,
     report_json,
     seed,
+    fingerprints,
     overwrite,
 ) -> None:
     """Convert a training run to a checked .tflite that carries its labels.  [extra: train]"""
@@ -111,13 +118,14 @@ def export(
         threads=threads,
         android_assets=Path(android_assets) if android_assets else None,
         report_json=Path(report_json) if report_json else None,
+        fingerprints=fingerprints,
     )
     result = export_run(run, out, spec, overwrite=overwrite, seed=seed, options=options)
     s = result.sidecar
     parity = result.parity
     if parity.get("checked"):
         click.echo(
-            f"Parity on {parity['n']} validation images: top-1 agreement {parity['top1_agreement']:.1%}, "
+            f"Parity on {parity['n']} {'validation' if parity.get('split', 'val') == 'val' else 'training-sample'} images: top-1 agreement {parity['top1_agreement']:.1%}, "
             f"keras {parity['keras_top1']:.1%} vs tflite {parity['tflite_top1']:.1%}, "
             f"mean |dp| {parity['mean_abs_prob_diff']:.4f}"
             + ("  [GATE FAILED, kept with --force]" if s["gate"]["forced"] else "")

@@ -116,7 +116,8 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
     default=0.2,
     show_default=True,
     type=float,
-    help="Validation fraction.",
+    help="Validation fraction, split by capture session / near-duplicate cluster (0: no "
+    "validation; the best epoch follows the training loss).",
 )
 @click.option(
     "--folder-weights",
@@ -125,6 +126,25 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
     show_default=True,
     help="Several DATA folders: each folder's share of every batch — sqrt (of its image "
     "count), equal, size, or one weight per folder (e.g. 1,1).",
+)
+@click.option(
+    "--val",
+    "val_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="A folder of validation images (DIR/<label>/...), used instead of a split; repeatable.",
+)
+@click.option(
+    "--val-from",
+    "val_from",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Several DATA folders: draw the validation split from this one only (the others all train).",
+)
+@click.option(
+    "--no-near-duplicates",
+    "no_near_duplicates",
+    is_flag=True,
+    help="Do not group near-duplicate images (without sessions) when splitting.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty run folder.")
 def train(
@@ -154,6 +174,9 @@ def train(
     seed,
     val_split,
     folder_weights,
+    val_dirs,
+    val_from,
+    no_near_duplicates,
     overwrite,
 ) -> None:
     """Train a classifier on DATA/<label>/*.jpg and write a run folder.  [extra: train]
@@ -200,10 +223,18 @@ def train(
             qat=qat,
             qat_epochs=qat_epochs,
             folder_weights=folder_weights,
+            val_dirs=tuple(val_dirs),
+            val_from=val_from,
+            near_duplicates=not no_near_duplicates,
         )
         result = run_training(list(data), out, config, overwrite=overwrite)
+    val = (
+        f"validation top-1 {result.val_accuracy:.1%}"
+        if result.n_val
+        else "no validation images: the best epoch is the lowest training loss"
+    )
     click.echo(
-        f"Run written to {result.run_dir} (validation top-1 {result.val_accuracy:.1%}, "
+        f"Run written to {result.run_dir} ({val}, "
         f"{result.n_train} train / {result.n_val} val images, {result.epochs_run} epochs)"
     )
 

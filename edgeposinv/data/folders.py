@@ -85,26 +85,45 @@ def folder_shares(spec: str, counts: Sequence[int]) -> np.ndarray:
 
 
 def load_folders(
-    roots: Sequence[Path], image_size_px: int, show_progress: bool = True
+    roots: Sequence[Path],
+    image_size_px: int,
+    show_progress: bool = True,
+    val_roots: Sequence[Path] = (),
 ) -> LoadedImages:
-    """Decode the images of one or several dataset folders under one label set."""
-    if len(roots) == 1:
+    """Decode the images of one or several dataset folders under one label set.
+
+    ``val_roots``: validation folders, appended after the training folders (their folder
+    indices follow); their classes must be among the training folders' classes."""
+    if len(roots) == 1 and not val_roots:
         return load_images(scan_dataset(roots[0]), image_size_px, show_progress=show_progress)
-    indexes: list[DatasetIndex] = [scan_dataset(r, min_classes=1) for r in roots]
+    indexes: list[DatasetIndex] = [
+        scan_dataset(r, min_classes=2 if len(roots) == 1 else 1) for r in roots
+    ]
     labels = tuple(sorted({name for ix in indexes for name in ix.labels}))
     if len(labels) < 2:
         raise DatasetError(
             f"The folders {', '.join(map(str, roots))} have one class between them "
             f"({labels[0]}); need at least 2: one sub-folder per label"
         )
-    parts = []
     for ix in indexes:
         lacking = [name for name in labels if name not in ix.labels]
         if lacking:
             log.info("%s has no images of: %s", ix.root, ", ".join(lacking))
-        parts.append(load_images(ix, image_size_px, labels=labels, show_progress=show_progress))
+    for root in val_roots:
+        ix = scan_dataset(root, min_classes=1)
+        unknown = [name for name in ix.labels if name not in labels]
+        if unknown:
+            raise DatasetError(
+                f"The validation folder {root} has class folder(s) the training data lacks: "
+                f"{', '.join(unknown)} (training classes: {', '.join(labels)}); rename or remove them"
+            )
+        indexes.append(ix)
+    parts = [
+        load_images(ix, image_size_px, labels=labels, show_progress=show_progress) for ix in indexes
+    ]
+    all_roots = tuple(roots) + tuple(val_roots)
     return LoadedImages(
-        roots[0],
+        all_roots[0],
         labels,
         np.concatenate([p.images for p in parts]),
         np.concatenate([p.label_ids for p in parts]),
@@ -114,7 +133,7 @@ def load_folders(
         folder_ids=np.concatenate(
             [np.full(len(p.paths), f, np.int64) for f, p in enumerate(parts)]
         ),
-        roots=tuple(roots),
+        roots=all_roots,
     )
 
 

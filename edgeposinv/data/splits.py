@@ -169,11 +169,53 @@ def require_validation(plan: SplitPlan, n: int, val_fraction: float) -> None:
         )
 
 
+def duplicate_groups(data, show_progress: bool = False) -> tuple[list, dict]:
+    """Near-duplicate clusters (per folder and class) of the images without a session.
+
+    Returns one group id per image (``None``: no near-duplicate, its own group) and a
+    summary for ``split.json``."""
+    from edgeposinv.data.duplicates import NEAR_DUPLICATE_BITS, cluster_per_class, hash_images
+
+    folders = data.folders
+    need = np.asarray([s is None for s in data.sessions])
+    groups: list = [None] * len(data.paths)
+    if not need.any():
+        return groups, {"method": "none", "reason": "every image has a capture session"}
+    idx = np.flatnonzero(need)
+    windows = hash_images(data.images[idx], show_progress=show_progress)
+    strata = folders[idx] * len(data.labels) + data.label_ids[idx]
+    for i, g in zip(idx, cluster_per_class(windows, strata)):
+        if g is not None:
+            groups[i] = (int(folders[i]), g)
+    rel = data.relative_paths()
+    clusters: dict = {}
+    for i, g in enumerate(groups):
+        if g is not None:
+            clusters.setdefault(g, []).append(rel[i])
+    summary = {
+        "method": "perceptual_hash",
+        "hash": "pHash of 25 windows (centre and shifted 3-6%)",
+        "max_bits": NEAR_DUPLICATE_BITS,
+        "n_images_hashed": int(len(idx)),
+        "n_clusters": len(clusters),
+        "n_images_in_clusters": sum(len(c) for c in clusters.values()),
+        "clusters": sorted(clusters.values()),
+    }
+    return groups, summary
+
+
 def split_loaded(
-    data, val_fraction: float, seed: int, eligible: np.ndarray | None = None
-) -> SplitPlan:
+    data,
+    val_fraction: float,
+    seed: int,
+    eligible: np.ndarray | None = None,
+    near_duplicates: bool = True,
+    show_progress: bool = False,
+) -> tuple[SplitPlan, dict]:
     """Split decoded images (:class:`~edgeposinv.data.dataset.LoadedImages`): stratified per
-    class — per (folder, class) with several folders — and grouped by capture session."""
+    class — per (folder, class) with several folders — and grouped by capture session, or,
+    for images without one, by near-duplicate cluster (``near_duplicates``). Returns the
+    plan and a description of the grouping for ``split.json``."""
     folders = data.folders
     multi = data.folder_ids is not None and len(data.roots) > 1
     strata = [(int(f), int(y)) if multi else int(y) for f, y in zip(folders, data.label_ids)]
@@ -186,4 +228,18 @@ def split_loaded(
     else:
         names = {y: data.labels[y] for y in range(len(data.labels))}
     groups = [None if s is None else (int(f), s) for f, s in zip(folders, data.sessions)]
-    return plan_split(strata, val_fraction, seed, groups, eligible, names)
+    n_sessions = sum(g is not None for g in groups)
+    grouping: dict = {"sessions": {"n_images": n_sessions, "n_groups": len(set(groups) - {None})}}
+    if near_duplicates:
+        dup_groups, grouping["near_duplicates"] = duplicate_groups(data, show_progress)
+        groups = [g if g is not None else d for g, d in zip(groups, dup_groups)]
+    else:
+        grouping["near_duplicates"] = {"method": "off"}
+    return plan_split(strata, val_fraction, seed, groups, eligible, names), grouping
+
+
+def no_split(data, is_val: np.ndarray, how: str) -> tuple[SplitPlan, dict]:
+    """No split: the images of validation folders validate (``is_val``), all others train."""
+    is_val = np.asarray(is_val, bool)
+    plan = SplitPlan(np.flatnonzero(~is_val), np.flatnonzero(is_val), ())
+    return plan, {"method": "none", "validation": how}

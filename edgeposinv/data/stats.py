@@ -2,7 +2,8 @@
 
 Counts per label, per capture session and per guide cell; image sizes; class imbalance;
 files missing from the manifest and manifest lines without a file; corrupt files; and
-byte-identical images filed under different labels (a labelling error). The coverage chart
+byte-identical images filed under different labels (a labelling error); clusters of
+near-duplicate images per class (perceptual hashes). The coverage chart
 (labels x guide cells) is a PNG drawn with matplotlib.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from edgeposinv.capture.guide import cell_name
 from edgeposinv.data.dataset import check_dataset_dir
+from edgeposinv.data.duplicates import cluster, window_hashes
 from edgeposinv.data.images import is_image_name
 from edgeposinv.data.manifest import MANIFEST_NAME, read_manifest
 from edgeposinv.errors import DatasetError
@@ -48,6 +50,8 @@ class DatasetStats:
     corrupt: list[tuple[str, str]] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
     cross_label_duplicates: list[list[str]] = field(default_factory=list)
+    # per label: clusters of near-duplicate images (edgeposinv.data.duplicates), 2+ files each
+    near_duplicates: dict[str, list[list[str]]] = field(default_factory=dict)
 
     @property
     def imbalance(self) -> float | None:
@@ -99,6 +103,7 @@ class DatasetStats:
             "corrupt": [{"path": p, "problem": r} for p, r in self.corrupt],
             "not_images": self.not_images,
             "cross_label_duplicates": self.cross_label_duplicates,
+            "near_duplicate_clusters": self.near_duplicates,
             "imbalance_ratio": self.imbalance,
             "warnings": self.warnings(),
         }
@@ -148,6 +153,16 @@ class DatasetStats:
             "identical images under different labels",
             [" = ".join(g) for g in self.cross_label_duplicates],
         )
+        if self.near_duplicates:
+            out.append("near-duplicate clusters (kept on one side of a training split):")
+            for name in self.labels:
+                clusters = self.near_duplicates.get(name, [])
+                n = sum(len(c) for c in clusters)
+                largest = max((len(c) for c in clusters), default=0)
+                out.append(
+                    f"  {name:<20} {len(clusters)} cluster(s), {n} of {self.per_label[name]} "
+                    f"images" + (f", largest {largest}" if clusters else "")
+                )
         out += [f"WARNING: {w}" for w in self.warnings()]
         return out
 
@@ -178,6 +193,7 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
     ]
     stats = DatasetStats(root, [d.name for d in label_dirs], {d.name: 0 for d in label_dirs})
     by_hash: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    windows: dict[str, list[tuple[str, np.ndarray]]] = defaultdict(list)
     present: set[str] = set()
     for label, path in progress(
         files, desc=f"stats {root.name}", unit="file", disable=not show_progress
@@ -202,6 +218,13 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
         stats.per_label[label] += 1
         stats.sizes[(int(image.shape[1]), int(image.shape[0]))] += 1
         by_hash[hashlib.sha256(data).hexdigest()].append((label, rel))
+        windows[label].append((rel, window_hashes(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))))
+    for label, items in windows.items():
+        ids = cluster(np.stack([w for _, w in items]))
+        groups: dict[int, list[str]] = defaultdict(list)
+        for (rel, _), c in zip(items, ids):
+            groups[int(c)].append(rel)
+        stats.near_duplicates[label] = sorted(g for g in groups.values() if len(g) > 1)
     for group in by_hash.values():
         if len({label for label, _ in group}) > 1:
             stats.cross_label_duplicates.append(sorted(rel for _, rel in group))

@@ -63,7 +63,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPORT_SCHEMA_VERSION = "1.1"
+REPORT_SCHEMA_VERSION = "1.2"
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 PREDICTIONS_CSV = "predictions.csv"
@@ -308,6 +308,7 @@ def evaluate(
             backgrounds,
             show_progress,
         )
+    _add_training_overlap(report, model_path, rows, indexes, show_progress)
     report["throughput"]["startup_s"] = workers.startup_s
     rss = peak_rss_bytes()
     report["memory"] = {"peak_rss_bytes": rss["main"], "peak_rss_worker_bytes": rss["workers"]}
@@ -332,6 +333,26 @@ def check_finite(model: Path, probs: np.ndarray, paths: list[Path], set_name: st
             f"of set '{set_name}' (e.g. {paths[int(np.argmax(bad))]}); the model is broken: "
             "re-export it (for a third-party model, check 'input_mean' and 'input_std')",
             params=("input_mean", "input_std"),
+        )
+
+
+def _add_training_overlap(report, model_path, rows, indexes, show_progress) -> None:
+    """When the model carries training fingerprints: per set, the overlap and the accuracy
+    on the images that do not overlap (``sets.<name>.training_overlap``, schema 1.2)."""
+    from edgeposinv.tflite.metadata import read_fingerprints
+
+    fingerprints = read_fingerprints(Path(model_path).read_bytes())
+    report["model"]["train_fingerprints"] = None if fingerprints is None else len(fingerprints)
+    if fingerprints is None:
+        return
+    from edgeposinv.evaluation.overlap import training_overlap
+
+    for name, index in indexes.items():
+        mine = [r for r in rows if r[0] == name]
+        paths = [index.root / r[1] for r in mine]
+        correct = np.asarray([r[2] == r[3] for r in mine])
+        report["sets"][name]["training_overlap"] = training_overlap(
+            name, fingerprints, paths, correct, show_progress
         )
 
 

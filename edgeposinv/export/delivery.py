@@ -156,12 +156,14 @@ def model_card(sidecar: dict, report: dict | None, name: str) -> str:
     ]
     if parity.get("checked"):
         lines += [
-            f"Validation split ({parity['n']} images): Keras {_pct(parity['keras_top1'])}, "
+            ("Validation split" if parity.get("split", "val") == "val" else "Training sample")
+            + f" ({parity['n']} images): Keras {_pct(parity['keras_top1'])}, "
             f"TFLite {_pct(parity['tflite_top1'])}, top-1 agreement {_pct(parity['top1_agreement'])}, "
             f"mean |Δp| {parity['mean_abs_prob_diff']:.4f}. Parity gate (max drop "
             f"{sidecar['gate']['max_drop_points']:g} points): "
             + ("passed" if sidecar["gate"]["passed"] else "FAILED, kept with --force")
-            + ".",
+            + "."
+            + (f" Note: {parity['note']}." if parity.get("note") else ""),
             "",
         ]
     else:

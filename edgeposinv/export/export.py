@@ -59,6 +59,7 @@ class ExportOptions:
     compare_float32: bool = True
     android_assets: Path | None = None
     report_json: Path | None = None
+    fingerprints: bool = False  # embed the training split's perceptual hashes (8 bytes/image)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_drop_points <= 100.0:
@@ -157,6 +158,43 @@ def validation_images(run: Run):
     if not val_paths:
         return None
     records = tuple(ImageRecord(p, p.parent.name) for p in val_paths)
+    return load_images(
+        DatasetIndex(run.data_dir, run.labels, records),
+        run.contract.image_size_px,
+        labels=run.labels,
+        show_progress=False,
+    )
+
+
+def _embed_fingerprints(model_bytes: bytes, run: Run) -> tuple[bytes, dict]:
+    """Add the training split's centre hashes as their own metadata entry."""
+    from edgeposinv.data.duplicates import FINGERPRINT_BITS, centre_hashes, fingerprint_bytes
+    from edgeposinv.tflite.metadata import FINGERPRINTS_NAME, write_entries
+
+    paths = [p for p in run.split_paths("train") if p.is_file()]
+    data = fingerprint_bytes(centre_hashes(paths))
+    info = {
+        "entry": FINGERPRINTS_NAME,
+        "n_images": len(paths),
+        "n_hashes": len(data) // 8,
+        "bytes": len(data),
+        "hash": "pHash (64 bit) of the 64 px centre window of the 72 px contract crop",
+        "max_bits": FINGERPRINT_BITS,
+    }
+    return write_entries(model_bytes, {FINGERPRINTS_NAME: data}), info
+
+
+def _training_sample(run: Run, size: int, seed: int):
+    """A labelled, stratified sample of the run's training images (for runs without validation)."""
+    from edgeposinv.data.folders import stratified_sample
+
+    paths = [p for p in run.split_paths("train") if p.is_file()]
+    if not paths:
+        return None
+    labels = [p.parent.name for p in paths]
+    folders = [0] * len(paths)
+    keep = stratified_sample(folders, labels, [1.0], min(size, len(paths)), seed)
+    records = tuple(ImageRecord(paths[i], labels[i]) for i in keep)
     return load_images(
         DatasetIndex(run.data_dir, run.labels, records),
         run.contract.image_size_px,
@@ -271,9 +309,22 @@ def export_run(
     converted = convert(model, spec, calibration)
     description = model_description(run, spec)
     model_bytes = embed_metadata(converted, description)
+    fingerprints_info = None
+    if options.fingerprints:
+        model_bytes, fingerprints_info = _embed_fingerprints(model_bytes, run)
 
     data = validation_images(run)
+    no_validation = not run.split.get("val")
+    if no_validation:  # --val-split 0: the calibration sample of the training split stands in
+        data = _training_sample(run, spec.calibration_size, seed)
     parity = parity_check(model, model_bytes, run, options.threads, data)
+    if no_validation and parity["checked"]:
+        parity["split"] = "train_sample"
+        parity["note"] = (
+            "the run has no validation images (--val-split 0): parity was checked on a "
+            "stratified sample of its training images (the calibration sample when int8 "
+            "calibrates on the training split); accuracies here are on seen images"
+        )
     gate = {"max_drop_points": options.max_drop_points, "passed": True, "forced": False}
     if parity["checked"]:
         log.info(
@@ -334,6 +385,7 @@ def export_run(
         "parity": parity,
         "gate": gate,
         "latency": latency,
+        "train_fingerprints": fingerprints_info,
         "provenance": {
             "run": str(Path(run_dir)),
             "train": run.config.get("train"),

@@ -17,6 +17,9 @@ from edgeposinv.errors import ModelError
 
 CONTRACT_NAME = "edgeposinv.model"
 CONTRACT_SCHEMA = "edgeposinv.model/1"
+# Optional: the training split's 64-bit perceptual hashes, 8 bytes each, big-endian, sorted
+# (edgeposinv.data.duplicates); lets evaluate tell a test set that overlaps the training data.
+FINGERPRINTS_NAME = "edgeposinv.train_fingerprints/1"
 _FILE_IDENTIFIER = b"TFL3"
 
 
@@ -116,3 +119,16 @@ def read_contract(model_bytes: bytes) -> dict | None:
     if not isinstance(contract, dict):
         raise ModelError(f"its embedded '{CONTRACT_NAME}' metadata is not a JSON object")
     return contract
+
+
+def read_fingerprints(model_bytes: bytes) -> np.ndarray | None:
+    """The training-split fingerprints carried by the model (``uint64``), or ``None``."""
+    data = read_entries(model_bytes).get(FINGERPRINTS_NAME)
+    if data is None:
+        return None
+    if len(data) % 8:
+        raise ModelError(
+            f"its embedded '{FINGERPRINTS_NAME}' metadata has {len(data)} bytes, not a multiple of 8; "
+            "export the model again"
+        )
+    return np.frombuffer(data, ">u8").astype(np.uint64)

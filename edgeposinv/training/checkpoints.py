@@ -98,15 +98,21 @@ def make_callback(
             }
             state["history"].append(row)
             val_loss = logs.get("val_loss", math.nan)
-            if track_best and (state["best_val_loss"] is None or val_loss < state["best_val_loss"]):
-                state["best_val_loss"] = float(val_loss)
+            # without a validation set (--val-split 0) the training loss decides
+            monitored = val_loss if "val_loss" in logs else logs.get("loss", math.nan)
+            if track_best and (
+                state["best_val_loss"] is None or monitored < state["best_val_loss"]
+            ):
+                state["best_val_loss"] = float(monitored)
                 state["wait"] = 0
                 self.model.save_weights(str(ckpt_dir / BEST_WEIGHTS))
             elif track_best:
                 state["wait"] += 1
                 if patience and phase != "head" and state["wait"] >= patience:
                     log.info(
-                        "early stopping: validation loss has not improved for %d epochs", patience
+                        "early stopping: the %s loss has not improved for %d epochs",
+                        "validation" if "val_loss" in logs else "training",
+                        patience,
                     )
                     state["stopped"] = True
                     self.model.stop_training = True

@@ -252,11 +252,18 @@ def write_run_start(run_dir: Path, config, augment, prepared) -> None:
         {
             "seed": config.seed,
             "folders": roots,
-            # True only when the split itself kept every session whole (see "strata")
+            # True only when the split itself kept every session whole: sessions exist and
+            # no class fell back to a by-image split ("strata" says how each was split)
             "grouped_by_session": bool(
-                plan is not None and plan.grouped and any(s is not None for s in data.sessions)
+                plan is not None
+                and plan.strata
+                and not plan.fallback_strata
+                and any(s is not None for s in data.sessions)
             ),
+            "validation": config.validation,
+            "fallback_classes": [] if plan is None else plan.fallback_strata,
             "strata": [] if plan is None else list(plan.strata),
+            "grouping": prepared.grouping or {},
             "train": train_rec["files"],
             "train_folder": train_rec["folders"],
             "val": val_rec["files"],

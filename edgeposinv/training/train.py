@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +75,9 @@ class TrainConfig:
     qat: bool = False
     qat_epochs: int = 2
     folder_weights: str = "sqrt"
+    val_dirs: tuple[str, ...] = ()
+    val_from: str | None = None
+    near_duplicates: bool = True
 
     def __post_init__(self) -> None:
         def bad(param: str, value, expected: str, fix: str | None = None) -> ParameterError:
@@ -106,8 +109,17 @@ class TrainConfig:
                 raise bad(name, value, f"must be at least {lo}")
         if self.augment not in PRESETS:
             raise bad("augment", self.augment, f"must be one of: {', '.join(PRESETS)}")
-        if not 0.0 < self.val_split < 1.0:
-            raise bad("val_split", self.val_split, "must be in (0, 1)")
+        if not 0.0 <= self.val_split < 1.0:
+            raise bad("val_split", self.val_split, "must be in [0, 1)")
+        if self.val_dirs and self.val_from:
+            raise bad(
+                "val_from",
+                self.val_from,
+                "cannot be combined with val_dirs",
+                fix="validate on a separate folder, or on a split of one training folder",
+            )
+        if self.val_from and self.val_split == 0:
+            raise bad("val_from", self.val_from, "needs a val_split above 0")
         if not 0.0 < self.learning_rate < 1.0:
             raise bad("learning_rate", self.learning_rate, "must be in (0, 1)")
         if self.optimizer not in OPTIMIZERS:
@@ -173,9 +185,25 @@ class TrainConfig:
             )
         return [p for p in out if p[2] > p[1]]
 
+    @property
+    def validation(self) -> str:
+        """Where the validation images come from, in words (saved in config.json)."""
+        if self.val_dirs:
+            return "the folder(s) given with --val: " + ", ".join(self.val_dirs)
+        if self.val_split == 0:
+            return (
+                "none (--val-split 0): every image trains; the best checkpoint and early "
+                "stopping follow the training loss"
+            )
+        where = f" of {self.val_from} only" if self.val_from else ""
+        return f"a {self.val_split:.0%} split{where}, grouped by session / near-duplicate cluster"
+
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+        d = {f.name: d[f.name] for f in fields(cls) if f.name in d}
+        if "val_dirs" in d:
+            d["val_dirs"] = tuple(d["val_dirs"])
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -207,6 +235,11 @@ def train(
     check_can_write(run_dir, overwrite)
     check_not_in_dataset(run_dir, data_dirs, is_dir=True, param="run_dir")
     SetAside.check_free(run_dir, "run")
+    config = replace(  # absolute folders, so that --resume works from anywhere
+        config,
+        val_dirs=tuple(str(Path(p).resolve()) for p in config.val_dirs),
+        val_from=str(Path(config.val_from).resolve()) if config.val_from else None,
+    )
     augment = config.augment_settings()
     prepared = _prepare_data(data_dirs, config, augment, show_progress)
 
@@ -241,6 +274,7 @@ def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResul
     config = TrainConfig.from_dict(resolved["train"])
     augment = AugmentConfig.from_dict(resolved["augment"], source=f"{run_dir}/config.json")
     paths = resolved["dataset"].get("paths", [resolved["dataset"]["path"]])
+    paths = paths[: len(paths) - len(config.val_dirs)]  # validation folders come last
     prepared = _prepare_data([Path(p) for p in paths], config, augment, show_progress)
     if prepared.split_record("train") != resolved["_split_train"]:
         raise DatasetError(
@@ -262,6 +296,7 @@ class _Prepared:
     tiles: np.ndarray | None
     plan: object = None
     folder_shares: np.ndarray | None = None  # several folders: each one's share of a batch
+    grouping: dict | None = None  # how groups were found (split.json)
 
     def split_record(self, side: str) -> dict:
         """The files of one side: paths relative to their folder, and the folder indices."""
@@ -274,16 +309,26 @@ def _prepare_data(
     data_dirs: list[Path], config: TrainConfig, augment: AugmentConfig, show_progress: bool
 ) -> _Prepared:
     from edgeposinv.data.folders import folder_shares, load_folders
-    from edgeposinv.data.splits import require_validation, split_loaded
+    from edgeposinv.data.splits import no_split, require_validation, split_loaded
 
-    data = load_folders(data_dirs, config.image_size_px, show_progress=show_progress)
-    plan = split_loaded(data, config.val_split, config.seed)
-    require_validation(plan, len(data.paths), config.val_split)
+    val_dirs = [Path(p).resolve() for p in config.val_dirs]
+    data = load_folders(data_dirs, config.image_size_px, show_progress, val_roots=val_dirs)
+    is_val = data.folders >= len(data_dirs)
+    if val_dirs or config.val_split == 0:
+        plan, grouping = no_split(data, is_val, config.validation)
+    else:
+        eligible = None
+        if config.val_from:
+            eligible = data.folders == _folder_index(config.val_from, data_dirs)
+        plan, grouping = split_loaded(
+            data, config.val_split, config.seed, eligible, config.near_duplicates, show_progress
+        )
+        require_validation(plan, len(data.paths), config.val_split)
     train_idx, val_idx = plan.train_idx, plan.val_idx
     shares = None
     if len(data_dirs) > 1:
-        counts = np.bincount(data.folders[train_idx], minlength=len(data_dirs))
-        shares = folder_shares(config.folder_weights, counts)
+        counts = np.bincount(data.folders[train_idx], minlength=len(data.roots))
+        shares = folder_shares(config.folder_weights, counts[: len(data_dirs)])
     if len(train_idx) < config.batch_size:
         where = " + ".join(map(str, data_dirs))
         raise DatasetError(
@@ -300,7 +345,19 @@ def _prepare_data(
         tiles = load_background_tiles(
             augment.background_dir, config.image_size_px, 256, config.seed
         )
-    return _Prepared(data, train_idx, val_idx, masks, tiles, plan, shares)
+    return _Prepared(data, train_idx, val_idx, masks, tiles, plan, shares, grouping)
+
+
+def _folder_index(folder: str, data_dirs: list[Path]) -> int:
+    resolved = Path(folder).resolve()
+    if resolved not in data_dirs:
+        raise ParameterError(
+            "val_from",
+            folder,
+            f"must be one of the training folders ({', '.join(map(str, data_dirs))})",
+            owner="TrainConfig",
+        )
+    return data_dirs.index(resolved)
 
 
 def _class_weights(label_ids: np.ndarray, n_classes: int) -> dict[int, float]:
@@ -344,9 +401,11 @@ def _fit(
         len(prep.val_idx),
         ", ".join(f"{name} {a + 1}-{b}" for name, a, b, _ in config.phases()),
     )
-    val_ds = eval_dataset(
-        data.images[prep.val_idx], data.label_ids[prep.val_idx], config.batch_size, n_classes
-    )
+    val_ds = None
+    if len(prep.val_idx):
+        val_ds = eval_dataset(
+            data.images[prep.val_idx], data.label_ids[prep.val_idx], config.batch_size, n_classes
+        )
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     class_weight = _class_weights(y_train, n_classes) if config.class_weight == "balanced" else None
     phases = config.phases()
@@ -418,10 +477,13 @@ def _fit(
     elif checkpoints.best_weights(run_dir) is not None:
         model.load_weights(str(checkpoints.best_weights(run_dir)))
     model.compile(loss=loss, metrics=["accuracy"])
-    val_loss, val_accuracy = (float(v) for v in model.evaluate(val_ds, verbose=0))
+    val_loss = val_accuracy = float("nan")
+    if val_ds is not None:
+        val_loss, val_accuracy = (float(v) for v in model.evaluate(val_ds, verbose=0))
     result = {
-        "val_accuracy": val_accuracy,
-        "val_loss": val_loss,
+        "val_accuracy": None if val_ds is None else val_accuracy,
+        "val_loss": None if val_ds is None else val_loss,
+        "validation": config.validation,
         "n_train": int(len(prep.train_idx)),
         "n_val": int(len(prep.val_idx)),
         "epochs_run": int(state["epoch"]),

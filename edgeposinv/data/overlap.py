@@ -1,0 +1,87 @@
+"""`edgeposinv dataset overlap A B`: images of B that are copies of images in A.
+
+Exact copies have the same bytes (SHA-256); near copies are within
+``NEAR_DUPLICATE_BITS`` of a perceptual hash (:mod:`edgeposinv.data.duplicates`): resized,
+re-encoded, slightly shifted or re-lit versions of the same photo. Labels are ignored, so
+an image filed under another class in B is found too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeposinv.data.dataset import scan_dataset
+from edgeposinv.data.duplicates import NEAR_DUPLICATE_BITS, distances, hash_images
+
+
+@dataclass(frozen=True)
+class Overlap:
+    a: Path
+    b: Path
+    n_a: int
+    n_b: int
+    exact: list[tuple[str, str]]  # (B file, A file), relative to their folders
+    near: list[tuple[str, str, int]]  # (B file, closest A file, distance in bits)
+
+    def to_dict(self) -> dict:
+        return {
+            "a": str(self.a),
+            "b": str(self.b),
+            "n_a": self.n_a,
+            "n_b": self.n_b,
+            "max_bits": NEAR_DUPLICATE_BITS,
+            "exact": [{"b": b, "a": a} for b, a in self.exact],
+            "near": [{"b": b, "a": a, "bits": d} for b, a, d in self.near],
+        }
+
+    def lines(self, max_items: int = 20) -> list[str]:
+        out = [
+            f"{len(self.exact)} exact and {len(self.near)} near copies of {self.a}'s "
+            f"{self.n_a} images among {self.b}'s {self.n_b}"
+        ]
+        for b, a in self.exact[:max_items]:
+            out.append(f"  exact  {b} = {a}")
+        for b, a, d in self.near[:max_items]:
+            out.append(f"  near   {b} ~ {a} ({d} bits)")
+        hidden = max(0, len(self.exact) - max_items) + max(0, len(self.near) - max_items)
+        if hidden:
+            out.append(f"  ... and {hidden} more (--json for all)")
+        return out
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def find_overlap(a: str | os.PathLike, b: str | os.PathLike, show_progress: bool = True) -> Overlap:
+    """Exact and near copies of ``a``'s images in ``b`` (both dataset folders)."""
+    ia, ib = scan_dataset(a, min_classes=1), scan_dataset(b, min_classes=1)
+    pa, pb = [r.path for r in ia.records], [r.path for r in ib.records]
+    rel_a = [p.relative_to(ia.root).as_posix() for p in pa]
+    rel_b = [p.relative_to(ib.root).as_posix() for p in pb]
+    sha_a: dict[str, str] = {}
+    for p, rel in zip(pa, rel_a):
+        sha_a.setdefault(_sha(p), rel)
+    exact = []
+    is_exact = np.zeros(len(pb), bool)
+    for i, p in enumerate(pb):
+        hit = sha_a.get(_sha(p))
+        if hit is not None:
+            exact.append((rel_b[i], hit))
+            is_exact[i] = True
+    wa = hash_images(pa, show_progress=show_progress)
+    wb = hash_images(pb, show_progress=show_progress)
+    near = []
+    for start in range(0, len(pb), 256):
+        d = distances(wb[start : start + 256], wa)
+        for j, row in enumerate(d):
+            i = start + j
+            k = int(row.argmin())
+            if not is_exact[i] and row[k] <= NEAR_DUPLICATE_BITS:
+                near.append((rel_b[i], rel_a[k], int(row[k])))
+    return Overlap(ia.root, ib.root, len(pa), len(pb), exact, near)
