@@ -242,7 +242,7 @@ def test_val_dir_and_val_split_0_runs_export_and_evaluate(tmp_path):
         str(tmp_path / "rv.tflite"),
         "--set",
         f"t={test}",
-        "--out",
+        "--report",
         str(tmp_path / "rep"),
     )
     assert r.returncode == 0, r.stderr

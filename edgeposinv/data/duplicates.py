@@ -16,10 +16,15 @@ tell a test set that overlaps the training data (:func:`centre_hashes`,
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
 import cv2
 import numpy as np
 
 NEAR_DUPLICATE_BITS = 32  # of 256; measured: see benchmarks/bench_duplicates.py
+SEQUENCE_BITS = 56  # of 256, for neighbours in a numbered sequence (frame_003, frame_006)
 FINGERPRINT_BITS = 2  # of 64, for the compact training fingerprints (same benchmark)
 HASH_INPUT_PX = 72  # images are hashed after the input contract's crop at this size ...
 HASH_CROP_PX = 64  # ... in 64 px windows: the centre one and 24 shifted by 2..4 px (3..6%)
@@ -118,9 +123,33 @@ def distances(windows_a: np.ndarray, windows_b: np.ndarray) -> np.ndarray:
     return np.minimum(ab, ba.T)
 
 
-def cluster(windows: np.ndarray, max_bits: int = NEAR_DUPLICATE_BITS) -> np.ndarray:
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
+MAX_SEQUENCE_STEP = 5
+
+
+def sequence_neighbours(names: Sequence[str]) -> list[tuple[int, int]]:
+    """Pairs of file names that are neighbours in a numbered sequence: same text around the
+    last number, numbers adjacent in sorted order and at most ``MAX_SEQUENCE_STEP`` apart
+    (video frames saved every few frames, burst shots)."""
+    runs: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for i, name in enumerate(names):
+        m = _NUMBERED.match(Path(name).stem)
+        if m:
+            runs.setdefault((m.group(1), m.group(3)), []).append((int(m.group(2)), i))
+    pairs = []
+    for run in runs.values():
+        run.sort()
+        pairs += [(i, j) for (a, i), (b, j) in zip(run, run[1:]) if b - a <= MAX_SEQUENCE_STEP]
+    return pairs
+
+
+def cluster(
+    windows: np.ndarray, max_bits: int = NEAR_DUPLICATE_BITS, names: Sequence[str] | None = None
+) -> np.ndarray:
     """Connected components of the "at most ``max_bits`` apart" graph over images given by
-    their window hashes: one cluster id per image (the smallest member index)."""
+    their window hashes: one cluster id per image (the smallest member index). With
+    ``names``, neighbours in a numbered sequence join at up to ``SEQUENCE_BITS`` (a moving
+    scene drifts further between frames than a re-encoded copy)."""
     n = len(windows)
     parent = np.arange(n)
 
@@ -138,18 +167,26 @@ def cluster(windows: np.ndarray, max_bits: int = NEAR_DUPLICATE_BITS) -> np.ndar
                 ra, rb = find(int(r)), find(int(c))
                 if ra != rb:
                     parent[max(ra, rb)] = min(ra, rb)
+    for i, j in sequence_neighbours(names) if names is not None else []:
+        if distances(windows[i : i + 1], windows[j : j + 1])[0, 0] <= SEQUENCE_BITS:
+            ra, rb = find(i), find(j)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
     return np.asarray([find(i) for i in range(n)], np.int64)
 
 
 def cluster_per_class(
-    windows: np.ndarray, label_ids: np.ndarray, max_bits: int = NEAR_DUPLICATE_BITS
+    windows: np.ndarray,
+    label_ids: np.ndarray,
+    max_bits: int = NEAR_DUPLICATE_BITS,
+    names: Sequence[str] | None = None,
 ) -> list[str | None]:
     """A group id per image (``"dup<first index>"``) for images with a near-duplicate in
     their class; ``None`` for an image that has none (it is its own group)."""
     groups: list[str | None] = [None] * len(windows)
     for y in np.unique(label_ids):
         idx = np.flatnonzero(label_ids == y)
-        ids = cluster(windows[idx], max_bits)
+        ids = cluster(windows[idx], max_bits, None if names is None else [names[i] for i in idx])
         sizes = np.bincount(ids, minlength=len(idx))
         for i, c in zip(idx, ids):
             if sizes[c] > 1:

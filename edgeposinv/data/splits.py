@@ -174,7 +174,13 @@ def duplicate_groups(data, show_progress: bool = False) -> tuple[list, dict]:
 
     Returns one group id per image (``None``: no near-duplicate, its own group) and a
     summary for ``split.json``."""
-    from edgeposinv.data.duplicates import NEAR_DUPLICATE_BITS, cluster_per_class, hash_images
+    from edgeposinv.data.duplicates import (
+        MAX_SEQUENCE_STEP,
+        NEAR_DUPLICATE_BITS,
+        SEQUENCE_BITS,
+        cluster_per_class,
+        hash_images,
+    )
 
     folders = data.folders
     need = np.asarray([s is None for s in data.sessions])
@@ -184,7 +190,8 @@ def duplicate_groups(data, show_progress: bool = False) -> tuple[list, dict]:
     idx = np.flatnonzero(need)
     windows = hash_images(data.images[idx], show_progress=show_progress)
     strata = folders[idx] * len(data.labels) + data.label_ids[idx]
-    for i, g in zip(idx, cluster_per_class(windows, strata)):
+    names = [data.paths[i].name for i in idx]
+    for i, g in zip(idx, cluster_per_class(windows, strata, names=names)):
         if g is not None:
             groups[i] = (int(folders[i]), g)
     rel = data.relative_paths()
@@ -194,8 +201,10 @@ def duplicate_groups(data, show_progress: bool = False) -> tuple[list, dict]:
             clusters.setdefault(g, []).append(rel[i])
     summary = {
         "method": "perceptual_hash",
-        "hash": "pHash of 25 windows (centre and shifted 3-6%)",
+        "hash": "256-bit pHash of 25 windows (centre and shifted 3-6%)",
         "max_bits": NEAR_DUPLICATE_BITS,
+        "sequence_bits": SEQUENCE_BITS,
+        "max_sequence_step": MAX_SEQUENCE_STEP,
         "n_images_hashed": int(len(idx)),
         "n_clusters": len(clusters),
         "n_images_in_clusters": sum(len(c) for c in clusters.values()),

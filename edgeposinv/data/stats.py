@@ -220,7 +220,7 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
         by_hash[hashlib.sha256(data).hexdigest()].append((label, rel))
         windows[label].append((rel, window_hashes(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))))
     for label, items in windows.items():
-        ids = cluster(np.stack([w for _, w in items]))
+        ids = cluster(np.stack([w for _, w in items]), names=[rel for rel, _ in items])
         groups: dict[int, list[str]] = defaultdict(list)
         for (rel, _), c in zip(items, ids):
             groups[int(c)].append(rel)
