@@ -32,7 +32,7 @@ from edgeposinv.data.duplicates import (  # noqa: E402
     CENTRE,
     HASH_INPUT_PX,
     HASHES,
-    _windows64,
+    window_hashes64,
     distances,
     hamming,
     hash_images,
@@ -157,8 +157,8 @@ def main() -> None:
             }
             d_copy, nd = pairwise(orig, copies, hamming)
             report(f"{kind}, one global hash", d_copy, nd, (2, 4, 8, 12), 64)
-        w64 = np.stack([_windows64(p) for p in photos])
-        c64 = {k: np.stack([_windows64(fn(p)) for p in photos]) for k, fn in COPIES.items()}
+        w64 = np.stack([window_hashes64(p) for p in photos])
+        c64 = {k: np.stack([window_hashes64(fn(p)) for p in photos]) for k, fn in COPIES.items()}
         d_copy, nd = pairwise(w64, c64, distances64)
         report("pHash 64 bit, 25 windows (training fingerprints)", d_copy, nd, (0, 2, 4), 64)
         w = hash_images(photos)

@@ -124,7 +124,7 @@ def test_split_is_stratified_and_grouped_per_folder(tmp_path):
     roots = _two_folders(tmp_path)
     data = load_folders(roots, 12, show_progress=False)
     assert data.labels == ("a", "b", "c") and len(data.paths) == 60 + 12
-    plan = split_loaded(data, 0.25, seed=0)
+    plan, _ = split_loaded(data, 0.25, seed=0)
     folders = data.folders
     # the same session name in two folders is two groups; none straddles the split
     key = [(int(f), s) for f, s in zip(folders, data.sessions)]
@@ -220,3 +220,16 @@ def test_cli_refuses_a_wrong_number_of_folder_weights(tmp_path):
     )
     assert r.returncode == 1 and "one weight per folder" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "r").exists()
+
+
+def test_validation_from_one_folder_only(tmp_path):
+    """--val-from: only the chosen folder is split; the other folders all train."""
+    from edgeposinv.data.folders import load_folders
+    from edgeposinv.data.splits import split_loaded
+
+    roots = _two_folders(tmp_path)
+    data = load_folders(roots, 12, show_progress=False)
+    plan, _ = split_loaded(data, 0.5, seed=0, eligible=data.folders == 1)
+    assert set(data.folders[plan.val_idx].tolist()) == {1}
+    assert (data.folders[plan.train_idx] == 0).sum() == 60
+    assert len(plan.val_idx) == 4  # per class: target 3 of 6, whole sessions of 2 -> 2

@@ -197,7 +197,7 @@ def cluster_per_class(
 # --- compact training fingerprints (64 bits an image) ---------------------------------
 
 
-def _windows64(rgb: np.ndarray) -> np.ndarray:
+def window_hashes64(rgb: np.ndarray) -> np.ndarray:
     x = hash_input(rgb)
     c = HASH_CROP_PX
     return np.asarray(
@@ -230,7 +230,7 @@ def nearest_fingerprint(
     if len(fingerprints) == 0:
         return out
     for i, im in enumerate(progress(images, desc="hash", unit="img", disable=not show_progress)):
-        w = _windows64(im if isinstance(im, np.ndarray) else read_rgb(im))
+        w = window_hashes64(im if isinstance(im, np.ndarray) else read_rgb(im))
         out[i] = hamming(w, fingerprints).min()
     return out
 

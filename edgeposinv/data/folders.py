@@ -187,7 +187,7 @@ def stratified_sample(
 ) -> np.ndarray:
     """``size`` indices drawn per (folder, label): each folder gets its batch ``share`` of the
     sample (what the model saw in training), split over its classes by their counts."""
-    from edgeposinv.data.splits import _apportion
+    from edgeposinv.data.splits import apportion
 
     rng = np.random.default_rng([seed, 0xCA1])
     folders_a, labels_a = np.asarray(folders), np.asarray(labels)
@@ -198,7 +198,7 @@ def stratified_sample(
         [shares[f] * len(m) / max(1, n_folder[f]) for (f, _), m in zip(keys, members)]
     )
     counts = np.minimum(
-        _apportion(weight, min(size, len(folders_a)), rng), [len(m) for m in members]
+        apportion(weight, min(size, len(folders_a)), rng), [len(m) for m in members]
     )
     picks = [rng.choice(m, size=int(c), replace=False) for m, c in zip(members, counts) if c]
     return np.sort(np.concatenate(picks)) if picks else np.zeros(0, np.int64)

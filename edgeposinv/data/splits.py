@@ -51,7 +51,7 @@ class SplitPlan:
         return bool(split) and all(s["method"] == GROUPED for s in split)
 
 
-def _apportion(sizes: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+def apportion(sizes: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
     """Largest-remainder apportionment of ``total`` over ``sizes`` (ties broken by ``rng``)."""
     if sizes.sum() == 0:
         return np.zeros_like(sizes)
@@ -119,7 +119,7 @@ def plan_split(
     sizes = np.asarray([len(members[k]) for k in keys], np.int64)
     splittable = sizes >= 2
     n_val_total = int(round(int(eligible.sum()) * val_fraction))
-    targets = _apportion(np.where(splittable, sizes, 0), n_val_total, rng)
+    targets = apportion(np.where(splittable, sizes, 0), n_val_total, rng)
     targets = np.where(splittable, np.clip(targets, 1, sizes - 1), 0)
     val: list[np.ndarray] = []
     records = []
