@@ -84,7 +84,8 @@ def _split_stratum(
         members = by_group[keys[k]]
         if taken >= n_groups - 1 or len(val) >= target:
             break
-        if len(val) + len(members) <= target:
+        # take the group if it brings the validation count closer to the target
+        if len(val) + len(members) - target < target - len(val):
             val.extend(members)
             taken += 1
     if not val:  # every group is larger than the target: the smallest one
