@@ -23,6 +23,34 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+__all__ = [
+    "CENTRE",
+    "FINGERPRINT_BITS",
+    "HASHES",
+    "HASH_CROP_PX",
+    "HASH_INPUT_PX",
+    "MAX_SEQUENCE_STEP",
+    "NEAR_DUPLICATE_BITS",
+    "SEQUENCE_BITS",
+    "ahash",
+    "centre_hashes",
+    "cluster",
+    "cluster_per_class",
+    "dhash",
+    "distances",
+    "fingerprint_bytes",
+    "fingerprints_from_bytes",
+    "hamming",
+    "hash_images",
+    "hash_input",
+    "nearest_fingerprint",
+    "phash",
+    "phash256",
+    "sequence_neighbours",
+    "window_hashes",
+    "window_hashes64",
+]
+
 NEAR_DUPLICATE_BITS = 32  # of 256; measured: see benchmarks/bench_duplicates.py
 SEQUENCE_BITS = 56  # of 256, for neighbours in a numbered sequence (frame_003, frame_006)
 FINGERPRINT_BITS = 2  # of 64, for the compact training fingerprints (same benchmark)
@@ -186,7 +214,9 @@ def cluster_per_class(
     groups: list[str | None] = [None] * len(windows)
     for y in np.unique(label_ids):
         idx = np.flatnonzero(label_ids == y)
-        ids = cluster(windows[idx], max_bits, None if names is None else [names[i] for i in idx])
+        ids = cluster(
+            windows[idx], max_bits, None if names is None else [names[int(i)] for i in idx]
+        )
         sizes = np.bincount(ids, minlength=len(idx))
         for i, c in zip(idx, ids):
             if sizes[c] > 1:

@@ -29,6 +29,16 @@ import numpy as np
 from edgeposinv.data.dataset import DatasetIndex, LoadedImages, load_images, scan_dataset
 from edgeposinv.errors import ConfigError, DatasetError
 
+__all__ = [
+    "FOLDER_WEIGHT_RULES",
+    "as_paths",
+    "batch_order",
+    "folder_shares",
+    "load_folders",
+    "parse_folder_weights",
+    "stratified_sample",
+]
+
 log = logging.getLogger(__name__)
 
 FOLDER_WEIGHT_RULES = ("sqrt", "equal", "size")

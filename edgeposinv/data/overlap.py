@@ -18,6 +18,11 @@ import numpy as np
 from edgeposinv.data.dataset import scan_dataset
 from edgeposinv.data.duplicates import NEAR_DUPLICATE_BITS, distances, hash_images
 
+__all__ = [
+    "Overlap",
+    "find_overlap",
+]
+
 
 @dataclass(frozen=True)
 class Overlap:

@@ -19,6 +19,20 @@ import numpy as np
 
 from edgeposinv.errors import ConfigError, DatasetError
 
+__all__ = [
+    "BY_IMAGE",
+    "FALLBACK",
+    "GROUPED",
+    "SplitPlan",
+    "TRAIN_ONLY",
+    "apportion",
+    "duplicate_groups",
+    "no_split",
+    "plan_split",
+    "require_validation",
+    "split_loaded",
+]
+
 log = logging.getLogger(__name__)
 
 # How a stratum was split (recorded in split.json).
@@ -197,9 +211,9 @@ def duplicate_groups(data, show_progress: bool = False) -> tuple[list, dict]:
             groups[i] = (int(folders[i]), g)
     rel = data.relative_paths()
     clusters: dict = {}
-    for i, g in enumerate(groups):
+    for k, g in enumerate(groups):
         if g is not None:
-            clusters.setdefault(g, []).append(rel[i])
+            clusters.setdefault(g, []).append(rel[k])
     summary = {
         "method": "perceptual_hash",
         "hash": "256-bit pHash of 25 windows (centre and shifted 3-6%)",
@@ -229,6 +243,7 @@ def split_loaded(
     folders = data.folders
     multi = data.folder_ids is not None and len(data.roots) > 1
     strata = [(int(f), int(y)) if multi else int(y) for f, y in zip(folders, data.label_ids)]
+    names: dict
     if multi:
         names = {
             (f, y): f"{Path(data.roots[f]).name}/{data.labels[y]}"

@@ -17,6 +17,10 @@ import numpy as np
 from edgeposinv.data.duplicates import FINGERPRINT_BITS, nearest_fingerprint
 from edgeposinv.evaluation.metrics import wilson_interval
 
+__all__ = [
+    "training_overlap",
+]
+
 log = logging.getLogger(__name__)
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,10 @@ __all__ = [
     "resume",
     "train",
 ]
+
+if TYPE_CHECKING:
+    from edgeposinv.data.dataset import LoadedImages
+    from edgeposinv.data.splits import SplitPlan
 
 log = logging.getLogger(__name__)
 
@@ -289,12 +294,12 @@ def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResul
 
 @dataclass
 class _Prepared:
-    data: object
+    data: LoadedImages
     train_idx: np.ndarray
     val_idx: np.ndarray
     masks: np.ndarray | None
     tiles: np.ndarray | None
-    plan: object = None
+    plan: SplitPlan | None = None
     folder_shares: np.ndarray | None = None  # several folders: each one's share of a batch
     grouping: dict | None = None  # how groups were found (split.json)
 
@@ -328,7 +333,7 @@ def _prepare_data(
     shares = None
     if len(data_dirs) > 1:
         counts = np.bincount(data.folders[train_idx], minlength=len(data.roots))
-        shares = folder_shares(config.folder_weights, counts[: len(data_dirs)])
+        shares = folder_shares(config.folder_weights, counts[: len(data_dirs)].tolist())
     if len(train_idx) < config.batch_size:
         where = " + ".join(map(str, data_dirs))
         raise DatasetError(
