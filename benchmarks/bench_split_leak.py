@@ -8,11 +8,12 @@ Two folders with repeated shots, neither with a manifest:
   re-lit, re-encoded as JPEG), as a phone's burst mode or a user's "take a few more" does.
   Sources (the clip named in the file name, see ``../shared/datasets/README.md``) are
   held apart: a third of each class's sources never enter the training folder.
-  MobileNetV2-0.35 (ImageNet weights from ``../shared/weights``), 96 px.
 - ``video``: clips of coloured shapes drifting over textured backgrounds that this script
   writes as real video files (OpenCV ``VideoWriter``), read back frame by frame; every
-  third frame kept (10 per clip). A third of the clips are held apart. ``tiny`` CNN from
-  scratch, 48 px.
+  third frame kept (10 per clip). A third of the clips are held apart.
+
+Model: MobileNetV2-0.35 (ImageNet weights from ``../shared/weights``), 96 px, ``--epochs``
+(the last two fine-tune), no augmentation, batch 32.
 
 For each seed, the training folder is trained three times — validation split by image
 (``near_duplicates=False``), grouped by near-duplicate cluster (the default, no manifest),
@@ -23,7 +24,7 @@ the question is the split). Accuracies with Wilson 95% intervals; note that shot
 photo are correlated, so the intervals of the validation figures are too narrow.
 
     python benchmarks/bench_split_leak.py [--data rps video] [--seeds 0 1 2] [--epochs 6]
-        [--video-epochs 12] [--clips 24] [--shots 4]
+        [--clips 24] [--shots 4]
 
 Target (issue #18): grouped validation within 5 points of held-apart accuracy, where the
 by-image split is 10+ points above it.
@@ -203,8 +204,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", nargs="+", default=["rps", "video"], choices=["rps", "video"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--epochs", type=int, default=6, help="rps (MobileNetV2)")
-    ap.add_argument("--video-epochs", type=int, default=12, help="video (tiny, from scratch)")
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--shots", type=int, default=4, help="rps: shots per photo")
     ap.add_argument("--clips", type=int, default=24, help="video: clips per class")
     ap.add_argument("--keep", type=Path, default=None, help="keep the folders and runs here")
@@ -223,18 +223,15 @@ def main() -> None:
             shutil.rmtree(base, ignore_errors=True)
             if data == "rps":
                 train_dir, held_dir = build_rps(base, args.shots, seed)
-                weights = str(WEIGHTS) if WEIGHTS.is_file() else "imagenet"
-                common = dict(
-                    arch="mobilenet_v2",
-                    image_size_px=96,
-                    weights=weights,
-                    alpha=0.35,
-                    frozen_epochs=max(1, args.epochs - 2),
-                )
             else:
                 train_dir, held_dir = build_video(base, args.clips, seed)
-                common = dict(arch="tiny", image_size_px=48)
-            epochs = args.epochs if data == "rps" else args.video_epochs
+            common = dict(
+                arch="mobilenet_v2",
+                image_size_px=96,
+                weights=str(WEIGHTS) if WEIGHTS.is_file() else "imagenet",
+                alpha=0.35,
+                frozen_epochs=max(1, args.epochs - 2),
+            )
             if data == "rps":
                 sessions = with_sessions(
                     train_dir,
@@ -251,7 +248,7 @@ def main() -> None:
                 ("sessions", True, sessions),
             ):
                 config = TrainConfig(
-                    epochs=epochs,
+                    epochs=args.epochs,
                     batch_size=32,
                     augment="none",
                     seed=seed,
