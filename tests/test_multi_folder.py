@@ -233,3 +233,27 @@ def test_validation_from_one_folder_only(tmp_path):
     assert set(data.folders[plan.val_idx].tolist()) == {1}
     assert (data.folders[plan.train_idx] == 0).sum() == 60
     assert len(plan.val_idx) == 4  # per class: target 3 of 6, whole sessions of 2 -> 2
+
+
+def test_two_folders_with_a_validation_folder_record_shares_and_sides(tmp_path):
+    """--val with several DATA folders: the validation folder comes last in split.json,
+    validates only, and gets no batch share."""
+    import json as _json
+
+    from edgeposinv.training.runs import write_run_start
+    from edgeposinv.training.train import TrainConfig, _prepare_data
+
+    rig = make_shapes_dataset(tmp_path / "rig", n_per_class=12, size=24, seed=1)
+    cap = make_shapes_dataset(tmp_path / "cap", n_per_class=3, size=24, seed=2)
+    val = make_shapes_dataset(tmp_path / "val", n_per_class=2, size=24, seed=3)
+    config = TrainConfig(image_size_px=24, batch_size=8, val_dirs=(str(val),))
+    augment = config.augment_settings()
+    prepared = _prepare_data([rig.resolve(), cap.resolve()], config, augment, False)
+    write_run_start(tmp_path / "run", config, augment, prepared)
+    split = _json.loads((tmp_path / "run" / "split.json").read_text())
+    assert split["folders"][2] == str(val.resolve()) and set(split["val_folder"]) == {2}
+    assert len(split["val"]) == 6 and sorted(set(split["train_folder"])) == [0, 1]
+    folders = _json.loads((tmp_path / "run" / "config.json").read_text())["dataset"]["folders"]
+    shares = [f["batch_share"] for f in folders]
+    assert shares[2] == 0.0 and shares[0] + shares[1] == pytest.approx(1.0)
+    assert shares[1] == pytest.approx(3 / (3 + 6), abs=1e-5)  # sqrt(9) / (sqrt(9) + sqrt(36))

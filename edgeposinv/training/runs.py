@@ -278,13 +278,18 @@ def _folder_summary(roots, data, train_rec, val_rec, shares) -> list[dict]:
     out = []
     for f, root in enumerate(roots):
         n_train = train_rec["folders"].count(f)
+        # validation folders (--val) and folders without training images get no share
+        if shares is not None and f < len(shares):
+            share = round(float(shares[f]), 6)
+        else:
+            share = 1.0 if shares is None and n_train else 0.0
         out.append(
             {
                 "path": root,
                 "n_images": int((data.folders == f).sum()),
                 "n_train": n_train,
                 "n_val": val_rec["folders"].count(f),
-                "batch_share": 1.0 if shares is None else round(float(shares[f]), 6),
+                "batch_share": share,
             }
         )
     return out
