@@ -57,7 +57,8 @@ def test_cli_export_to_model_folder_with_card_and_android_assets(trained_run, tm
     )
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr
-    assert "Parity on 24 validation images" in proc.stdout and "x float32" in proc.stdout
+    n_val = len(json.loads((trained_run / "split.json").read_text())["val"])
+    assert f"Parity on {n_val} validation images" in proc.stdout and "x float32" in proc.stdout
     assert "thread(s)" in proc.stdout
     assert sorted(p.name for p in folder.iterdir()) == [
         "MODEL.json",
