@@ -32,10 +32,11 @@ from edgeposinv.data.duplicates import (  # noqa: E402
     CENTRE,
     HASH_INPUT_PX,
     HASHES,
-    window_hashes64,
+    SEQUENCE_BITS,
     distances,
     hamming,
     hash_images,
+    window_hashes64,
 )
 from edgeposinv.data.images import read_rgb  # noqa: E402
 from edgeposinv.evaluation.metrics import wilson_interval  # noqa: E402
@@ -165,6 +166,13 @@ def main() -> None:
         cw = {k: hash_images([fn(p) for p in photos]) for k, fn in COPIES.items()}
         d_copy, nd = pairwise(w, cw, distances)
         report("pHash 256 bit, 25 windows (grouping)", d_copy, nd, (16, 24, 32, 40, 48), 256)
+        # the numbered-sequence rule: if these distinct photos were named 0001, 0002, ...,
+        # how many neighbours would join at SEQUENCE_BITS?
+        seq = np.array([distances(w[i : i + 1], w[i + 1 : i + 2])[0, 0] for i in range(len(w) - 1)])
+        print(
+            f"  sequence rule: {int((seq <= SEQUENCE_BITS).sum())}/{len(seq)} neighbours of a "
+            f"sequentially named folder of these photos would join (<= {SEQUENCE_BITS} bits)"
+        )
 
 
 if __name__ == "__main__":
