@@ -130,10 +130,10 @@ def write_clip(path: Path, kind: str, rng: np.random.Generator, frames: int = 30
     bg = cv2.resize(low, (size, size), interpolation=cv2.INTER_CUBIC)
     noise = rng.integers(-20, 20, (size, size, 3))
     bg = np.clip(bg.astype(int) + noise, 0, 255).astype(np.uint8)
-    colour = (0, 0, 0) if rng.random() < 0.5 else (255, 255, 255)
-    pos = rng.uniform(35, size - 35, 2)
+    colour = tuple(int(v) for v in rng.integers(0, 255, 3))  # any colour, low contrast too
+    pos = rng.uniform(30, size - 30, 2)
     vel = rng.uniform(-0.6, 0.6, 2)
-    r = rng.uniform(18, 26)
+    r = rng.uniform(10, 18)
     angle, spin = rng.uniform(0, 90), rng.uniform(-1.5, 1.5)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (size, size))
     for t in range(frames):
