@@ -27,7 +27,7 @@ def test_folder_shares_rules():
     assert folder_shares("3,1", [10, 90]).tolist() == pytest.approx([0.75, 0.25])
     with pytest.raises(ConfigError, match="one weight per folder"):
         folder_shares("1,1,1", [10, 90])
-    with pytest.raises(ConfigError, match="folder_weights must be"):
+    with pytest.raises(ConfigError, match="'folder_weights' of TrainConfig must be"):
         folder_shares("1,-1", [10, 90])
 
 
@@ -218,7 +218,8 @@ def test_cli_refuses_a_wrong_number_of_folder_weights(tmp_path):
     r = run_cli(
         "train", str(rig), str(cap), "--out", str(tmp_path / "r"), "--folder-weights", "1,1,1"
     )
-    assert r.returncode == 1 and "one weight per folder" in r.stderr, r.stderr
+    assert r.returncode == 2 and "one weight per folder" in r.stderr, r.stderr
+    assert "--folder-weights" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "r").exists()
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.data.dataset import DatasetIndex, LoadedImages, load_images, scan_dataset
-from edgeposinv.errors import ConfigError, DatasetError
+from edgeposinv.errors import ConfigError, DatasetError, ParameterError
 
 __all__ = [
     "FOLDER_WEIGHT_RULES",
@@ -66,9 +66,12 @@ def parse_folder_weights(spec: str) -> str | tuple[float, ...]:
     except ValueError:
         weights = ()
     if not weights or any(not np.isfinite(w) or w <= 0 for w in weights):
-        raise ConfigError(
-            f"folder_weights must be one of {', '.join(FOLDER_WEIGHT_RULES)} or positive "
-            f"numbers separated by commas, one per folder (e.g. 1,1). Got {spec!r}."
+        raise ParameterError(
+            "folder_weights",
+            spec,
+            f"must be one of {', '.join(FOLDER_WEIGHT_RULES)} or positive numbers separated "
+            "by commas, one per folder (e.g. 1,1)",
+            owner="TrainConfig",
         )
     return weights
 
@@ -79,9 +82,12 @@ def folder_shares(spec: str, counts: Sequence[int]) -> np.ndarray:
     counts_a = np.asarray(counts, np.float64)
     if isinstance(rule, tuple):
         if len(rule) != len(counts_a):
-            raise ConfigError(
-                f"folder_weights gives {len(rule)} weight(s) for {len(counts_a)} dataset "
-                f"folder(s) ({spec!r}); give one weight per folder, in order"
+            raise ParameterError(
+                "folder_weights",
+                spec,
+                f"gives {len(rule)} weight(s) for {len(counts_a)} dataset folder(s)",
+                owner="TrainConfig",
+                fix="give one weight per folder, in order",
             )
         w = np.asarray(rule)
     elif rule == "equal":

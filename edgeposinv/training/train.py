@@ -240,6 +240,10 @@ def train(
     check_can_write(run_dir, overwrite)
     check_not_in_dataset(run_dir, data_dirs, is_dir=True, param="run_dir")
     SetAside.check_free(run_dir, "run")
+    if len(data_dirs) > 1:  # one weight per folder: checked before decoding anything
+        from edgeposinv.data.folders import folder_shares
+
+        folder_shares(config.folder_weights, [1] * len(data_dirs))
     config = replace(  # absolute folders, so that --resume works from anywhere
         config,
         val_dirs=tuple(str(Path(p).resolve()) for p in config.val_dirs),
