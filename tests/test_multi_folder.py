@@ -166,7 +166,9 @@ def test_train_two_folders_records_resumes_exports_and_previews(tmp_path, monkey
         return callback
 
     monkeypatch.setattr(checkpoints, "make_callback", interrupting)
-    with pytest.raises(KeyboardInterrupt):
+    from edgeposinv.errors import Interrupted
+
+    with pytest.raises(Interrupted, match="stopped after epoch 2"):
         train([rig, cap], run_dir, config, show_progress=False)
     monkeypatch.setattr(checkpoints, "make_callback", original)
     split = json.loads((run_dir / "split.json").read_text())
