@@ -146,6 +146,20 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
     is_flag=True,
     help="Do not group near-duplicate images (without sessions) when splitting.",
 )
+@click.option(
+    "--distribute",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "none", "mirrored", "multi-worker"]),
+    help="tf.distribute strategy: several GPUs (mirrored) or machines (multi-worker, from "
+    "TF_CONFIG); auto picks one from what it finds. See docs/distributed.md.",
+)
+@click.option(
+    "--no-tensorboard",
+    "no_tensorboard",
+    is_flag=True,
+    help="Do not write TensorBoard logs into RUN/logs/.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty run folder.")
 def train(
     data,
@@ -177,6 +191,8 @@ def train(
     val_dirs,
     val_from,
     no_near_duplicates,
+    distribute,
+    no_tensorboard,
     overwrite,
 ) -> None:
     """Train a classifier on DATA/<label>/*.jpg and write a run folder.  [extra: train]
@@ -192,7 +208,9 @@ def train(
             raise click.UsageError("--resume RUN takes no DATA or --out: the run folder knows both")
         from edgeposinv.training.train import resume as resume_training
 
-        result = resume_training(resume)
+        result = resume_training(
+            resume, distribute=distribute, tensorboard=False if no_tensorboard else None
+        )
     else:
         if not data or not out:
             raise click.UsageError("give DATA [DATA2 ...] and --out RUN (or --resume RUN)")
@@ -227,7 +245,22 @@ def train(
             val_from=val_from,
             near_duplicates=not no_near_duplicates,
         )
-        result = run_training(list(data), out, config, overwrite=overwrite)
+        result = run_training(
+            list(data),
+            out,
+            config,
+            overwrite=overwrite,
+            distribute=distribute,
+            tensorboard=not no_tensorboard,
+        )
+    if result.worker_index:
+        click.echo(
+            f"Worker {result.worker_index} of {result.n_workers} finished; the chief wrote "
+            f"{result.run_dir} (weights sha256 {result.weights_sha256})"
+        )
+        return
+    if result.weights_sha256:
+        click.echo(f"Chief of {result.n_workers} worker(s): weights sha256 {result.weights_sha256}")
     val = (
         f"validation top-1 {result.val_accuracy:.1%}"
         if result.n_val

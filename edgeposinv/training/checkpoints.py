@@ -2,7 +2,9 @@
 
 ``RUN/checkpoint/`` holds ``state.json`` (last completed epoch, phase, history so far,
 early-stopping counters), the TensorFlow checkpoint of that epoch (model *and* optimizer
-state) and ``best.weights.h5`` (lowest validation loss so far). ``state.json`` is written
+state) and ``best.*`` (the weights of the lowest validation loss so far, in TensorFlow's
+checkpoint format, which mirrored variables under ``tf.distribute`` load from; Keras's
+``.weights.h5`` loader cannot assign to them). ``state.json`` is written
 atomically after the checkpoint it names, so a kill at any instant leaves a usable pair.
 """
 
@@ -22,7 +24,7 @@ logging.getLogger("absl").setLevel(logging.WARNING)
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
-BEST_WEIGHTS = "best.weights.h5"
+BEST_WEIGHTS = "best"  # a TensorFlow checkpoint prefix: best.index, best.data-*
 
 
 def read_state(run_dir: Path) -> dict | None:
@@ -105,7 +107,7 @@ def make_callback(
             ):
                 state["best_val_loss"] = float(monitored)
                 state["wait"] = 0
-                self.model.save_weights(str(ckpt_dir / BEST_WEIGHTS))
+                self.model.save_weights(str(ckpt_dir / BEST_WEIGHTS), save_format="tf")
             elif track_best:
                 state["wait"] += 1
                 if patience and phase != "head" and state["wait"] >= patience:
@@ -160,7 +162,7 @@ def restore(run_dir: Path, state: dict, model, optimizer) -> None:
 
 def best_weights(run_dir: Path) -> Path | None:
     path = Path(run_dir) / CHECKPOINT_DIR / BEST_WEIGHTS
-    return path if path.is_file() else None
+    return path if path.with_name(BEST_WEIGHTS + ".index").is_file() else None
 
 
 def remove(run_dir: Path) -> None:

@@ -302,6 +302,8 @@ def training_dataset(
     tiles: np.ndarray | None = None,
     folder_ids: np.ndarray | None = None,
     folder_shares: np.ndarray | None = None,
+    replicas: int = 1,
+    pipeline: tuple[int, int] = (0, 1),
 ) -> tuple[tf.data.Dataset, int]:
     """Epochs ``start_epoch..epochs-1`` of shuffled, augmented batches; returns it and the
     steps per epoch. Labels are one-hot when ``num_classes`` is given. With ``folder_ids``
@@ -310,6 +312,10 @@ def training_dataset(
 
     Each epoch's order and parameters come from a generator seeded by ``(seed, epoch)``,
     so a run is replayable and a resumed run sees the data it would have seen.
+    Under ``tf.distribute`` (``replicas`` > 1) it is input pipeline ``pipeline = (id,
+    count)``'s share: per-replica batches of ``batch_size / replicas`` images cut from the
+    same global batches (:func:`edgeposinv.training.distribute.replica_slots`), augmented
+    here, on the worker that feeds them.
     """
     n, size = len(images), images.shape[1]
     steps = max(1, n // batch_size)
@@ -329,6 +335,12 @@ def training_dataset(
         if params is not None:
             parts.append(params.subset(slice(0, used)))  # parameters belong to slots, not images
     order = np.concatenate(orders) if orders else np.zeros(0, np.int64)
+    slots = None
+    if replicas > 1 or pipeline[1] > 1:
+        from edgeposinv.training.distribute import replica_slots
+
+        slots = replica_slots(len(order), batch_size, replicas, *pipeline)
+        order, batch_size = order[slots], batch_size // replicas
     images_t = tf.constant(images)
     labels_t = tf.constant(label_ids.astype(np.int32))
     masks_t = (
@@ -354,6 +366,8 @@ def training_dataset(
         return ds.prefetch(tf.data.AUTOTUNE), steps
 
     p_np = params_dict(AugmentParams.concat(parts))
+    if slots is not None:
+        p_np = {k: v[slots] for k, v in p_np.items()}
 
     def make_batch(idx, p):
         x = tf.gather(images_t, idx)

@@ -14,6 +14,7 @@ Layout::
                              index into ``folders``) and how each class was split
     RUN/history.csv          per-epoch phase, learning rate, loss and accuracy
     RUN/training_curve.png   loss and accuracy per epoch
+    RUN/logs/                TensorBoard event files (:mod:`edgeposinv.training.tensorboard`)
     RUN/checkpoint/          only while training: the resumable state (``--resume RUN``)
 """
 
@@ -52,6 +53,7 @@ __all__ = [
     "load_keras_model",
     "read_run",
     "read_run_config",
+    "record_resume",
     "write_run_end",
     "write_run_start",
 ]
@@ -221,8 +223,9 @@ def load_keras_model(run: Run):
     return model
 
 
-def write_run_start(run_dir: Path, config, augment, prepared) -> None:
-    """Create the run folder: resolved config (status running), labels and split."""
+def write_run_start(run_dir: Path, config, augment, prepared, extra: dict | None = None) -> None:
+    """Create the run folder: resolved config (status running, plus ``extra`` keys such as
+    ``distribute``), labels and split."""
     from edgeposinv import __version__
     from edgeposinv.training.train import config_dict
 
@@ -245,6 +248,7 @@ def write_run_start(run_dir: Path, config, augment, prepared) -> None:
         "versions": {"edgeposinv": __version__, "python": platform.python_version()},
     }
     plan = prepared.plan
+    resolved.update(extra or {})
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / LABELS_FILE, "\n".join(data.labels) + "\n")
     atomic_write_json(
@@ -293,6 +297,14 @@ def _folder_summary(roots, data, train_rec, val_rec, shares) -> list[dict]:
             }
         )
     return out
+
+
+def record_resume(run_dir: Path, after_epoch: int, extra: dict) -> None:
+    """Note in ``config.json`` that the run was resumed after ``after_epoch`` and how."""
+    path = run_dir / CONFIG_FILE
+    config = json.loads(path.read_text("utf-8"))
+    config.setdefault("resumes", []).append({"after_epoch": after_epoch, **extra})
+    atomic_write_json(path, config)
 
 
 def history_csv(rows: list[dict]) -> str:

@@ -4,7 +4,10 @@ Pretrained backbones train in two phases — ``head`` (backbone frozen) then ``f
 (the top of the backbone unfrozen at a lower learning rate, BatchNormalization kept in
 inference mode); from-scratch models train in one ``train`` phase; ``--qat`` adds a
 ``qat`` phase of quantization-aware fine-tuning. Each phase uses warm-up + cosine decay.
-Every epoch saves a resumable state (:mod:`edgeposinv.training.checkpoints`).
+Every epoch saves a resumable state (:mod:`edgeposinv.training.checkpoints`) and, unless
+turned off, TensorBoard scalars (:mod:`edgeposinv.training.tensorboard`). ``distribute``
+spreads training over devices or machines with ``tf.distribute``
+(:mod:`edgeposinv.training.distribute`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgeposinv.errors import DatasetError, ModelError, ParameterError
+from edgeposinv.training.distribute import Distribution
 from edgeposinv.training.models import available, qat_unsupported
 from edgeposinv.transforms.augment import PRESETS, AugmentConfig
 from edgeposinv.util.files import check_can_write
@@ -220,6 +224,9 @@ class TrainResult:
     n_val: int
     seconds: float
     epochs_run: int = 0
+    weights_sha256: str | None = None  # distributed runs: equal on every worker
+    worker_index: int = 0
+    n_workers: int = 1
 
 
 def train(
@@ -228,15 +235,21 @@ def train(
     config: TrainConfig = TrainConfig(),
     overwrite: bool = False,
     show_progress: bool = True,
+    distribute: str = "auto",
+    tensorboard: bool = True,
 ) -> TrainResult:
     """Train ``config.arch`` on the images of ``data_dir`` — one dataset folder or several
-    (:mod:`edgeposinv.data.folders`) — and write the run to ``run_dir``."""
+    (:mod:`edgeposinv.data.folders`) — and write the run to ``run_dir`` (``distribute``: see
+    :mod:`edgeposinv.training.distribute`; ``tensorboard``: write ``RUN/logs/``)."""
     from edgeposinv.data.folders import as_paths
     from edgeposinv.training.guard import guarded_new_run
     from edgeposinv.training.runs import write_run_start
     from edgeposinv.util.files import SetAside, check_not_in_dataset
 
     data_dirs, run_dir = as_paths(data_dir), Path(run_dir)
+    dist = Distribution.create(distribute, config.batch_size, tensorboard, run_dir)
+    if not dist.placement.is_chief:
+        return _train_other_worker(data_dirs, run_dir, config, dist, show_progress)
     check_can_write(run_dir, overwrite)
     check_not_in_dataset(run_dir, data_dirs, is_dir=True, param="run_dir")
     SetAside.check_free(run_dir, "run")
@@ -253,21 +266,31 @@ def train(
     prepared = _prepare_data(data_dirs, config, augment, show_progress)
 
     def work() -> TrainResult:
-        write_run_start(run_dir, config, augment, prepared)
-        return _fit(run_dir, config, augment, prepared, state=None)
+        write_run_start(run_dir, config, augment, prepared, dist.record())
+        return _fit(run_dir, config, augment, prepared, None, dist)
 
     # An existing run (replaced only with overwrite) is set aside until the new run can
     # be resumed, and given back on any failure or signal before that (training.guard).
     return guarded_new_run(run_dir, work)
 
 
-def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResult:
-    """Continue a killed run from its last completed epoch (same epochs, same data order)."""
+def resume(
+    run_dir: str | os.PathLike,
+    show_progress: bool = True,
+    distribute: str = "auto",
+    tensorboard: bool | None = None,
+) -> TrainResult:
+    """Continue a killed run from its last completed epoch (same epochs, same data order,
+    whatever ``distribute`` it runs under now; ``tensorboard`` ``None``: as the run began)."""
     from edgeposinv.training.checkpoints import read_state
     from edgeposinv.training.runs import read_run_config
 
     run_dir = Path(run_dir)
     resolved = read_run_config(run_dir)
+    if tensorboard is None:
+        tensorboard = bool(resolved.get("tensorboard", True))
+    batch_size = TrainConfig.from_dict(resolved["train"]).batch_size
+    dist = Distribution.create(distribute, batch_size, tensorboard, run_dir)
     state = read_state(run_dir)
     if resolved.get("status") == "complete":
         raise ModelError(f"{run_dir} already finished training; nothing to resume")
@@ -293,7 +316,36 @@ def resume(run_dir: str | os.PathLike, show_progress: bool = True) -> TrainResul
     log.info("resuming %s after epoch %d", run_dir, state["epoch"])
     from edgeposinv.training.guard import guarded_resume
 
-    return guarded_resume(run_dir, lambda: _fit(run_dir, config, augment, prepared, state))
+    if not dist.placement.is_chief:
+        from edgeposinv.training.distribute import copy_checkpoint, worker_folder
+
+        with worker_folder(run_dir, dist.placement) as own:
+            copy_checkpoint(run_dir, own)
+            result = _fit(own, config, augment, prepared, state, dist)
+        return replace(result, run_dir=run_dir)
+    if dist.placement.distributed:
+        from edgeposinv.training.runs import record_resume
+
+        record_resume(run_dir, state["epoch"], dist.record())
+    return guarded_resume(run_dir, lambda: _fit(run_dir, config, augment, prepared, state, dist))
+
+
+def _train_other_worker(
+    data_dirs: list[Path],
+    run_dir: Path,
+    config: TrainConfig,
+    dist: Distribution,
+    show_progress: bool,
+) -> TrainResult:
+    """A worker other than the chief: the same training, written to a temporary folder."""
+    from edgeposinv.training.distribute import worker_folder
+    from edgeposinv.training.runs import write_run_start
+
+    augment = config.augment_settings()
+    prepared = _prepare_data(data_dirs, config, augment, show_progress)
+    with worker_folder(run_dir, dist.placement) as own:
+        write_run_start(own, config, augment, prepared, dist.record())
+        return replace(_fit(own, config, augment, prepared, None, dist), run_dir=run_dir)
 
 
 @dataclass
@@ -377,9 +429,27 @@ def _class_weights(label_ids: np.ndarray, n_classes: int) -> dict[int, float]:
 
 
 def _fit(
-    run_dir: Path, config: TrainConfig, augment: AugmentConfig, prep: _Prepared, state: dict | None
+    run_dir: Path,
+    config: TrainConfig,
+    augment: AugmentConfig,
+    prep: _Prepared,
+    state: dict | None,
+    dist: Distribution,
 ) -> TrainResult:
-    from edgeposinv.training import checkpoints
+    """Build and train the model under ``dist``'s strategy (variables created in its scope)."""
+    with dist.lost_worker_as_error(), dist.strategy.scope():
+        return _fit_phases(run_dir, config, augment, prep, state, dist)
+
+
+def _fit_phases(
+    run_dir: Path,
+    config: TrainConfig,
+    augment: AugmentConfig,
+    prep: _Prepared,
+    state: dict | None,
+    dist: Distribution,
+) -> TrainResult:
+    from edgeposinv.training import checkpoints, distribute
     from edgeposinv.training.keras_api import keras
     from edgeposinv.training.models import build_model, set_trainable
     from edgeposinv.training.pipeline import eval_dataset, training_dataset
@@ -415,6 +485,12 @@ def _fit(
         val_ds = eval_dataset(
             data.images[prep.val_idx], data.label_ids[prep.val_idx], config.batch_size, n_classes
         )
+        if dist.placement.distributed:
+            val_ds = distribute.shard_by_data(val_ds)
+    if dist.tensorboard and start_epoch == 0:
+        from edgeposinv.training.tensorboard import write_first_images
+
+        write_first_images(run_dir, x_train, augment, config.seed, prep.masks, prep.tiles)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     class_weight = _class_weights(y_train, n_classes) if config.class_weight == "balanced" else None
     phases = config.phases()
@@ -451,32 +527,51 @@ def _fit(
             checkpoints.restore(run_dir, state, model, optimizer if first < start_epoch else None)
         restored = True
         begin = max(first, start_epoch)
-        train_ds, _ = training_dataset(
-            x_train,
-            y_train,
-            augment,
-            end,
-            config.batch_size,
-            config.seed,
-            start_epoch=begin,
-            num_classes=n_classes,
-            masks=prep.masks,
-            tiles=prep.tiles,
-            folder_ids=None if prep.folder_shares is None else data.folders[prep.train_idx],
-            folder_shares=prep.folder_shares,
+        train_ds = distribute.distributed_dataset(
+            dist.strategy,
+            dist.placement,
+            lambda replicas, pipeline, pipelines, end=end, begin=begin: training_dataset(
+                x_train,
+                y_train,
+                augment,
+                end,
+                config.batch_size,
+                config.seed,
+                start_epoch=begin,
+                num_classes=n_classes,
+                masks=prep.masks,
+                tiles=prep.tiles,
+                folder_ids=None if prep.folder_shares is None else data.folders[prep.train_idx],
+                folder_shares=prep.folder_shares,
+                replicas=replicas,
+                pipeline=(pipeline, pipelines),
+            )[0],
+            class_weight if dist.placement.distributed else None,
         )
-        callback = checkpoints.make_callback(
-            run_dir, state, name, total, config.early_stopping_patience, name != "qat", optimizer
-        )
+        callbacks = [
+            checkpoints.make_callback(
+                run_dir,
+                state,
+                name,
+                total,
+                config.early_stopping_patience,
+                name != "qat",
+                optimizer,
+            )
+        ]
+        if dist.tensorboard:
+            from edgeposinv.training.tensorboard import epoch_callback
+
+            callbacks.append(epoch_callback(run_dir, state, [p[0] for p in phases]))
         model.fit(
             train_ds,
             epochs=end,
             initial_epoch=begin,
             steps_per_epoch=steps,
             validation_data=val_ds,
-            class_weight=class_weight,
+            class_weight=None if dist.placement.distributed else class_weight,
             verbose=0,
-            callbacks=[callback],
+            callbacks=callbacks,
         )
         start_epoch = max(start_epoch, state["epoch"])
     if config.qat:
@@ -489,7 +584,7 @@ def _fit(
     val_loss = val_accuracy = float("nan")
     if val_ds is not None:
         val_loss, val_accuracy = (float(v) for v in model.evaluate(val_ds, verbose=0))
-    result = {
+    result: dict[str, object] = {
         "val_accuracy": None if val_ds is None else val_accuracy,
         "val_loss": None if val_ds is None else val_loss,
         "validation": config.validation,
@@ -498,6 +593,9 @@ def _fit(
         "epochs_run": int(state["epoch"]),
         "stopped_early": bool(state["stopped"]),
     }
+    digest = distribute.weights_digest(model) if dist.placement.distributed else None
+    if digest:
+        result["weights_sha256"] = digest
     write_run_end(run_dir, model, state["history"], result, qat=config.qat)
     checkpoints.remove(run_dir)
     seconds = time.monotonic() - started
@@ -510,6 +608,9 @@ def _fit(
         len(prep.val_idx),
         seconds,
         int(state["epoch"]),
+        digest,
+        dist.placement.worker_index,
+        dist.placement.n_workers,
     )
 
 
