@@ -89,7 +89,7 @@ def test_resume_after_kill_gives_the_full_epoch_count(shapes_dir, tmp_path):
         "1",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = run / "checkpoint" / "state.json"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
