@@ -64,8 +64,8 @@ class DatasetStats:
         out = []
         ratio = self.imbalance
         if ratio is not None and ratio > IMBALANCE_RATIO:
-            lo = min(self.per_label, key=self.per_label.get)
-            hi = max(self.per_label, key=self.per_label.get)
+            lo = min(self.per_label, key=lambda label: self.per_label[label])
+            hi = max(self.per_label, key=lambda label: self.per_label[label])
             out.append(
                 f"class imbalance: {hi} has {self.per_label[hi]} images, {lo} has {self.per_label[lo]} "
                 f"(ratio {ratio:.1f} > {IMBALANCE_RATIO}); capture more of {lo}"
@@ -234,22 +234,22 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
         entries, stats.bad_lines = read_manifest(root)
         listed: set[str] = set()
         cell_keys: dict[str, tuple] = {}
-        for e in entries:
-            rel = Path(e["path"]).as_posix()
+        for entry in entries:
+            rel = Path(entry["path"]).as_posix()
             listed.add(rel)
             if rel not in present:
                 stats.missing.append(rel)
                 continue
-            stats.per_session[str(e.get("session"))] += 1
-            key, name = _cell_key(e.get("guide") or {})
+            stats.per_session[str(entry.get("session"))] += 1
+            key, name = _cell_key(entry.get("guide") or {})
             cell_keys.setdefault(name, key)
             label = rel.split("/", 1)[0]
             stats.per_cell.setdefault(label, Counter())[name] += 1
-            angle = (e.get("guide") or {}).get("angle")
+            angle = (entry.get("guide") or {}).get("angle")
             if isinstance(angle, str):
                 stats.per_angle.setdefault(label, Counter())[angle] += 1
         stats.unlisted = sorted(present - listed)
-        stats.cells = sorted(cell_keys, key=cell_keys.get)
+        stats.cells = sorted(cell_keys, key=lambda name: cell_keys[name])
     return stats
 
 

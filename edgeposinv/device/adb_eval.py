@@ -261,7 +261,7 @@ def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[st
         description = read_contract(model_path.read_bytes()) or {}
     except ModelError as e:
         raise ModelError(f"{model_path}: {e}; re-export it with 'edgeposinv export'") from None
-    labels = description.get("labels") or []
+    labels: list[str] = description.get("labels") or []
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ModelError(f"{model_path}: its embedded labels are not a list of text; re-export it")
     if not labels:
@@ -277,7 +277,7 @@ def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[st
     for name, folder in sets:
         if not _SET_NAME.match(name):
             raise DeviceError(f"Set name {name!r} may only use letters, digits, '.', '_' and '-'")
-        index = scan_set(name, Path(folder), labels)
+        index = scan_set(name, Path(folder), tuple(labels))
         total += sum(r.path.stat().st_size for r in index.records)
     return labels, total
 
@@ -361,10 +361,10 @@ def device_eval(
     )
 
     model_path = Path(model_path)
-    sets = [(name, Path(folder)) for name, folder in sets]
+    set_paths = [(name, Path(folder)) for name, folder in sets]
     check_can_write(report_dir, overwrite)
-    check_not_in_dataset(report_dir, [f for _, f in sets], is_dir=True, param="report_dir")
-    _, needed = _check_sets(model_path, sets)
+    check_not_in_dataset(report_dir, [f for _, f in set_paths], is_dir=True, param="report_dir")
+    _, needed = _check_sets(model_path, set_paths)
     adb = connect(serial, adb_path)
     check_app(adb)
     ensure_app_storage(adb)
@@ -374,7 +374,7 @@ def device_eval(
     adb.shell("mkdir", "-p", f"{remote}/sets", out, what="creating the evaluation folder")
     try:
         adb.check("push", str(model_path), f"{remote}/model.tflite", what="pushing the model")
-        specs = _push_sets(adb, sets, remote)
+        specs = _push_sets(adb, set_paths, remote)
         started = adb.shell(
             "am",
             "start",

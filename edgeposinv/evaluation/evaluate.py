@@ -150,6 +150,11 @@ class _SetData:
     paths: list[Path]
 
 
+def _decoded(work: WorkResult) -> list[np.ndarray]:
+    """A sweep's per-image results; its images were decoded once already, so none is None."""
+    return [r for r in work.results if r is not None]
+
+
 def _kept(index: DatasetIndex, labels: tuple[str, ...], work: WorkResult, name: str):
     """Drop files that failed to decode (listed in one warning); a class with none left is an error."""
     warn_skipped(list(index.skipped) + work.failures)
@@ -437,7 +442,7 @@ def _run_all(
             f"position sweep {sweeps.position_set}",
         )
         summary = summarize_position(
-            sweeps.position, np.stack(work.results), d.y_true, sweeps.position_set
+            sweeps.position, np.stack(_decoded(work)), d.y_true, sweeps.position_set
         )
         if sweeps.backgrounds_dir:
             summary["backgrounds_dir"] = str(sweeps.backgrounds_dir)
@@ -446,14 +451,16 @@ def _run_all(
     if sweeps.shift_set:
         d = data[sweeps.shift_set]
         work = run(ShiftTask(sweeps.shift), d.paths, f"shift consistency {sweeps.shift_set}")
-        summary = summarize_shift(sweeps.shift, np.stack(work.results), d.y_true, sweeps.shift_set)
+        summary = summarize_shift(
+            sweeps.shift, np.stack(_decoded(work)), d.y_true, sweeps.shift_set
+        )
         summary["max_shift_px"] = sweeps.shift.max_shift_frac * size
         report["shift_consistency"] = summary
     if sweeps.rotation_set:
         d = data[sweeps.rotation_set]
         work = run(RotationTask(sweeps.rotation), d.paths, f"rotation sweep {sweeps.rotation_set}")
         report["rotation_sweep"] = summarize_rotation(
-            sweeps.rotation, np.stack(work.results), d.y_true, sweeps.rotation_set
+            sweeps.rotation, np.stack(_decoded(work)), d.y_true, sweeps.rotation_set
         )
 
     first = data[names[0]].paths[0]

@@ -17,6 +17,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -325,7 +326,11 @@ def export_run(
             "stratified sample of its training images (the calibration sample when int8 "
             "calibrates on the training split); accuracies here are on seen images"
         )
-    gate = {"max_drop_points": options.max_drop_points, "passed": True, "forced": False}
+    gate: dict[str, Any] = {
+        "max_drop_points": options.max_drop_points,
+        "passed": True,
+        "forced": False,
+    }
     if parity["checked"]:
         log.info(
             "parity on %d validation images: top-1 agreement %.3f, keras %.3f, tflite %.3f, mean |dp| %.4f",
@@ -353,7 +358,7 @@ def export_run(
     else:
         gate["passed"] = None
 
-    size = {"bytes": len(model_bytes)}
+    size: dict[str, Any] = {"bytes": len(model_bytes)}
     if options.compare_float32:
         float_bytes = (
             model_bytes

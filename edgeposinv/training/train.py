@@ -404,7 +404,7 @@ def _prepare_data(
 
         masks = backdrop_mask(data.images[train_idx], augment.backdrop)
         tiles = load_background_tiles(
-            augment.background_dir, config.image_size_px, 256, config.seed
+            str(augment.background_dir), config.image_size_px, 256, config.seed
         )
     return _Prepared(data, train_idx, val_idx, masks, tiles, plan, shares, grouping)
 
