@@ -15,9 +15,10 @@ Two folders with repeated shots, neither with a manifest:
 Model: MobileNetV2-0.35 (ImageNet weights from ``../shared/weights``), 96 px, ``--epochs``
 (the last two fine-tune), no augmentation, batch 32.
 
-For each seed, the training folder is trained three times — validation split by image
-(``near_duplicates=False``), grouped by near-duplicate cluster (the default, no manifest),
-and grouped by capture session (a copy of the folder with a ``manifest.jsonl`` whose
+For each seed, the training folder is trained once per ``--splits`` — validation split by
+image (``near_duplicates="off"``), grouped by perceptual-hash cluster (``grouped``, the
+default, no manifest), by backbone-feature cluster (``features``), by the union of both
+(``hash+features``), and grouped by capture session (a copy of the folder with a ``manifest.jsonl`` whose
 session is the source clip: what ``capture`` records) — and each model is scored on its
 validation split and on the held-apart sources (float Keras model; int8 is not involved:
 the question is the split). Accuracies with Wilson 95% intervals; note that shots of one
@@ -200,6 +201,23 @@ def fmt(k: int, n: int) -> str:
     return f"{k / n:6.1%} ({lo:.1%}-{hi:.1%}, n={n})"
 
 
+# split name -> (TrainConfig.near_duplicates, folder: plain "train" or "sessions" manifest)
+SPLITS = {
+    "by image": ("off", "train"),
+    "grouped": ("hash", "train"),
+    "features": ("features", "train"),
+    "hash+features": ("hash+features", "train"),
+    "sessions": ("hash", "sessions"),
+}
+
+
+def source_key(data: str):
+    """Split-file path (``label/name``) -> its source (rps: the clip; video: the clip)."""
+    if data == "rps":
+        return lambda rel: rel.split("/")[0] + "/" + source_of(rel.split("/")[1])
+    return lambda rel: rel.rsplit("_f", 1)[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", nargs="+", default=["rps", "video"], choices=["rps", "video"])
@@ -207,6 +225,13 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--shots", type=int, default=4, help="rps: shots per photo")
     ap.add_argument("--clips", type=int, default=24, help="video: clips per class")
+    ap.add_argument(
+        "--splits",
+        nargs="+",
+        default=list(SPLITS),
+        choices=list(SPLITS),
+        help="which validation splits to train (default all)",
+    )
     ap.add_argument("--keep", type=Path, default=None, help="keep the folders and runs here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -232,21 +257,10 @@ def main() -> None:
                 alpha=0.35,
                 frozen_epochs=max(1, args.epochs - 2),
             )
-            if data == "rps":
-                sessions = with_sessions(
-                    train_dir,
-                    base / "train_sessions",
-                    lambda rel: rel.split("/")[0] + "/" + source_of(rel.split("/")[1]),
-                )
-            else:
-                sessions = with_sessions(
-                    train_dir, base / "train_sessions", lambda rel: rel.rsplit("_f", 1)[0]
-                )
-            for split, near, folder in (
-                ("by image", False, train_dir),
-                ("grouped", True, train_dir),
-                ("sessions", True, sessions),
-            ):
+            sessions = with_sessions(train_dir, base / "train_sessions", source_key(data))
+            for split in args.splits:
+                near, which = SPLITS[split]
+                folder = train_dir if which == "train" else sessions
                 config = TrainConfig(
                     epochs=args.epochs,
                     batch_size=32,
@@ -261,19 +275,26 @@ def main() -> None:
                 n_val = result.n_val
                 k_val = int(round(result.val_accuracy * n_val))
                 k_held, n_held = accuracy(run_dir, held_dir)
+                split_json = json.loads((run_dir / "split.json").read_text())
+                src = source_key(data)
+                train_src = {src(f) for f in split_json["train"]}
+                leaks = sum(src(f) in train_src for f in split_json["val"])
+                near = split_json["grouping"].get("near_duplicates", {})
                 rows.append(
                     (data, seed, split, k_val, n_val, k_held, n_held, time.monotonic() - t0)
                 )
                 print(
-                    f"{data} seed {seed} {split:>8}: validation {fmt(k_val, n_val)}  "
+                    f"{data} seed {seed} {split:>13}: validation {fmt(k_val, n_val)}  "
                     f"held-apart {fmt(k_held, n_held)}  "
                     f"gap {100 * (k_val / n_val - k_held / n_held):+5.1f} points  "
+                    f"{leaks}/{n_val} val shots from a source in training, "
+                    f"{near.get('n_clusters', '-')} clusters ({near.get('method', '-')})  "
                     f"({time.monotonic() - t0:.0f}s)",
                     flush=True,
                 )
     print("\nPooled over seeds (validation - held-apart, points):")
     for data in args.data:
-        for split in ("by image", "grouped", "sessions"):
+        for split in args.splits:
             sel = [r for r in rows if r[0] == data and r[2] == split]
             if not sel:
                 continue
@@ -281,7 +302,7 @@ def main() -> None:
             kh, nh = sum(r[5] for r in sel), sum(r[6] for r in sel)
             gaps = [100 * (r[3] / r[4] - r[5] / r[6]) for r in sel]
             print(
-                f"  {data:>5} {split:>8}: validation {fmt(kv, nv)}  held-apart {fmt(kh, nh)}  "
+                f"  {data:>5} {split:>13}: validation {fmt(kv, nv)}  held-apart {fmt(kh, nh)}  "
                 f"gap per seed {', '.join(f'{g:+.1f}' for g in gaps)} (mean {np.mean(gaps):+.1f})"
             )
     if not args.keep:

@@ -141,10 +141,18 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
     help="Several DATA folders: draw the validation split from this one only (the others all train).",
 )
 @click.option(
+    "--near-duplicates",
+    "near_duplicates",
+    type=click.Choice(["hash", "features", "hash+features", "off"]),
+    default=None,
+    help="How images without a session are grouped when splitting: perceptual hash "
+    "(default), backbone features (MobileNetV2-0.35 ImageNet), both, or off.",
+)
+@click.option(
     "--no-near-duplicates",
     "no_near_duplicates",
     is_flag=True,
-    help="Do not group near-duplicate images (without sessions) when splitting.",
+    help="Same as --near-duplicates off.",
 )
 @click.option(
     "--distribute",
@@ -190,6 +198,7 @@ def train(
     folder_weights,
     val_dirs,
     val_from,
+    near_duplicates,
     no_near_duplicates,
     distribute,
     no_tensorboard,
@@ -214,6 +223,10 @@ def train(
     else:
         if not data or not out:
             raise click.UsageError("give DATA [DATA2 ...] and --out RUN (or --resume RUN)")
+        if no_near_duplicates and near_duplicates not in (None, "off"):
+            raise click.UsageError(
+                f"--no-near-duplicates contradicts --near-duplicates {near_duplicates}; give one"
+            )
         from edgeposinv.training.train import TrainConfig
         from edgeposinv.training.train import train as run_training
 
@@ -243,7 +256,7 @@ def train(
             folder_weights=folder_weights,
             val_dirs=tuple(val_dirs),
             val_from=val_from,
-            near_duplicates=not no_near_duplicates,
+            near_duplicates="off" if no_near_duplicates else (near_duplicates or "hash"),
         )
         result = run_training(
             list(data),

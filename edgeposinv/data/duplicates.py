@@ -25,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "CENTRE",
+    "FEATURE_SIMILARITY",
     "FINGERPRINT_BITS",
     "HASHES",
     "HASH_CROP_PX",
@@ -43,6 +44,7 @@ __all__ = [
     "hamming",
     "hash_images",
     "hash_input",
+    "link_similar",
     "nearest_fingerprint",
     "phash",
     "phash256",
@@ -53,6 +55,7 @@ __all__ = [
 
 NEAR_DUPLICATE_BITS = 32  # of 256; measured: see benchmarks/bench_duplicates.py
 SEQUENCE_BITS = 56  # of 256, for neighbours in a numbered sequence (frame_003, frame_006)
+FEATURE_SIMILARITY = 0.85  # cosine, class-centred backbone features; bench_feature_duplicates.py
 FINGERPRINT_BITS = 2  # of 64, for the compact training fingerprints (same benchmark)
 HASH_INPUT_PX = 72  # images are hashed after the input contract's crop at this size ...
 HASH_CROP_PX = 64  # ... in 64 px windows: the centre one and 24 shifted by 2..4 px (3..6%)
@@ -274,3 +277,40 @@ def fingerprints_from_bytes(data: bytes) -> np.ndarray:
     if len(data) % 8:
         raise ValueError(f"fingerprint data must be a multiple of 8 bytes; got {len(data)}")
     return np.frombuffer(data, ">u8").astype(np.uint64)
+
+
+def link_similar(
+    embeddings: np.ndarray, strata: np.ndarray, min_similarity: float
+) -> list[str | None]:
+    """Clusters of images whose embeddings (e.g. a backbone's pooled features) are similar.
+
+    Within each stratum (a class), the embeddings are centred on the stratum's mean and
+    L2-normalised (what is left is what tells the class's images apart), images whose
+    cosine similarity is at least ``min_similarity`` are linked and a
+    cluster is a connected set of links (single-linkage agglomerative clustering,
+    scikit-learn). Returns a group id per image (``"feat<first index>"``) or ``None`` for
+    an image with no similar one."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    x = np.asarray(embeddings, np.float64)
+    strata = np.asarray(strata)
+    groups: list[str | None] = [None] * len(x)
+    for s in np.unique(strata):
+        idx = np.flatnonzero(strata == s)
+        if len(idx) < 2:
+            continue
+        z = x[idx] - x[idx].mean(0, keepdims=True)
+        z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+        ids = AgglomerativeClustering(
+            n_clusters=None,
+            metric="cosine",
+            linkage="single",
+            distance_threshold=1.0 - min_similarity + 1e-9,
+        ).fit_predict(z)
+        sizes = np.bincount(ids)
+        first: dict = {}
+        for i, c in zip(idx, ids):
+            first.setdefault(c, i)
+            if sizes[c] > 1:
+                groups[i] = f"feat{first[c]}"
+    return groups

@@ -11,7 +11,7 @@ stratum only* — and the plan records exactly how every stratum was split.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from edgeposinv.errors import ConfigError, DatasetError
 __all__ = [
     "BY_IMAGE",
     "FALLBACK",
+    "NEAR_DUPLICATE_METHODS",
     "GROUPED",
     "SplitPlan",
     "TRAIN_ONLY",
@@ -40,6 +41,9 @@ GROUPED = "grouped"  # whole groups on each side
 BY_IMAGE = "by_image"  # no group information: images drawn one by one
 FALLBACK = "by_image_fallback"  # groups known, but all images in one group
 TRAIN_ONLY = "train_only"  # a single image (or not eligible for validation): training only
+
+# How near-duplicates are found for images without a session (``train --near-duplicates``).
+NEAR_DUPLICATE_METHODS = ("hash", "features", "hash+features", "off")
 
 
 @dataclass(frozen=True)
@@ -184,9 +188,44 @@ def require_validation(plan: SplitPlan, n: int, val_fraction: float) -> None:
         )
 
 
-def duplicate_groups(data, show_progress: bool = False) -> tuple[list, dict]:
+def _union(a: list, b: list) -> list:
+    """Group ids joining every pair of images that share a group in ``a`` or in ``b``."""
+    n = len(a)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for ids in (a, b):
+        first: dict = {}
+        for i, g in enumerate(ids):
+            if g is None:
+                continue
+            if g in first:
+                ra, rb = find(first[g]), find(i)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+            else:
+                first[g] = i
+    roots = [find(i) for i in range(n)]
+    sizes = np.bincount(roots, minlength=n)
+    return [f"dup{r}" if sizes[r] > 1 else None for r in roots]
+
+
+def duplicate_groups(
+    data,
+    show_progress: bool = False,
+    method: str = "hash",
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[list, dict]:
     """Near-duplicate clusters (per folder and class) of the images without a session.
 
+    ``method``: ``hash`` (perceptual hashes), ``features`` (``embed(images)`` -> one
+    embedding per image, linked by cosine similarity, see
+    :func:`~edgeposinv.data.duplicates.link_similar`) or ``hash+features`` (the union).
     Returns one group id per image (``None``: no near-duplicate, its own group) and a
     summary for ``split.json``."""
     from edgeposinv.data.duplicates import (
@@ -195,18 +234,51 @@ def duplicate_groups(data, show_progress: bool = False) -> tuple[list, dict]:
         SEQUENCE_BITS,
         cluster_per_class,
         hash_images,
+        link_similar,
     )
 
+    if method not in NEAR_DUPLICATE_METHODS[:3]:
+        raise ConfigError(
+            f"near_duplicates must be one of {', '.join(NEAR_DUPLICATE_METHODS)}. Got {method!r}"
+        )
+    if "features" in method and embed is None:
+        raise ConfigError("near_duplicates 'features' needs an embedding function (train does it)")
     folders = data.folders
     need = np.asarray([s is None for s in data.sessions])
     groups: list = [None] * len(data.paths)
     if not need.any():
         return groups, {"method": "none", "reason": "every image has a capture session"}
     idx = np.flatnonzero(need)
-    windows = hash_images(data.images[idx], show_progress=show_progress)
     strata = folders[idx] * len(data.labels) + data.label_ids[idx]
-    names = [data.paths[i].name for i in idx]
-    for i, g in zip(idx, cluster_per_class(windows, strata, names=names)):
+    summary: dict = {}
+    local: list = [None] * len(idx)
+    n_hash = n_feat = 0
+    if "hash" in method:
+        windows = hash_images(data.images[idx], show_progress=show_progress)
+        names = [data.paths[i].name for i in idx]
+        local = cluster_per_class(windows, strata, names=names)
+        n_hash = sum(g is not None for g in local)
+        summary["hash"] = {
+            "hash": "256-bit pHash of 25 windows (centre and shifted 3-6%)",
+            "max_bits": NEAR_DUPLICATE_BITS,
+            "sequence_bits": SEQUENCE_BITS,
+            "max_sequence_step": MAX_SEQUENCE_STEP,
+            "n_images_in_clusters": n_hash,
+        }
+    if "features" in method:
+        from edgeposinv.data.duplicates import FEATURE_SIMILARITY
+
+        embeddings = embed(data.images[idx])  # type: ignore[misc]
+        feat = link_similar(embeddings, strata, FEATURE_SIMILARITY)
+        n_feat = sum(g is not None for g in feat)
+        summary["features"] = {
+            "features": "MobileNetV2-0.35 ImageNet, global-average-pooled, centred, L2-normalised",
+            "min_cosine_similarity": FEATURE_SIMILARITY,
+            "linkage": "single (connected components), per class",
+            "n_images_in_clusters": n_feat,
+        }
+        local = _union(local, feat) if "hash" in method else feat
+    for i, g in zip(idx, local):
         if g is not None:
             groups[i] = (int(folders[i]), g)
     rel = data.relative_paths()
@@ -215,11 +287,10 @@ def duplicate_groups(data, show_progress: bool = False) -> tuple[list, dict]:
         if g is not None:
             clusters.setdefault(g, []).append(rel[k])
     summary = {
-        "method": "perceptual_hash",
-        "hash": "256-bit pHash of 25 windows (centre and shifted 3-6%)",
-        "max_bits": NEAR_DUPLICATE_BITS,
-        "sequence_bits": SEQUENCE_BITS,
-        "max_sequence_step": MAX_SEQUENCE_STEP,
+        "method": {"hash": "perceptual_hash", "features": "backbone_features"}.get(
+            method, "perceptual_hash+backbone_features"
+        ),
+        **summary,
         "n_images_hashed": int(len(idx)),
         "n_clusters": len(clusters),
         "n_images_in_clusters": sum(len(c) for c in clusters.values()),
@@ -233,13 +304,18 @@ def split_loaded(
     val_fraction: float,
     seed: int,
     eligible: np.ndarray | None = None,
-    near_duplicates: bool = True,
+    near_duplicates: bool | str = "hash",
     show_progress: bool = False,
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[SplitPlan, dict]:
     """Split decoded images (:class:`~edgeposinv.data.dataset.LoadedImages`): stratified per
     class — per (folder, class) with several folders — and grouped by capture session, or,
-    for images without one, by near-duplicate cluster (``near_duplicates``). Returns the
-    plan and a description of the grouping for ``split.json``."""
+    for images without one, by near-duplicate cluster (``near_duplicates``: ``hash``,
+    ``features`` or ``hash+features`` with ``embed``, see :func:`duplicate_groups`; ``off``
+    or ``False``: none; ``True`` means ``hash``). Returns the plan and a description of the
+    grouping for ``split.json``."""
+    if isinstance(near_duplicates, bool):
+        near_duplicates = "hash" if near_duplicates else "off"
     folders = data.folders
     multi = data.folder_ids is not None and len(data.roots) > 1
     strata = [(int(f), int(y)) if multi else int(y) for f, y in zip(folders, data.label_ids)]
@@ -255,8 +331,10 @@ def split_loaded(
     groups = [None if s is None else (int(f), s) for f, s in zip(folders, data.sessions)]
     n_sessions = sum(g is not None for g in groups)
     grouping: dict = {"sessions": {"n_images": n_sessions, "n_groups": len(set(groups) - {None})}}
-    if near_duplicates:
-        dup_groups, grouping["near_duplicates"] = duplicate_groups(data, show_progress)
+    if near_duplicates != "off":
+        dup_groups, grouping["near_duplicates"] = duplicate_groups(
+            data, show_progress, near_duplicates, embed
+        )
         groups = [g if g is not None else d for g, d in zip(groups, dup_groups)]
     else:
         grouping["near_duplicates"] = {"method": "off"}

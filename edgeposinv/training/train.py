@@ -86,7 +86,7 @@ class TrainConfig:
     folder_weights: str = "sqrt"
     val_dirs: tuple[str, ...] = ()
     val_from: str | None = None
-    near_duplicates: bool = True
+    near_duplicates: str = "hash"  # hash | features | hash+features | off (True/False: hash/off)
 
     def __post_init__(self) -> None:
         def bad(param: str, value, expected: str, fix: str | None = None) -> ParameterError:
@@ -94,6 +94,16 @@ class TrainConfig:
                 param, value, expected, owner="TrainConfig", fix=fix, related=("arch", "epochs")
             )
 
+        if isinstance(self.near_duplicates, bool):  # older configs and callers
+            object.__setattr__(self, "near_duplicates", "hash" if self.near_duplicates else "off")
+        from edgeposinv.data.splits import NEAR_DUPLICATE_METHODS
+
+        if self.near_duplicates not in NEAR_DUPLICATE_METHODS:
+            raise bad(
+                "near_duplicates",
+                self.near_duplicates,
+                f"must be one of: {', '.join(NEAR_DUPLICATE_METHODS)}",
+            )
         if self.arch not in available():
             raise bad("arch", self.arch, f"must be one of: {', '.join(available())}")
         if self.qat and qat_unsupported(self.arch):
@@ -381,8 +391,26 @@ def _prepare_data(
         eligible = None
         if config.val_from:
             eligible = data.folders == _folder_index(config.val_from, data_dirs)
+        embed = None
+        if "features" in config.near_duplicates:
+            from edgeposinv.training.features import embed_images
+
+            # the training backbone's own weights file when it is MobileNetV2-0.35, else the
+            # shared / ImageNet weights (features need a pretrained backbone, even for 'tiny')
+            same = config.arch == "mobilenet_v2" and config.alpha == 0.35 and config.pretrained
+            weights = config.resolved_weights if same else None
+
+            def embed(images: np.ndarray) -> np.ndarray:
+                return embed_images(images, config.image_size_px, weights)
+
         plan, grouping = split_loaded(
-            data, config.val_split, config.seed, eligible, config.near_duplicates, show_progress
+            data,
+            config.val_split,
+            config.seed,
+            eligible,
+            config.near_duplicates,
+            show_progress,
+            embed,
         )
         require_validation(plan, len(data.paths), config.val_split)
     train_idx, val_idx = plan.train_idx, plan.val_idx
