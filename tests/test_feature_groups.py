@@ -123,3 +123,36 @@ def test_split_records_the_feature_grouping(tmp_path):
         assert all(set(c) <= set(member[f]) for f in c)
     with pytest.raises(Exception, match="embedding"):
         split_loaded(data, 0.34, seed=0, near_duplicates="features")
+
+
+@pytest.mark.slow
+def test_train_cli_records_the_feature_grouping(tmp_path):
+    """``train --near-duplicates hash+features`` (a tiny model; the features come from the
+    shared MobileNetV2-0.35 weights) writes the method into split.json and config.json."""
+    import json
+
+    from conftest import make_shapes_dataset, run_cli
+
+    shared_path("weights", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
+    data = make_shapes_dataset(tmp_path / "data", n_per_class=16, size=32, seed=1)
+    common = ["--image-size", "32", "--epochs", "1", "--batch-size", "8", "--augment", "none"]
+    r = run_cli(
+        "train", str(data), "--out", str(tmp_path / "r"), "--near-duplicates", "off",
+        "--no-near-duplicates", *common,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr  # the same thing twice is no contradiction
+    r = run_cli(
+        "train", str(data), "--out", str(tmp_path / "r2"), "--near-duplicates", "features",
+        "--no-near-duplicates", *common,
+    )  # fmt: skip
+    assert r.returncode == 2 and "contradicts" in r.stderr, r.stderr
+    r = run_cli(
+        "train", str(data), "--out", str(tmp_path / "r3"), "--near-duplicates", "hash+features",
+        *common,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    near = json.loads((tmp_path / "r3" / "split.json").read_text())["grouping"]["near_duplicates"]
+    assert near["method"] == "perceptual_hash+backbone_features"
+    assert near["n_images_hashed"] == 48 and "features" in near and "hash" in near
+    config = json.loads((tmp_path / "r3" / "config.json").read_text())
+    assert config["train"]["near_duplicates"] == "hash+features"

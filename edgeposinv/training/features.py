@@ -75,15 +75,21 @@ def feature_embedder(image_size_px: int, weights: str | None = None):
 
 
 def embed_images(
-    images: np.ndarray, image_size_px: int | None = None, weights: str | None = None
+    images: np.ndarray,
+    image_size_px: int | None = None,
+    weights: str | None = None,
+    show_progress: bool = False,
 ) -> np.ndarray:
     """Pooled backbone features of ``images`` (uint8 RGB, square), float32 ``(n, d)``."""
     import cv2
 
+    from edgeposinv.util.progress import progress
+
     images = np.asarray(images)
     model, size = feature_embedder(image_size_px or images.shape[1], weights)
     out = []
-    for start in range(0, len(images), 64):
+    starts = range(0, len(images), 64)
+    for start in progress(starts, desc="features", unit="batch", disable=not show_progress):
         batch = images[start : start + 64]
         if batch.shape[1] != size:
             interp = cv2.INTER_AREA if batch.shape[1] > size else cv2.INTER_LINEAR

@@ -401,7 +401,7 @@ def _prepare_data(
             weights = config.resolved_weights if same else None
 
             def embed(images: np.ndarray) -> np.ndarray:
-                return embed_images(images, config.image_size_px, weights)
+                return embed_images(images, config.image_size_px, weights, show_progress)
 
         plan, grouping = split_loaded(
             data,
