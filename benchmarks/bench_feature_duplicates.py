@@ -33,6 +33,9 @@ from edgeposinv.evaluation.metrics import wilson_interval  # noqa: E402
 from edgeposinv.tflite.preprocess import prepare  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+WEIGHTS = (
+    SHARED.parent / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+)
 SIZE = 96
 
 
@@ -80,9 +83,9 @@ def main() -> None:
         recs = [recs[i] for i in rng.choice(len(recs), min(args.n, len(recs)), replace=False)]
         photos = [read_rgb(r.path) for r in recs]
         kinds = {**COPIES, **BEYOND}
-        orig = embed_images(np.stack([prepare(p, SIZE) for p in photos]))
+        orig = embed_images(np.stack([prepare(p, SIZE) for p in photos]), weights=str(WEIGHTS))
         copies = {
-            k: embed_images(np.stack([prepare(fn(p), SIZE) for p in photos]))
+            k: embed_images(np.stack([prepare(fn(p), SIZE) for p in photos]), weights=str(WEIGHTS))
             for k, fn in kinds.items()
         }
         mean = np.concatenate([orig, *copies.values()]).mean(0)

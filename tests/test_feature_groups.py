@@ -133,7 +133,10 @@ def test_train_cli_records_the_feature_grouping(tmp_path):
 
     from conftest import make_shapes_dataset, run_cli
 
-    shared_path("weights", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
+    weights = shared_path(
+        "weights", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+    )
+    env = {"EDGEPOSINV_FEATURE_WEIGHTS": str(weights)}
     data = make_shapes_dataset(tmp_path / "data", n_per_class=16, size=32, seed=1)
     common = ["--image-size", "32", "--epochs", "1", "--batch-size", "8", "--augment", "none"]
     r = run_cli(
@@ -143,7 +146,7 @@ def test_train_cli_records_the_feature_grouping(tmp_path):
     assert r.returncode == 2 and "contradicts" in r.stderr, r.stderr
     r = run_cli(
         "train", str(data), "--out", str(tmp_path / "r3"), "--near-duplicates", "hash+features",
-        *common,
+        *common, env=env,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     near = json.loads((tmp_path / "r3" / "split.json").read_text())["grouping"]["near_duplicates"]

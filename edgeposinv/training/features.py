@@ -13,7 +13,7 @@ and on distinct photos by ``benchmarks/bench_feature_duplicates.py`` (see
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import numpy as np
 
@@ -27,23 +27,21 @@ FEATURE_SIZES = (96, 128, 160, 192, 224)
 _CACHE: dict = {}
 
 
-def _default_weights() -> str:
-    """The project's shared local weights when present (``../shared/weights``), else imagenet."""
-    from edgeposinv.training.backbones import imagenet_file_name
+#: A local MobileNetV2-0.35 ImageNet weights file (no top) for feature grouping, for machines
+#: that cannot download Keras's ``imagenet`` weights.
+WEIGHTS_ENV = "EDGEPOSINV_FEATURE_WEIGHTS"
 
-    name = imagenet_file_name("mobilenet_v2", 224, FEATURE_ALPHA)
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        cand = root.parent / "shared" / "weights" / name
-        if cand.is_file():
-            return str(cand)
-    return "imagenet"
+
+def _default_weights() -> str:
+    """``$EDGEPOSINV_FEATURE_WEIGHTS`` when set, else Keras's ``imagenet`` (cached or downloaded)."""
+    return os.environ.get(WEIGHTS_ENV) or "imagenet"
 
 
 def feature_embedder(image_size_px: int, weights: str | None = None):
     """A Keras model: raw 0..255 RGB ``(n, s, s, 3)`` -> pooled MobileNetV2-0.35 features.
 
-    ``weights``: ``imagenet``, a local ``.h5`` file, or ``None`` (the shared local file if
-    present, else ``imagenet``). Built once per (size, weights) and cached."""
+    ``weights``: ``imagenet``, a local ``.h5`` file, or ``None`` (``$EDGEPOSINV_FEATURE_WEIGHTS``
+    if set, else ``imagenet``). Built once per (size, weights) and cached."""
     from edgeposinv.training.backbones import _resolve_weights, load_weights_file
     from edgeposinv.training.keras_api import keras
 
