@@ -416,7 +416,11 @@ def _prepare_data(
 
         masks = backdrop_mask(data.images[train_idx], augment.backdrop)
         tiles = load_background_tiles(
-            str(augment.background_dir), config.image_size_px, 256, config.seed
+            str(augment.background_dir),
+            config.image_size_px,
+            256,
+            config.seed,
+            augment.background_crop,
         )
     return _Prepared(data, train_idx, val_idx, masks, tiles, plan, shares, grouping)
 
