@@ -45,6 +45,12 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     "oversample": ({}, {"capture_share": 0.3}),
     "adapt": ({}, {"adapt": True}),
     "oversample+adapt": ({}, {"capture_share": 0.3, "adapt": True}),
+    "backgrounds": ({}, {"backgrounds": True}),
+    "oversample+backgrounds": ({}, {"capture_share": 0.3, "backgrounds": True}),
+    "oversample+backgrounds+adapt": (
+        {},
+        {"capture_share": 0.3, "backgrounds": True, "adapt": True},
+    ),
     "strong": ({"augment": "strong"}, {}),
     "oversample+strong": ({"augment": "strong"}, {"capture_share": 0.3}),
 }
