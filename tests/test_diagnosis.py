@@ -119,3 +119,17 @@ def test_report_diagnoses_the_wild_gap_and_puts_the_headline_first(region_model,
         show_progress=False,
     )
     assert "diagnosis" not in none
+
+
+def test_diagnose_names_an_unknown_set_as_a_usage_error(region_model, tmp_path):
+    from conftest import run_cli
+
+    path, labels = region_model
+    _write_set(tmp_path / "a", np.random.default_rng(2), 2, red_at=(0, SIZE - 8))
+    done = run_cli(
+        "evaluate", str(path), "--labels", str(labels), "--input-mean", "0", "--input-std", "255",
+        "--set", f"published={tmp_path / 'a'}", "--report", str(tmp_path / "r"),
+        "--diagnose", "phone",
+    )  # fmt: skip
+    assert done.returncode == 2 and "phone" in done.stderr and "--diagnose" in done.stderr
+    assert not (tmp_path / "r").exists()
