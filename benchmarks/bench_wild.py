@@ -130,7 +130,7 @@ def accuracy(model_path: Path, items: list[tuple[Path, int]]) -> tuple[int, int]
     return correct, len(items)
 
 
-def run_one(recipe: str, k: int, seed: int, work: Path) -> dict:
+def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None) -> dict:
     from edgeposinv.export.export import QuantSpec, export_run
     from edgeposinv.training.train import TrainConfig, train
 
@@ -163,6 +163,14 @@ def run_one(recipe: str, k: int, seed: int, work: Path) -> dict:
     val = [
         (RIG / rel, LABELS.index(rel.split("/")[0])) for rel in split["val"] if "/cap" not in rel
     ]
+    if keep is not None:
+        import shutil
+
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model, keep / f"{recipe}_k{k}_s{seed}.tflite")
+        (keep / f"{recipe}_k{k}_s{seed}.test.txt").write_text(
+            "\n".join(str(p) for p, _ in test) + "\n"
+        )
     wild_k, wild_n = accuracy(model, test)
     pub_k, pub_n = accuracy(model, val)
     return {
@@ -222,6 +230,9 @@ def main() -> int:
         "--results", default=str(REPO / "benchmarks" / "results" / "bench_wild.jsonl")
     )
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument(
+        "--keep-models", default=None, help="copy each int8 model (and its test list) here"
+    )
     args = parser.parse_args()
     if not RIG.is_dir() or not WILD.is_dir() or not WEIGHTS.is_file():
         print(f"skipped: {RIG}, {WILD} or {WEIGHTS} is absent (real data lives in ../shared)")
@@ -243,7 +254,8 @@ def main() -> int:
                     if (recipe, k, seed) in done:
                         continue
                     with tempfile.TemporaryDirectory(prefix="bench_wild_") as tmp:
-                        row = run_one(recipe, k, seed, Path(tmp))
+                        keep = Path(args.keep_models) if args.keep_models else None
+                        row = run_one(recipe, k, seed, Path(tmp), keep)
                     rows.append(row)
                     with results.open("a") as f:
                         f.write(json.dumps(row) + "\n")
