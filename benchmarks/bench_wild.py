@@ -92,13 +92,16 @@ def wild_folds(seed: int = 0) -> list[list[tuple[Path, int]]]:
 
 def build_training_folder(root: Path, captures: list[tuple[Path, int]], repeat: int) -> Path:
     """Rig photos + captures (each repeated ``repeat`` times) as symlinks; the manifest
-    groups a capture's copies, and captures of one source, into one session."""
+    groups a capture's copies, and captures of one source, into one session (each rig
+    photo is its own session), so copies never straddle train and validation."""
     data = root / "data"
     lines = []
     for lab in LABELS:
         (data / lab).mkdir(parents=True)
         for p in sorted((RIG / lab).iterdir()):
             os.symlink(p, data / lab / p.name)
+            # Every image needs a session for the split to be grouped at all.
+            lines.append(json.dumps({"path": f"{lab}/{p.name}", "session": "rig-" + p.stem}))
     for path, label in captures:
         for r in range(repeat):
             rel = f"{LABELS[label]}/cap{r}_{path.name}"
