@@ -176,6 +176,10 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
         )
     wild_k, wild_n = accuracy(model, test)
     pub_k, pub_n = accuracy(model, val)
+    # The same network in float32: does int8 (calibrated on training images) cost wild accuracy?
+    float_model = work / "model_float.tflite"
+    export_run(work / "run", float_model, QuantSpec.float32(), seed=seed)
+    float_k, _ = accuracy(float_model, test)
     return {
         "recipe": recipe,
         "k": k,
@@ -185,6 +189,7 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
         "n_train": result.n_train,
         "wild_correct": wild_k,
         "wild_n": wild_n,
+        "wild_float32_correct": float_k,
         "published_correct": pub_k,
         "published_n": pub_n,
         "train_s": train_s,
