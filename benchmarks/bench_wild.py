@@ -209,8 +209,8 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         groups[(r["recipe"], r["k"])].append(r)
     out = [
-        "| recipe | captures/class | seeds | wild top-1, pooled (95% CI) | per seed | published top-1 (95% CI) | min/run |",
-        "|---|---|---|---|---|---|---|",
+        "| recipe | captures/class | seeds | wild top-1 int8, pooled (95% CI) | per seed | wild float32 | published top-1 int8 (95% CI) | min/run |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (recipe, k), rs in sorted(
         groups.items(), key=lambda kv: (list(RECIPES).index(kv[0][0]), kv[0][1])
@@ -222,9 +222,16 @@ def table(rows: list[dict]) -> str:
         pl, ph = wilson(pk, pn)
         per_seed = " / ".join(f"{r['wild_correct'] / r['wild_n']:.1%}" for r in rs)
         minutes = np.mean([r["total_s"] for r in rs]) / 60
+        floats = [r for r in rs if "wild_float32_correct" in r]
+        fl = (
+            f"{sum(r['wild_float32_correct'] for r in floats) / sum(r['wild_n'] for r in floats):.1%}"
+            f" ({len(floats)} seed{'s' if len(floats) > 1 else ''})"
+            if floats
+            else "–"
+        )
         out.append(
             f"| {recipe} | {k} | {','.join(str(r['seed']) for r in rs)} | {wk / wn:.1%} ({wl:.1%}–{wh:.1%}, n={wn}) "
-            f"| {per_seed} | {pk / pn:.1%} ({pl:.1%}–{ph:.1%}) | {minutes:.1f} |"
+            f"| {per_seed} | {fl} | {pk / pn:.1%} ({pl:.1%}–{ph:.1%}) | {minutes:.1f} |"
         )
     return "\n".join(out)
 
