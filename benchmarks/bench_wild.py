@@ -134,7 +134,7 @@ def accuracy(model_path: Path, items: list[tuple[Path, int]]) -> tuple[int, int]
 
 
 def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None) -> dict:
-    from edgeposinv.export.export import QuantSpec, export_run
+    from edgeposinv.export.export import ExportOptions, QuantSpec, export_run
     from edgeposinv.training.train import TrainConfig, train
 
     overrides, options = RECIPES[recipe]
@@ -161,7 +161,8 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
     result = train(data, work / "run", config, show_progress=False)
     train_s = time.monotonic() - t0
     model = work / "model.tflite"
-    export_run(work / "run", model, QuantSpec.int8(), seed=seed)
+    fast = ExportOptions(compare_float32=False, latency_runs=1, latency_warmup=0)
+    export_run(work / "run", model, QuantSpec.int8(), seed=seed, options=fast)
     split = json.loads((work / "run" / "split.json").read_text())
     val = [
         (RIG / rel, LABELS.index(rel.split("/")[0])) for rel in split["val"] if "/cap" not in rel
@@ -178,7 +179,7 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
     pub_k, pub_n = accuracy(model, val)
     # The same network in float32: does int8 (calibrated on training images) cost wild accuracy?
     float_model = work / "model_float.tflite"
-    export_run(work / "run", float_model, QuantSpec.float32(), seed=seed)
+    export_run(work / "run", float_model, QuantSpec.float32(), seed=seed, options=fast)
     float_k, _ = accuracy(float_model, test)
     return {
         "recipe": recipe,
