@@ -313,7 +313,7 @@ def diagnosis_html(diag: dict, shown: list[dict]) -> str:
         f"geometry explains {g['explained_share']:.0%} of the gap.</p>"
         f"<p>Where the model looks: each pair is the image as the model saw it and, in red, how much covering each "
         f"place with a grey square ({occ['patch_frac']:.0%} of the side, step {occ['stride_frac']:.0%}) lowers the "
-        f"probability of the true class. Share of that sensitivity in the central quarter: "
+        f"probability of the true class (in blue: covering raises it, so that place misleads the model). Share of that sensitivity in the central quarter: "
         f"{share(occ['reference_centre_share'])} on '{html.escape(diag['reference'])}', "
         f"{share(occ['wild_centre_share'])} on '{html.escape(diag['set'])}' mistakes.</p>"
         f"<div class='gallery'>{cells}</div>"

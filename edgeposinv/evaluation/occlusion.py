@@ -91,11 +91,13 @@ def centre_share(sensitivity: np.ndarray) -> float:
 
 
 def overlay(pixels: np.ndarray, sensitivity: np.ndarray, scale: float | None = None) -> np.ndarray:
-    """The image with the positive sensitivity painted red over a dimmed copy (display only)."""
+    """The image dimmed, with red where covering costs the class probability (what the
+    answer rests on) and blue where covering raises it (what misleads; display only)."""
     scale = scale or max(float(np.abs(sensitivity).max()), 1e-6)
-    heat = np.clip(sensitivity / scale, 0.0, 1.0)[..., None]
+    pos = np.clip(sensitivity / scale, 0.0, 1.0)[..., None]
+    neg = np.clip(-sensitivity / scale, 0.0, 1.0)[..., None]
     dim = pixels.astype(np.float32) * 0.55
     red = np.array([255.0, 30.0, 0.0], np.float32)
-    return np.clip(dim * (1 - heat) + red * heat * 0.85 + dim * heat * 0.15, 0, 255).astype(
-        np.uint8
-    )
+    blue = np.array([0.0, 90.0, 255.0], np.float32)
+    out = dim * (1 - pos - neg) + red * pos + blue * neg
+    return np.clip(out, 0, 255).astype(np.uint8)
