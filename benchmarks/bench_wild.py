@@ -51,6 +51,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {
         {},
         {"capture_share": 0.3, "backgrounds": True, "adapt": True},
     ),
+    "folders": ({}, {"folders": True}),
+    "folders-equal": ({"folder_weights": "equal"}, {"folders": True}),
     "strong": ({"augment": "strong"}, {}),
     "oversample+strong": ({"augment": "strong"}, {"capture_share": 0.3}),
 }
@@ -111,6 +113,18 @@ def build_training_folder(root: Path, captures: list[tuple[Path, int]], repeat: 
     return data
 
 
+def captures_folder(dest: Path, captures: list[tuple[Path, int]]) -> Path:
+    """The captures alone as a dataset folder (symlinks), sessions = sources."""
+    lines = []
+    for path, label in captures:
+        (dest / LABELS[label]).mkdir(parents=True, exist_ok=True)
+        os.symlink(path, dest / LABELS[label] / path.name)
+        rel = f"{LABELS[label]}/{path.name}"
+        lines.append(json.dumps({"path": rel, "session": source_of(path.name)}))
+    (dest / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return dest
+
+
 def pick_captures(pool: list[tuple[Path, int]], k: int, seed: int) -> list[tuple[Path, int]]:
     rng = np.random.default_rng([seed, k])
     out = []
@@ -147,7 +161,10 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
     share = options.get("capture_share")
     if share and captures:
         repeat = max(1, min(30, round(share * n_rig / ((1 - share) * len(captures)))))
-    data = build_training_folder(work, captures, repeat)
+    if options.get("folders"):  # train RIG CAPTURES: the captures' batch share is folder_weights'
+        data = [RIG] + ([captures_folder(work / "captures", captures)] if captures else [])
+    else:
+        data = build_training_folder(work, captures, repeat)
     adapt_dir = None
     if options.get("adapt"):
         adapt_dir = work / "frames"
@@ -164,9 +181,11 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
     fast = ExportOptions(compare_float32=False, latency_runs=1, latency_warmup=0)
     export_run(work / "run", model, QuantSpec.int8(), seed=seed, options=fast)
     split = json.loads((work / "run" / "split.json").read_text())
-    val = [
-        (RIG / rel, LABELS.index(rel.split("/")[0])) for rel in split["val"] if "/cap" not in rel
-    ]
+    if "val_folder" in split:  # several folders: folder 0 is the rig
+        rels = [rel for rel, f in zip(split["val"], split["val_folder"]) if f == 0]
+    else:
+        rels = [rel for rel in split["val"] if "/cap" not in rel]
+    val = [(RIG / rel, LABELS.index(rel.split("/")[0])) for rel in rels]
     if keep is not None:
         import shutil
 

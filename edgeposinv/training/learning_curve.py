@@ -72,16 +72,15 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
     return out
 
 
-def combined_folder(
-    dest: Path, rig: dict[str, list[Path]], captures: dict[str, list[Path]]
-) -> Path:
-    """Rig images and captures as symlinks in one dataset folder (captures prefixed ``cap_``)."""
-    for label in sorted(set(rig) | set(captures)):
+def captures_folder(dest: Path, captures: dict[str, list[Path]]) -> Path:
+    """The first captures of each class as symlinks in one dataset folder (trained as a
+    second folder beside the rig data, so its batch share follows ``folder_weights``)."""
+    for label, paths in sorted(captures.items()):
+        if not paths:
+            continue
         (dest / label).mkdir(parents=True, exist_ok=True)
-        for i, path in enumerate(rig.get(label, [])):
-            os.symlink(path.resolve(), dest / label / f"rig{i:05d}_{path.name}")
-        for i, path in enumerate(captures.get(label, [])):
-            os.symlink(path.resolve(), dest / label / f"cap{i:05d}_{path.name}")
+        for i, path in enumerate(paths):
+            os.symlink(path.resolve(), dest / label / f"{i:05d}_{path.name}")
     return dest
 
 
@@ -239,7 +238,11 @@ def learning_curve(
                 break
             t0 = time.monotonic()
             work = Path(tmp) / f"k{k}_s{seed_offset}"
-            data = combined_folder(work / "data", rig, {lab: order[lab][:k] for lab in rig})
+            data: list[Path] = [Path(rig_dir)]
+            if k:
+                data.append(
+                    captures_folder(work / "captures", {lab: order[lab][:k] for lab in rig})
+                )
             tc = TrainConfig.from_dict(
                 {**asdict(config.train), "seed": config.train.seed + seed_offset}
             )
