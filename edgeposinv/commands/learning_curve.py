@@ -58,6 +58,13 @@ def _steps(value: str | None) -> tuple[int, ...] | None:
     show_default=True,
     type=click.Choice(["none", "default", "strong"]),
 )
+@click.option(
+    "--folder-weights",
+    "folder_weights",
+    default="sqrt",
+    show_default=True,
+    help="Share of every batch for the rig and the captures folder (see train --folder-weights).",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 def learning_curve(
@@ -75,6 +82,7 @@ def learning_curve(
     epochs,
     batch_size,
     augment,
+    folder_weights,
     seed,
     overwrite,
 ) -> None:
@@ -99,6 +107,7 @@ def learning_curve(
             batch_size=batch_size,
             augment=augment,
             seed=seed,
+            folder_weights=folder_weights,
         ),
         steps=_steps(steps),
         seeds=seeds,
