@@ -1,7 +1,8 @@
 """ "How many more photos?": wild accuracy against the number of device captures per class.
 
 For each step *k* (captures per class: 0, 5, 15, ... up to what exists) a model is trained
-on the rig data plus *k* captures per class, exported to int8 and run with LiteRT on the
+on the rig data plus *k* captures per class (a second dataset folder, its batch share set
+by ``TrainConfig.folder_weights``), exported to int8 and run with LiteRT on the
 wild set. ``OUT/curve.json`` and ``OUT/curve.png`` record the points with Wilson 95%
 intervals and a projection of what doubling the captures would gain.
 
