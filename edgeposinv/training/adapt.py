@@ -95,14 +95,14 @@ def adapt_batchnorm(model, frames: np.ndarray, batch_size: int = 64) -> dict:
     shifts = []
     for layer in layers:
         probe = keras.Model(model.inputs, layer.input)
-        total = total_sq = None
+        channels = int(layer.moving_mean.shape[0])
+        total, total_sq = np.zeros(channels), np.zeros(channels)
         count = 0
         for start in range(0, len(x), batch_size):
             out = probe(x[start : start + batch_size], training=False).numpy().astype(np.float64)
             flat = out.reshape(-1, out.shape[-1])
-            s, sq = flat.sum(axis=0), (flat * flat).sum(axis=0)
-            total = s if total is None else total + s
-            total_sq = sq if total_sq is None else total_sq + sq
+            total += flat.sum(axis=0)
+            total_sq += (flat * flat).sum(axis=0)
             count += flat.shape[0]
         mean = total / count
         var = np.maximum(total_sq / count - mean * mean, 0.0)

@@ -134,10 +134,9 @@ def fit_doubling(points: list[dict]) -> dict | None:
 
 
 def curve_figure(curve: dict):
-    import matplotlib
+    from edgeposinv.util.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     pts = curve["points"]
     ks = np.array([p["captures_per_class"] for p in pts], float)
@@ -289,13 +288,13 @@ def learning_curve(
         "points": merged,
         "projection": fit_doubling(merged),
     }
-    from edgeposinv.evaluation.report import _pyplot
+    from edgeposinv.util.plots import pyplot
 
     with atomic_dir(out_dir, overwrite=overwrite) as tmp_out:
         atomic_write_json(tmp_out / CURVE_JSON, curve)
         fig = curve_figure(curve)
         fig.savefig(tmp_out / CURVE_PNG, dpi=110, bbox_inches="tight")
-        _pyplot().close(fig)
+        pyplot().close(fig)
     return curve
 
 
