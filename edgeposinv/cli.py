@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "device",
     "compare",
     "android",
+    "learning_curve",
 )
 
 

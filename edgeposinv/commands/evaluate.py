@@ -112,6 +112,14 @@ def _grid(value: str) -> tuple[int, int]:
     type=click.IntRange(0, 10000),
     help="Most misclassified thumbnails shown in report.html.",
 )
+@click.option(
+    "--diagnose",
+    default="auto",
+    show_default=True,
+    metavar="SET|auto|none",
+    help="Explain the gap of SET to the reference (geometry, where the model looks, a verdict); "
+    "auto: the set named 'wild', if any.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 def evaluate(
     model,
@@ -134,6 +142,7 @@ def evaluate(
     rotation_step,
     seed,
     gallery_max,
+    diagnose,
     overwrite,
 ) -> None:
     """Run MODEL with LiteRT on named test sets; write report.json and report.html.
@@ -167,6 +176,7 @@ def evaluate(
         ("--sweep-position", position_set),
         ("--sweep-rotation", rotation_set),
         ("--shift-consistency", shift_set),
+        ("--diagnose", None if diagnose in ("auto", "none") else diagnose),
     ):
         if chosen is not None and chosen not in names:
             raise click.BadParameter(
@@ -185,6 +195,7 @@ def evaluate(
             input_mean=input_mean,
             input_std=input_std,
             gallery_max=gallery_max,
+            diagnose=None if diagnose == "none" else diagnose,
         ),
         overwrite=overwrite,
     )
@@ -215,6 +226,8 @@ def evaluate(
         click.echo(
             f"{'rotation':>12}: upright {r['upright_accuracy']:.1%}, worst {r['worst_accuracy']:.1%}"
         )
+    if "diagnosis" in result:
+        click.echo(f"{'diagnosis':>12}: {result['diagnosis']['verdict']}")
     click.echo(f"Report: {report}/{REPORT_HTML}")
 
 

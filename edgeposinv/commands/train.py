@@ -168,6 +168,13 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
     is_flag=True,
     help="Do not write TensorBoard logs into RUN/logs/.",
 )
+@click.option(
+    "--adapt",
+    "adapt_dir",
+    default=None,
+    type=click.Path(path_type=str),
+    help="Folder of unlabeled device frames: re-estimate BatchNorm statistics on them (AdaBN).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty run folder.")
 def train(
     data,
@@ -202,6 +209,7 @@ def train(
     no_near_duplicates,
     distribute,
     no_tensorboard,
+    adapt_dir,
     overwrite,
 ) -> None:
     """Train a classifier on DATA/<label>/*.jpg and write a run folder.  [extra: train]
@@ -257,6 +265,7 @@ def train(
             val_dirs=tuple(val_dirs),
             val_from=val_from,
             near_duplicates="off" if no_near_duplicates else (near_duplicates or "hash"),
+            adapt_dir=adapt_dir,
         )
         result = run_training(
             list(data),

@@ -63,7 +63,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPORT_SCHEMA_VERSION = "1.2"
+REPORT_SCHEMA_VERSION = "1.3"
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 PREDICTIONS_CSV = "predictions.csv"
@@ -235,6 +235,7 @@ class EvaluateConfig:
     input_mean: float | None = None
     input_std: float | None = None
     gallery_max: int = 48
+    diagnose: str | None = "auto"
 
     def __post_init__(self) -> None:
         for name, low in (("threads", 1), ("top_k", 1), ("gallery_max", 0)):
@@ -268,6 +269,19 @@ class EvaluateConfig:
                 )
         return reference
 
+    def diagnosed_set(self, names: Sequence[str], reference: str) -> str | None:
+        """The set whose gap is diagnosed: ``diagnose``, or for ``"auto"`` the set named
+        ``wild`` when there is one and it is not the reference; ``None``: no diagnosis."""
+        if self.diagnose == "auto":
+            return "wild" if "wild" in names and reference != "wild" else None
+        if self.diagnose is not None and (self.diagnose not in names or self.diagnose == reference):
+            others = ", ".join(n for n in names if n != reference) or "none; add a wild set"
+            raise EvaluationError(
+                f"'diagnose' of EvaluateConfig must name a set other than the reference "
+                f"{reference!r} ({others}); got {self.diagnose!r}."
+            )
+        return self.diagnose
+
 
 def evaluate(
     model_path: str | os.PathLike,
@@ -281,12 +295,14 @@ def evaluate(
     """Evaluate ``model_path`` on each named set; write the report folder; return the report.
 
     ``sets`` are ``(name, folder)`` pairs; the report folder appears only when complete
-    (``overwrite`` replaces an existing one).
+    (``overwrite`` replaces an existing one). With ``config.diagnose``, the report explains
+    the gap of a wild set (:mod:`edgeposinv.evaluation.diagnosis`).
     """
     config = config or EvaluateConfig()
     names = [name for name, _ in sets]
     reference = config.check_sets(names)
     threads, sweeps = config.threads, config.sweeps
+    diagnose = config.diagnosed_set(names, reference)
     report_dir = Path(report_dir)
     check_can_write(report_dir, overwrite)
     check_not_in_dataset(report_dir, [f for _, f in sets], is_dir=True, param="report_dir")
@@ -302,7 +318,7 @@ def evaluate(
 
     n_workers = min(threads, sum(len(index.records) for index in indexes.values()))
     with Workers(spec, n_workers, clf if n_workers == 1 else None) as workers:
-        report, rows, misclassified = _run_all(
+        report, rows, misclassified, data = _run_all(
             workers,
             clf,
             indexes,
@@ -313,6 +329,11 @@ def evaluate(
             backgrounds,
             show_progress,
         )
+        shown = None
+        if diagnose is not None:
+            report["diagnosis"], shown = _diagnose(
+                workers, clf, report, data[reference], diagnose, misclassified, show_progress
+            )
     _add_training_overlap(report, model_path, rows, indexes, show_progress)
     report["throughput"]["startup_s"] = workers.startup_s
     rss = peak_rss_bytes()
@@ -321,7 +342,7 @@ def evaluate(
     from edgeposinv.evaluation.report import gallery_items, render_report_html
 
     gallery = gallery_items(misclassified, clf.prepare, config.gallery_max)
-    html = render_report_html(report, gallery)
+    html = render_report_html(report, gallery, diagnosis_shown=shown)
     with atomic_dir(report_dir, overwrite=overwrite) as tmp:
         atomic_write_json(tmp / REPORT_JSON, report)
         atomic_write_text(tmp / PREDICTIONS_CSV, _predictions_csv(rows))
@@ -466,4 +487,33 @@ def _run_all(
     first = data[names[0]].paths[0]
     report["latency_ms"] = clf.measure_latency(clf.prepare(read_rgb(first)))
     report["throughput"] = _throughput(works)
-    return report, rows, misclassified
+    return report, rows, misclassified, data
+
+
+def _diagnose(workers, clf, report, ref, wild, misclassified, show_progress):
+    """The report's ``diagnosis`` of set ``wild`` (geometry on the reference set, occlusion maps)."""
+    from edgeposinv.evaluation.diagnosis import GeometryCheckConfig, GeometryTask, diagnose
+
+    config = GeometryCheckConfig()
+    keep = np.unique(np.linspace(0, len(ref.paths) - 1, min(len(ref.paths), config.max_images)))
+    keep = keep.round().astype(int)
+    paths = [ref.paths[i] for i in keep]
+    work = workers.run(
+        GeometryTask(config), paths, desc="diagnosis: geometry", show_progress=show_progress
+    )
+    ok = [i for i, r in enumerate(work.results) if r is not None]
+    y = ref.y_true[keep][ok]
+    predicted = {(s, str(p)) for s, p in ((m["set"], m["path"]) for m in misclassified)}
+    correct = np.array([(report["reference"], str(paths[i])) not in predicted for i in ok])
+    return diagnose(
+        report,
+        clf,
+        wild,
+        [paths[i] for i in ok],
+        ref.index.root,
+        y,
+        correct,
+        np.stack([work.results[i] for i in ok]),
+        config,
+        misclassified,
+    )

@@ -81,6 +81,8 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.note{color:#555;font-size:.9em}
 .gallery{display:flex;flex-wrap:wrap;gap:.5em}.thumb{margin:0;width:8.5em;font-size:.8em}
 .thumb img{width:8em;height:8em;image-rendering:pixelated;border:1px solid #ccc}.bad{color:#b00}
+.thumb figcaption{overflow-wrap:anywhere;word-break:break-word}
+.thumb.wide{width:16.5em}.thumb.wide img{width:16em}
 """
 
 
@@ -161,13 +163,19 @@ def gallery_items(misclassified: list[dict], prepare, limit: int) -> list[dict]:
     return items
 
 
+def short_name(name: str, keep: int = 28) -> str:
+    """A long file name cut in the middle (the full name goes in a tooltip)."""
+    return name if len(name) <= keep else name[: keep // 2 - 1] + "…" + name[-(keep // 2) :]
+
+
 def _gallery_html(gallery: list[dict], total: int) -> str:
     if not total:
         return "<h2>Misclassified images</h2><p>None: every image was classified correctly.</p>"
     cells = "".join(
         f"<figure class='thumb'><img src='{g['src']}' alt='{html.escape(g['relative'])}'>"
         f"<figcaption><b>{html.escape(g['true'])}</b> → <span class='bad'>{html.escape(g['predicted'])}</span> "
-        f"{100 * g['confidence']:.0f}%<br><span class='note'>{html.escape(g['set'])}: {html.escape(g['relative'])}</span>"
+        f"{100 * g['confidence']:.0f}%<br><span class='note' title='{html.escape(g['relative'])}'>"
+        f"{html.escape(g['set'])}: {html.escape(short_name(g['relative']))}</span>"
         "</figcaption></figure>"
         for g in gallery
     )
@@ -228,8 +236,22 @@ def _per_class_html(name: str, s: dict) -> str:
     )
 
 
-def render_report_html(report: dict, gallery: list[dict] | None = None) -> str:
-    """The self-contained report page (plots and thumbnails inline)."""
+def _diagnosis_html(report: dict, shown: list[dict] | None) -> str:
+    if "diagnosis" not in report:
+        return ""
+    from edgeposinv.evaluation.diagnosis import diagnosis_html
+
+    return diagnosis_html(report["diagnosis"], shown or [])
+
+
+def render_report_html(
+    report: dict, gallery: list[dict] | None = None, diagnosis_shown: list[dict] | None = None
+) -> str:
+    """The self-contained report page (plots and thumbnails inline).
+
+    Order: accuracy per set and the gap first, then where the gap comes from (when
+    diagnosed), the figures and sweeps, the misclassified gallery, then the details.
+    """
     model, sets = report["model"], report["sets"]
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{s['n']}</td><td>{_pct(s['top1'])}</td>"
@@ -269,7 +291,6 @@ def render_report_html(report: dict, gallery: list[dict] | None = None) -> str:
         f"<p>Model <code>{html.escape(model['path'])}</code> — {html.escape(str(model['quantization']))}, "
         f"input {model['input']['height']}×{model['input']['width']} {model['input']['dtype']}, "
         f"{model['size_bytes'] / 1024:.1f} KiB, sha256 <code>{model['sha256'][:16]}…</code></p>"
-        + (_gallery_html(gallery or [], n_wrong) if gallery is not None else "")
         + f"<h2>Accuracy per set</h2><table><tr><th>set</th><th>n</th><th>top-1</th><th>95% CI</th><th>top-k</th></tr>{rows}</table>"
         + (
             f"<h2>Gap to the reference set</h2><table><tr><th>difference</th><th>top-1</th><th>95% CI</th><th>significant</th></tr>{gap_rows}</table>"
@@ -277,11 +298,13 @@ def render_report_html(report: dict, gallery: list[dict] | None = None) -> str:
             if gap_rows
             else ""
         )
+        + _diagnosis_html(report, diagnosis_shown)
         + f"<div class='figs'>{''.join(figs)}</div>"
         + "<h2>Per class</h2><div class='figs'>"
         + "".join(_per_class_html(n, s) for n, s in sets.items())
         + "</div>"
         + _sweeps_html(report)
+        + (_gallery_html(gallery or [], n_wrong) if gallery is not None else "")
         + f"<h2>Latency, size and runtime</h2><p>median {lat['median']:.2f} ms, p90 {lat['p90']:.2f} ms per image "
         f"({lat['runs']} runs after {lat['warmup']} warm-up, {lat['threads']} thread(s)) on "
         f"{html.escape(rt['platform']['machine'])} with {html.escape(rt['name'])} {html.escape(rt['version'])}; "

@@ -87,6 +87,7 @@ class TrainConfig:
     val_dirs: tuple[str, ...] = ()
     val_from: str | None = None
     near_duplicates: str = "hash"  # hash | features | hash+features | off (True/False: hash/off)
+    adapt_dir: str | None = None
 
     def __post_init__(self) -> None:
         def bad(param: str, value, expected: str, fix: str | None = None) -> ParameterError:
@@ -152,6 +153,13 @@ class TrainConfig:
         if self.frozen_epochs is not None and not 0 <= self.frozen_epochs < self.epochs:
             raise bad(
                 "frozen_epochs", self.frozen_epochs, f"must be in [0, 'epochs' {self.epochs})"
+            )
+        if self.adapt_dir and self.qat:
+            raise bad(
+                "adapt_dir",
+                self.adapt_dir,
+                "cannot be combined with 'qat' (QAT folds BatchNormalization before adapting)",
+                fix="drop one of them",
             )
         if not 0.0 < self.fine_tune_fraction <= 1.0:
             raise bad("fine_tune_fraction", self.fine_tune_fraction, "must be in (0, 1]")
@@ -273,6 +281,10 @@ def train(
         val_from=str(Path(config.val_from).resolve()) if config.val_from else None,
     )
     augment = config.augment_settings()
+    if config.adapt_dir:
+        from edgeposinv.training.adapt import check_adapt_dir
+
+        check_adapt_dir(config.adapt_dir)
     prepared = _prepare_data(data_dirs, config, augment, show_progress)
 
     def work() -> TrainResult:
@@ -432,7 +444,11 @@ def _prepare_data(
 
         masks = backdrop_mask(data.images[train_idx], augment.backdrop)
         tiles = load_background_tiles(
-            str(augment.background_dir), config.image_size_px, 256, config.seed
+            str(augment.background_dir),
+            config.image_size_px,
+            256,
+            config.seed,
+            augment.background_crop,
         )
     return _Prepared(data, train_idx, val_idx, masks, tiles, plan, shares, grouping)
 
@@ -608,6 +624,11 @@ def _fit_phases(
         fix_input_range(model)
     elif checkpoints.best_weights(run_dir) is not None:
         model.load_weights(str(checkpoints.best_weights(run_dir)))
+    adapted = None
+    if config.adapt_dir:
+        from edgeposinv.training.adapt import adapt_from_folder
+
+        adapted = adapt_from_folder(model, config.adapt_dir, config.image_size_px, config.seed)
     model.compile(loss=loss, metrics=["accuracy"])
     val_loss = val_accuracy = float("nan")
     if val_ds is not None:
@@ -624,6 +645,8 @@ def _fit_phases(
     digest = distribute.weights_digest(model) if dist.placement.distributed else None
     if digest:
         result["weights_sha256"] = digest
+    if adapted is not None:
+        result["adapt"] = adapted  # val figures above are after adapting
     write_run_end(run_dir, model, state["history"], result, qat=config.qat)
     checkpoints.remove(run_dir)
     seconds = time.monotonic() - started

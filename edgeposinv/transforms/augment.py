@@ -23,7 +23,7 @@ import numpy as np
 
 from edgeposinv.errors import ConfigError, ParameterError
 from edgeposinv.transforms import geometry, photometric
-from edgeposinv.transforms.background import BACKDROPS, composite
+from edgeposinv.transforms.background import BACKDROPS, BACKGROUND_CROPS, composite
 
 __all__ = [
     "AugmentConfig",
@@ -63,7 +63,10 @@ class AugmentConfig:
     deviation), ``blur_prob``/``max_blur_sigma_px``, ``motion_blur_prob``/
     ``max_motion_blur_px``, ``max_noise_std`` (pixel levels), ``jpeg_prob``/
     ``jpeg_quality_range``. Background: ``background_dir`` (folder of photos),
-    ``backdrop`` (``green`` or ``white``), ``background_prob``.
+    ``backdrop`` (``green``, ``white`` or ``auto``: detected per image, images without a
+    plain backdrop left as they are), ``background_prob``, ``background_crop`` (``any``
+    part of the photos, or only their ``surroundings``: corners, away from a centred object,
+    for device photos of the objects themselves).
     """
 
     crop_area_range: Pair = (1.0, 1.0)
@@ -90,6 +93,7 @@ class AugmentConfig:
     background_dir: str | None = None
     backdrop: str = "green"
     background_prob: float = 0.0
+    background_crop: str = "any"
     fill_mode: str = "nearest"
 
     def __post_init__(self) -> None:
@@ -118,6 +122,11 @@ class AugmentConfig:
                 f"must be one of {list(BACKDROPS)}",
                 owner="AugmentConfig",
             )
+        if self.background_crop not in BACKGROUND_CROPS:
+            raise ConfigError(
+                f"The 'background_crop' parameter of AugmentConfig must be one of {list(BACKGROUND_CROPS)}. "
+                f"Got {self.background_crop!r}."
+            )
         if self.background_prob > 0 and not self.background_dir:
             raise ParameterError(
                 "background_dir",
@@ -138,7 +147,10 @@ class AugmentConfig:
     @property
     def is_identity(self) -> bool:
         return self == AugmentConfig(
-            fill_mode=self.fill_mode, backdrop=self.backdrop, background_dir=self.background_dir
+            fill_mode=self.fill_mode,
+            backdrop=self.backdrop,
+            background_dir=self.background_dir,
+            background_crop=self.background_crop,
         )
 
     @property

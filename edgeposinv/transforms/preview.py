@@ -59,7 +59,9 @@ def preview(
         from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
 
         masks = backdrop_mask(data.images, augment.backdrop)
-        tiles = load_background_tiles(augment.background_dir, image_size_px, 64, seed)
+        tiles = load_background_tiles(
+            augment.background_dir, image_size_px, 64, seed, augment.background_crop
+        )
     pad = 4
     cell = image_size_px + pad
     sheet = np.full((len(data.images) * cell + pad, (cols + 1) * cell + pad, 3), 255, np.uint8)

@@ -1,0 +1,307 @@
+"""Wild accuracy from a few device photos: rig photos + k captures per class, int8, real wild hands.
+
+    PYTHONPATH=. nice python benchmarks/bench_wild.py --recipes default --k 0,5,15,30,60 --seeds 0,1,2
+    PYTHONPATH=. python benchmarks/bench_wild.py --table-only     # print the table of what is done
+
+Training: ``../shared/datasets/rps_pi_small`` (Raspberry Pi rig, green backdrop) plus k
+photos per class from ``rps_wild_dev`` (webcams, phones, egocentric video). Test: int8
+models (LiteRT) on wild photos from *other sources* than any capture, and on the run's
+held-out rig photos ("published").
+
+``rps_wild_dev`` is split by source, never by image (``source_of``): its 300 photos fall
+into 3 folds of whole sources (stratified by class). Seed *s* tests on fold *s mod 3*
+and draws its captures (and its AdaBN frames) from the other two folds, so three seeds
+together test every wild photo exactly once; the pooled row of the table has n = 300.
+
+Results go to ``--results`` (JSON lines, one per recipe/k/seed; a rerun skips what is
+done), and the table is printed with Wilson 95% intervals and the time per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RIG = SHARED / "datasets" / "rps_pi_small"
+WILD = SHARED / "datasets" / "rps_wild_dev"
+WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+LABELS = ("paper", "rock", "scissors")
+FOLDS = 3
+
+# name → (TrainConfig overrides, options of this benchmark)
+RECIPES: dict[str, tuple[dict, dict]] = {
+    "default": ({}, {}),
+    "oversample": ({}, {"capture_share": 0.3}),
+    "adapt": ({}, {"adapt": True}),
+    "oversample+adapt": ({}, {"capture_share": 0.3, "adapt": True}),
+    "backgrounds": ({}, {"backgrounds": True}),
+    "oversample+backgrounds": ({}, {"capture_share": 0.3, "backgrounds": True}),
+    "oversample+backgrounds+adapt": (
+        {},
+        {"capture_share": 0.3, "backgrounds": True, "adapt": True},
+    ),
+    "folders": ({}, {"folders": True}),
+    "folders-equal": ({"folder_weights": "equal"}, {"folders": True}),
+    "strong": ({"augment": "strong"}, {}),
+    "oversample+strong": ({"augment": "strong"}, {"capture_share": 0.3}),
+}
+BASE = dict(
+    arch="mobilenet_v2",
+    alpha=0.35,
+    image_size_px=96,
+    epochs=12,
+    batch_size=32,
+    weights=str(WEIGHTS),
+)
+
+
+def source_of(name: str) -> str:
+    """The source (clip or original photo) of an ``rps_wild_dev`` file name.
+
+    ``rock.IMG_5567_mp4-32_jpg.rf.<hash>_00287.jpg`` → ``IMG_5567``;
+    ``paper.egohands-public-1624465893587_png.rf...`` → ``egohands-public-1624465893587``.
+    The label prefix is dropped, so one clip is one source across classes.
+    """
+    stem = name.split(".", 1)[1] if "." in name else name
+    stem = re.split(r"_png|_jpg|_jpeg|\.rf\.", stem)[0]
+    clip = re.match(r"(egohands-public-\d+|IMG_\d+)", stem)
+    if clip:
+        return clip.group(1)
+    return re.sub(r"[_-](mp4|MOV|mov|avi)-\d+$", "", stem)
+
+
+def wild_folds(seed: int = 0) -> list[list[tuple[Path, int]]]:
+    """``FOLDS`` lists of (path, label id): whole sources per fold, stratified by class."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    items = [(p, i) for i, lab in enumerate(LABELS) for p in sorted((WILD / lab).iterdir())]
+    y = np.array([i for _, i in items])
+    groups = [source_of(p.name) for p, _ in items]
+    splitter = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    return [[items[j] for j in test] for _, test in splitter.split(np.zeros(len(y)), y, groups)]
+
+
+def build_training_folder(root: Path, captures: list[tuple[Path, int]], repeat: int) -> Path:
+    """Rig photos + captures (each repeated ``repeat`` times) as symlinks; the manifest
+    groups a capture's copies, and captures of one source, into one session (each rig
+    photo is its own session), so copies never straddle train and validation."""
+    data = root / "data"
+    lines = []
+    for lab in LABELS:
+        (data / lab).mkdir(parents=True)
+        for p in sorted((RIG / lab).iterdir()):
+            os.symlink(p, data / lab / p.name)
+            # Every image needs a session for the split to be grouped at all.
+            lines.append(json.dumps({"path": f"{lab}/{p.name}", "session": "rig-" + p.stem}))
+    for path, label in captures:
+        for r in range(repeat):
+            rel = f"{LABELS[label]}/cap{r}_{path.name}"
+            os.symlink(path, data / rel)
+            lines.append(json.dumps({"path": rel, "session": "cap-" + source_of(path.name)}))
+    (data / "manifest.jsonl").write_text("\n".join(lines) + ("\n" if lines else ""))
+    return data
+
+
+def captures_folder(dest: Path, captures: list[tuple[Path, int]]) -> Path:
+    """The captures alone as a dataset folder (symlinks), sessions = sources."""
+    lines = []
+    for path, label in captures:
+        (dest / LABELS[label]).mkdir(parents=True, exist_ok=True)
+        os.symlink(path, dest / LABELS[label] / path.name)
+        rel = f"{LABELS[label]}/{path.name}"
+        lines.append(json.dumps({"path": rel, "session": source_of(path.name)}))
+    (dest / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def pick_captures(pool: list[tuple[Path, int]], k: int, seed: int) -> list[tuple[Path, int]]:
+    rng = np.random.default_rng([seed, k])
+    out = []
+    for label in range(len(LABELS)):
+        mine = [item for item in pool if item[1] == label]
+        take = rng.permutation(len(mine))[: min(k, len(mine))]
+        out += [mine[i] for i in sorted(take)]
+    return out
+
+
+def accuracy(model_path: Path, items: list[tuple[Path, int]]) -> tuple[int, int]:
+    from edgeposinv.data.images import read_rgb
+    from edgeposinv.tflite.runtime import TFLiteClassifier
+
+    clf = TFLiteClassifier(model_path, threads=1)
+    ids = [clf.labels.index(lab) for lab in LABELS]
+    correct = sum(
+        int(clf.predict_proba(clf.prepare(read_rgb(p))).argmax()) == ids[y] for p, y in items
+    )
+    return correct, len(items)
+
+
+def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None) -> dict:
+    from edgeposinv.export.export import ExportOptions, QuantSpec, export_run
+    from edgeposinv.training.train import TrainConfig, train
+
+    overrides, options = RECIPES[recipe]
+    folds = wild_folds()
+    test = folds[seed % FOLDS]
+    pool = [item for f, fold in enumerate(folds) if f != seed % FOLDS for item in fold]
+    captures = pick_captures(pool, k, seed)
+    n_rig = sum(len(list((RIG / lab).iterdir())) for lab in LABELS)
+    repeat = 1
+    share = options.get("capture_share")
+    if share and captures:
+        repeat = max(1, min(30, round(share * n_rig / ((1 - share) * len(captures)))))
+    if options.get("folders"):  # train RIG CAPTURES: the captures' batch share is folder_weights'
+        data = [RIG] + ([captures_folder(work / "captures", captures)] if captures else [])
+    else:
+        data = build_training_folder(work, captures, repeat)
+    adapt_dir = None
+    if options.get("adapt"):
+        adapt_dir = work / "frames"
+        adapt_dir.mkdir()
+        for path, _ in pool:
+            os.symlink(path, adapt_dir / path.name)
+    config = TrainConfig(
+        **{**BASE, **overrides, "seed": seed, "adapt_dir": str(adapt_dir) if adapt_dir else None}
+    )
+    t0 = time.monotonic()
+    result = train(data, work / "run", config, show_progress=False)
+    train_s = time.monotonic() - t0
+    model = work / "model.tflite"
+    fast = ExportOptions(compare_float32=False, latency_runs=1, latency_warmup=0)
+    export_run(work / "run", model, QuantSpec.int8(), seed=seed, options=fast)
+    split = json.loads((work / "run" / "split.json").read_text())
+    if "val_folder" in split:  # several folders: folder 0 is the rig
+        rels = [rel for rel, f in zip(split["val"], split["val_folder"]) if f == 0]
+    else:
+        rels = [rel for rel in split["val"] if "/cap" not in rel]
+    val = [(RIG / rel, LABELS.index(rel.split("/")[0])) for rel in rels]
+    if keep is not None:
+        import shutil
+
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model, keep / f"{recipe}_k{k}_s{seed}.tflite")
+        (keep / f"{recipe}_k{k}_s{seed}.test.txt").write_text(
+            "\n".join(str(p) for p, _ in test) + "\n"
+        )
+    wild_k, wild_n = accuracy(model, test)
+    pub_k, pub_n = accuracy(model, val)
+    # The same network in float32: does int8 (calibrated on training images) cost wild accuracy?
+    float_model = work / "model_float.tflite"
+    export_run(work / "run", float_model, QuantSpec.float32(), seed=seed, options=fast)
+    float_k, _ = accuracy(float_model, test)
+    return {
+        "recipe": recipe,
+        "k": k,
+        "seed": seed,
+        "captures": len(captures),
+        "repeat": repeat,
+        "n_train": result.n_train,
+        "wild_correct": wild_k,
+        "wild_n": wild_n,
+        "wild_float32_correct": float_k,
+        "published_correct": pub_k,
+        "published_n": pub_n,
+        "train_s": train_s,
+        "total_s": time.monotonic() - t0,
+        "config": {**overrides, **options},
+    }
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    from edgeposinv.evaluation.metrics import wilson_interval
+
+    return wilson_interval(k, n)
+
+
+def table(rows: list[dict]) -> str:
+    groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["recipe"], r["k"])].append(r)
+    out = [
+        "| recipe | captures/class | seeds | wild top-1 int8, pooled (95% CI) | per seed | wild float32 | published top-1 int8 (95% CI) | min/run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (recipe, k), rs in sorted(
+        groups.items(), key=lambda kv: (list(RECIPES).index(kv[0][0]), kv[0][1])
+    ):
+        rs = sorted(rs, key=lambda r: r["seed"])
+        wk, wn = sum(r["wild_correct"] for r in rs), sum(r["wild_n"] for r in rs)
+        pk, pn = sum(r["published_correct"] for r in rs), sum(r["published_n"] for r in rs)
+        wl, wh = wilson(wk, wn)
+        pl, ph = wilson(pk, pn)
+        per_seed = " / ".join(f"{r['wild_correct'] / r['wild_n']:.1%}" for r in rs)
+        minutes = np.mean([r["total_s"] for r in rs]) / 60
+        floats = [r for r in rs if "wild_float32_correct" in r]
+        fl = (
+            f"{sum(r['wild_float32_correct'] for r in floats) / sum(r['wild_n'] for r in floats):.1%}"
+            f" ({len(floats)} seed{'s' if len(floats) > 1 else ''})"
+            if floats
+            else "–"
+        )
+        out.append(
+            f"| {recipe} | {k} | {','.join(str(r['seed']) for r in rs)} | {wk / wn:.1%} ({wl:.1%}–{wh:.1%}, n={wn}) "
+            f"| {per_seed} | {fl} | {pk / pn:.1%} ({pl:.1%}–{ph:.1%}) | {minutes:.1f} |"
+        )
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipes", default="default", help=f"comma list of: {', '.join(RECIPES)}")
+    parser.add_argument("--k", default="0,5,15,30,60", help="captures per class")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument(
+        "--results", default=str(REPO / "benchmarks" / "results" / "bench_wild.jsonl")
+    )
+    parser.add_argument("--table-only", action="store_true")
+    parser.add_argument(
+        "--keep-models", default=None, help="copy each int8 model (and its test list) here"
+    )
+    args = parser.parse_args()
+    if not RIG.is_dir() or not WILD.is_dir() or not WEIGHTS.is_file():
+        print(f"skipped: {RIG}, {WILD} or {WEIGHTS} is absent (real data lives in ../shared)")
+        return 0
+    results = Path(args.results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    rows = (
+        [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    )
+    if not args.table_only:
+        recipes = args.recipes.split(",")
+        unknown = [r for r in recipes if r not in RECIPES]
+        if unknown:
+            parser.error(f"unknown recipe(s) {unknown}; choose from {', '.join(RECIPES)}")
+        done = {(r["recipe"], r["k"], r["seed"]) for r in rows}
+        for seed in (int(s) for s in args.seeds.split(",")):
+            for recipe in recipes:
+                for k in (int(v) for v in args.k.split(",")):
+                    if (recipe, k, seed) in done:
+                        continue
+                    with tempfile.TemporaryDirectory(prefix="bench_wild_") as tmp:
+                        keep = Path(args.keep_models) if args.keep_models else None
+                        row = run_one(recipe, k, seed, Path(tmp), keep)
+                    rows.append(row)
+                    with results.open("a") as f:
+                        f.write(json.dumps(row) + "\n")
+                    print(
+                        f"{recipe} k={k} seed={seed}: wild {row['wild_correct']}/{row['wild_n']} "
+                        f"published {row['published_correct']}/{row['published_n']} ({row['total_s']:.0f} s)",
+                        flush=True,
+                    )
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
