@@ -85,6 +85,26 @@ QUANT_CHOICES = ["float32", "float16", "dynamic", "int8", "int8-qat"]
     help="Embed the training images' perceptual hashes (8 bytes each) so 'evaluate' can "
     "warn when a test set overlaps the training data.",
 )
+@click.option(
+    "--keep-correct",
+    "keep_correct",
+    type=float,
+    default=0.95,
+    show_default=True,
+    help="Open-set threshold target: keep this share of correctly classified validation images.",
+)
+@click.option(
+    "--no-temperature",
+    "no_temperature",
+    is_flag=True,
+    help="Do not fit and bake temperature scaling into the model.",
+)
+@click.option(
+    "--no-threshold",
+    "no_threshold",
+    is_flag=True,
+    help="Write no open-set threshold (and fit no temperature): a plain closed-set model.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 def export(
     run,
@@ -100,6 +120,9 @@ def export(
     report_json,
     seed,
     fingerprints,
+    keep_correct,
+    no_temperature,
+    no_threshold,
     overwrite,
 ) -> None:
     """Convert a training run to a checked .tflite that carries its labels.  [extra: train]"""
@@ -109,6 +132,7 @@ def export(
     from pathlib import Path
 
     from edgeposinv.export.export import ExportOptions, export_run
+    from edgeposinv.export.open_set import OpenSetOptions
     from edgeposinv.export.quantize import QuantSpec
 
     spec = QuantSpec.from_options(quantize, calibration, io, calibration_size)
@@ -119,6 +143,9 @@ def export(
         android_assets=Path(android_assets) if android_assets else None,
         report_json=Path(report_json) if report_json else None,
         fingerprints=fingerprints,
+        open_set=OpenSetOptions(
+            enabled=not no_threshold, temperature=not no_temperature, keep_correct=keep_correct
+        ),
     )
     result = export_run(run, out, spec, overwrite=overwrite, seed=seed, options=options)
     s = result.sidecar
@@ -138,6 +165,18 @@ def export(
         + f"; host latency {lat['median_ms']:.2f} ms median of {lat['runs']} runs, "
         f"{lat['threads']} thread(s), {lat['machine']['cpu']}"
     )
+    open_set = s.get("open_set")
+    if open_set:
+        e = open_set["expected"]
+        click.echo(
+            f"Open set: threshold {open_set['score_threshold']:.3f} (temperature {open_set['temperature']:.2f}); "
+            f"on validation: {e['known_rejected']:.1%} of known images rejected"
+            + (
+                f", {e['unknown_accepted']:.1%} of {e['n_unknown']} unknown images accepted"
+                if "unknown_accepted" in e
+                else ""
+            )
+        )
     click.echo(f"Wrote {result.model_path} and {result.sidecar_path}")
     if android_assets:
         click.echo(f"Copied the model to {android_assets}")

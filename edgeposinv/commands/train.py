@@ -175,6 +175,20 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
     type=click.Path(path_type=str),
     help="Folder of unlabeled device frames: re-estimate BatchNorm statistics on them (AdaBN).",
 )
+@click.option(
+    "--unknown",
+    "unknown",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder of images that are none of the classes (like DATA/_background): trains the model to reject them.",
+)
+@click.option(
+    "--open-set-mode",
+    "open_set_mode",
+    default="uniform",
+    show_default=True,
+    type=click.Choice(["uniform", "background"]),
+    help="How unknown images train: uniform target (outlier exposure) or an extra _background output.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty run folder.")
 def train(
     data,
@@ -210,6 +224,8 @@ def train(
     distribute,
     no_tensorboard,
     adapt_dir,
+    unknown,
+    open_set_mode,
     overwrite,
 ) -> None:
     """Train a classifier on DATA/<label>/*.jpg and write a run folder.  [extra: train]
@@ -266,6 +282,8 @@ def train(
             val_from=val_from,
             near_duplicates="off" if no_near_duplicates else (near_duplicates or "hash"),
             adapt_dir=adapt_dir,
+            unknown_dir=unknown,
+            open_set_mode=open_set_mode,
         )
         result = run_training(
             list(data),

@@ -265,12 +265,24 @@ def load_calibration(
             paths, labels, train_size=size, stratify=labels, random_state=seed
         )
     index = DatasetIndex(
-        run.data_dir, run.labels, tuple(ImageRecord(p, lab) for p, lab in zip(paths, labels))
+        run.data_dir, run.class_labels, tuple(ImageRecord(p, lab) for p, lab in zip(paths, labels))
     )
-    loaded = load_images(index, image_size, show_progress=False)
-    check_count(len(loaded.images), batch_size, "sample of the run's training split")
-    return loaded.images, {
+    loaded = load_images(index, image_size, labels=run.labels, show_progress=False)
+    images = loaded.images
+    # The int8 ranges must also cover what the model meets beyond its classes: the run's
+    # unknown training images (open-set training), up to a fifth of the sample.
+    unknown = [p for p in run.unknown_paths("train") if p.is_file()]
+    if unknown:
+        from edgeposinv.data.dataset import load_unknown_images
+
+        rng = np.random.default_rng(seed)
+        pick = rng.permutation(len(unknown))[: max(1, size // 5)]
+        extra, _ = load_unknown_images([unknown[i] for i in sorted(pick)], image_size)
+        images = np.concatenate([images, extra])
+    check_count(len(images), batch_size, "sample of the run's training split")
+    return images, {
         "source": "training split sample",
-        "n_images": int(len(loaded.images)),
+        "n_images": int(len(images)),
+        "n_unknown": len(images) - len(loaded.images),
         "n_skipped": len(loaded.skipped),
     }

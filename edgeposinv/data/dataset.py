@@ -20,6 +20,7 @@ from edgeposinv.data.images import IMAGE_EXTENSIONS, ImageDecodeError, is_image_
 from edgeposinv.data.manifest import MANIFEST_NAME as MANIFEST_NAME  # re-exported
 from edgeposinv.data.manifest import read_manifest, warn_problems
 from edgeposinv.errors import DatasetError
+from edgeposinv.tflite.open_set import RESERVED_LABEL
 from edgeposinv.tflite.preprocess import prepare
 from edgeposinv.util.progress import progress
 
@@ -29,7 +30,10 @@ __all__ = [
     "LoadedImages",
     "MANIFEST_NAME",
     "check_dataset_dir",
+    "list_unknown_images",
     "load_images",
+    "load_unknown_images",
+    "reserved_images",
     "scan_dataset",
     "split_indices",
     "warn_skipped",
@@ -107,7 +111,12 @@ def scan_dataset(root: str | os.PathLike, min_classes: int = 2) -> DatasetIndex:
     """List the images of ``root`` by class folder; raise :class:`DatasetError` if unusable."""
     root = Path(root)
     check_dataset_dir(root)
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # DATA/_background holds images of none of the classes: never a class (reserved_images)
+    class_dirs = sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name != RESERVED_LABEL
+    )
     if len(class_dirs) < min_classes:
         found = ", ".join(p.name for p in class_dirs) or "none"
         raise DatasetError(
@@ -139,6 +148,46 @@ def scan_dataset(root: str | os.PathLike, min_classes: int = 2) -> DatasetIndex:
             )
     labels = tuple(p.name for p in class_dirs)
     return DatasetIndex(root, labels, tuple(records), tuple(skipped))
+
+
+def reserved_images(root: str | os.PathLike) -> list[Path]:
+    """The images of ``root/_background`` ("none of the classes"; [] when absent)."""
+    folder = Path(root) / RESERVED_LABEL
+    return list_unknown_images(folder) if folder.is_dir() else []
+
+
+def list_unknown_images(folder: str | os.PathLike) -> list[Path]:
+    """Every image under ``folder`` (any depth): unknown examples, none of the classes."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DatasetError(
+            f"Unknown-images folder {root} does not exist (expected a folder of images that "
+            "belong to none of the classes)"
+        )
+    paths = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and is_image_name(p) and not p.name.startswith(".")
+    )
+    if not paths:
+        raise DatasetError(
+            f"No images in unknown-images folder {root} (looked for {', '.join(IMAGE_EXTENSIONS)})"
+        )
+    return paths
+
+
+def load_unknown_images(paths: Sequence[Path], image_size_px: int) -> tuple[np.ndarray, list[Path]]:
+    """Decode and prepare unknown images; unreadable ones are skipped with one warning."""
+    images, kept, skipped = [], [], []
+    for path in paths:
+        try:
+            images.append(prepare(read_rgb(path), image_size_px))
+            kept.append(path)
+        except ImageDecodeError as e:
+            skipped.append((path, str(e).split(": ", 1)[-1]))
+    warn_skipped(skipped)
+    array = np.stack(images) if images else np.zeros((0, image_size_px, image_size_px, 3), np.uint8)
+    return array, kept
 
 
 def warn_skipped(skipped: Sequence[tuple[Path, str]]) -> None:

@@ -34,15 +34,28 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return np.exp(log_softmax(np.asarray(logits, np.float64) / temperature))
 
 
+def _targets(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Label ids → target rows; id -1 (an unknown image, outlier exposure) → uniform."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        return y.astype(np.float64)
+    t = np.zeros((len(y), n_classes))
+    t[np.arange(len(y))[y >= 0], y[y >= 0]] = 1.0
+    t[y < 0] = 1.0 / n_classes
+    return t
+
+
 def nll(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:
-    """Mean negative log-likelihood of the true labels at ``temperature``."""
+    """Mean cross-entropy of the targets at ``temperature`` (the NLL of the true labels;
+    label -1 stands for a uniform target)."""
     lp = log_softmax(np.asarray(logits, np.float64) / temperature)
-    return float(-lp[np.arange(len(y)), np.asarray(y)].mean())
+    return float(-(_targets(y, lp.shape[1]) * lp).sum(axis=1).mean())
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """Temperature scaling (Guo et al. 2017): the T > 0 minimising the NLL of
-    ``softmax(logits / T)`` on held-out labelled data (the validation split)."""
+    ``softmax(logits / T)`` on held-out labelled data (the validation split). Unknown
+    images trained with a uniform target take part with that target (label -1)."""
     from scipy.optimize import minimize_scalar
 
     logits, y = np.asarray(logits, np.float64), np.asarray(y)

@@ -25,6 +25,7 @@ from edgeposinv import __version__
 from edgeposinv.data.calibration import load_calibration
 from edgeposinv.data.dataset import DatasetIndex, ImageRecord, load_images
 from edgeposinv.errors import ExportError, ParameterError
+from edgeposinv.export.open_set import OpenSetOptions
 from edgeposinv.export.quantize import QuantSpec, check_spec_for_run, convert, load_run_model
 from edgeposinv.tflite.metadata import CONTRACT_NAME, CONTRACT_SCHEMA, canonical_json, write_entries
 from edgeposinv.tflite.std_metadata import (
@@ -45,6 +46,7 @@ __all__ = [
     "export_run",
     "embed_metadata",
     "sidecar_path",
+    "unknown_validation_images",
 ]
 
 
@@ -61,6 +63,7 @@ class ExportOptions:
     android_assets: Path | None = None
     report_json: Path | None = None
     fingerprints: bool = False  # embed the training split's perceptual hashes (8 bytes/image)
+    open_set: OpenSetOptions = OpenSetOptions()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_drop_points <= 100.0:
@@ -93,9 +96,11 @@ class ExportResult:
     sidecar: dict
 
 
-def model_description(run: Run, spec: QuantSpec) -> dict:
+def model_description(run: Run, spec: QuantSpec, open_set=None) -> dict:
     """The facts embedded in the model (no timestamps or paths: identical inputs → identical bytes)."""
+    extra = {} if open_set is None else {"open_set": open_set.to_dict()}
     return {
+        **extra,
         "schema": CONTRACT_SCHEMA,
         "task": "image_classification",
         "labels": list(run.labels),
@@ -140,6 +145,7 @@ def standard_metadata(description: dict) -> StdMetadata:
         ),
         output_description=f"Probabilities of the {len(labels)} classes, in the order of {LABELS_FILE}.",
         labels_file=LABELS_FILE,
+        score_threshold=(description.get("open_set") or {}).get("score_threshold"),
     )
 
 
@@ -160,7 +166,7 @@ def validation_images(run: Run):
         return None
     records = tuple(ImageRecord(p, p.parent.name) for p in val_paths)
     return load_images(
-        DatasetIndex(run.data_dir, run.labels, records),
+        DatasetIndex(run.data_dir, run.class_labels, records),
         run.contract.image_size_px,
         labels=run.labels,
         show_progress=False,
@@ -197,14 +203,22 @@ def _training_sample(run: Run, size: int, seed: int):
     keep = stratified_sample(folders, labels, [1.0], min(size, len(paths)), seed)
     records = tuple(ImageRecord(paths[i], labels[i]) for i in keep)
     return load_images(
-        DatasetIndex(run.data_dir, run.labels, records),
+        DatasetIndex(run.data_dir, run.class_labels, records),
         run.contract.image_size_px,
         labels=run.labels,
         show_progress=False,
     )
 
 
-def open_classifier(model_bytes: bytes, threads: int):
+def unknown_validation_images(run: Run) -> np.ndarray:
+    """The run's unknown validation images (none of the classes), prepared."""
+    from edgeposinv.data.dataset import load_unknown_images
+
+    paths = [p for p in run.unknown_paths("val") if p.is_file()]
+    return load_unknown_images(paths, run.contract.image_size_px)[0]
+
+
+def open_classifier(model_bytes: bytes, threads: int, labels: tuple[str, ...] | None = None):
     """A LiteRT classifier over converted bytes that are not written anywhere yet."""
     from edgeposinv.tflite.runtime import TFLiteClassifier
 
@@ -212,7 +226,7 @@ def open_classifier(model_bytes: bytes, threads: int):
     with os.fdopen(fd, "wb") as f:
         f.write(model_bytes)
     try:
-        return TFLiteClassifier(path, threads=threads)
+        return TFLiteClassifier(path, threads=threads, labels=labels)
     finally:
         os.unlink(path)  # the interpreter holds the bytes
 
@@ -300,6 +314,17 @@ def export_run(
     run = read_run(run_dir)
     check_spec_for_run(spec, run)
     model = load_run_model(run)
+    data = validation_images(run)
+    no_validation = not run.split.get("val")
+    open_opts = options.open_set
+    unknown_val = unknown_validation_images(run) if open_opts.enabled else np.zeros((0,))
+    temperature = {"temperature": 1.0, "fitted": False}
+    if open_opts.enabled and no_validation:
+        log.warning("the run has no validation images: no temperature and no open-set threshold")
+    elif open_opts.enabled and open_opts.temperature and data is not None and len(data.images):
+        from edgeposinv.export.open_set import fit_and_bake
+
+        temperature = fit_and_bake(model, run.labels, data, unknown_val)
     calibration, calibration_info = None, None
     if spec.needs_calibration:
         batch = int(run.config.get("train", {}).get("batch_size", 1))
@@ -308,14 +333,30 @@ def export_run(
         )
     log.info("converting %s to %s TFLite", run.root, spec.mode)
     converted = convert(model, spec, calibration)
-    description = model_description(run, spec)
+    open_set = None
+    if open_opts.enabled and not no_validation and data is not None and len(data.images):
+        from edgeposinv.export.open_set import choose
+
+        clf = open_classifier(converted, options.threads, run.labels)
+        known = np.stack([clf.predict_proba(x) for x in data.images])
+        unknown = (
+            np.stack([clf.predict_proba(x) for x in unknown_val]) if len(unknown_val) else known[:0]
+        )
+        open_set = choose(run.labels, known, data.label_ids, unknown, open_opts, temperature)
+        log.info(
+            "open-set threshold %.4f (T %.3f): %s",
+            open_set.score_threshold,
+            open_set.temperature,
+            open_set.expected,
+        )
+    elif open_opts.enabled and not no_validation:
+        log.warning("validation images of the run are not available; no open-set threshold")
+    description = model_description(run, spec, open_set)
     model_bytes = embed_metadata(converted, description)
     fingerprints_info = None
     if options.fingerprints:
         model_bytes, fingerprints_info = _embed_fingerprints(model_bytes, run)
 
-    data = validation_images(run)
-    no_validation = not run.split.get("val")
     if no_validation:  # --val-split 0: the calibration sample of the training split stands in
         data = _training_sample(run, spec.calibration_size, seed)
     parity = parity_check(model, model_bytes, run, options.threads, data)

@@ -16,6 +16,7 @@ import numpy as np
 
 from edgeposinv.errors import ConfigError, ModelError, ParameterError
 from edgeposinv.tflite.metadata import read_contract
+from edgeposinv.tflite.open_set import REJECTED, OpenSet, decide, reserved_index
 from edgeposinv.tflite.preprocess import InputContract, prepare, quantize_input
 
 __all__ = [
@@ -223,6 +224,9 @@ class TFLiteClassifier:
         )
         out = self._output_info
         self._out_scale, self._out_zero = np.float32(out.scale), np.float32(out.zero_point)
+        self.open_set = OpenSet.from_dict(self.description.get("open_set"))
+        reserved = self.open_set.reserved_label if self.open_set else None
+        self.reserved_index = reserved_index(self.labels, reserved)
 
     @staticmethod
     def _info(detail: dict) -> TensorInfo:
@@ -292,6 +296,21 @@ class TFLiteClassifier:
 
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
         return self.dequantize(self.predict_raw(pixels))
+
+    @property
+    def score_threshold(self) -> float | None:
+        """The open-set threshold the model carries (``None``: a closed-set model)."""
+        return self.open_set.score_threshold if self.open_set else None
+
+    def decide(self, probs: np.ndarray) -> tuple[str | None, float]:
+        """The model's answer for one probability row: a class label, or ``None`` for "none of
+        the classes" (see :mod:`edgeposinv.tflite.open_set`), and its score."""
+        idx, score = decide(probs, self.reserved_index, self.score_threshold)
+        return (None if idx == REJECTED else self.labels[idx]), score
+
+    def classify(self, pixels: np.ndarray) -> tuple[str | None, float]:
+        """Run one prepared image and apply the model's open-set rule."""
+        return self.decide(self.predict_proba(pixels))
 
     def measure_latency(self, pixels: np.ndarray, runs: int = 50, warmup: int = 5) -> dict:
         """Median and p90 of single-image invoke time (ms), after ``warmup`` invocations."""

@@ -9,7 +9,8 @@ the TFLite Support library and MediaPipe Tasks read.
 
 Only the tables an image classifier needs are written: ModelMetadata → SubGraphMetadata
 → TensorMetadata (input: ImageProperties RGB + NormalizationOptions + Stats; output:
-FeatureProperties + Stats + a ``TENSOR_AXIS_LABELS`` associated file).
+FeatureProperties + Stats + a ``TENSOR_AXIS_LABELS`` associated file, and — for a model
+with an open-set threshold — ScoreThresholdingOptions with its ``global_score_threshold``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ COLOR_SPACES = {0: "UNKNOWN", 1: "RGB", 2: "GRAYSCALE"}
 TENSOR_AXIS_LABELS = 2
 _CONTENT_FEATURE, _CONTENT_IMAGE = 1, 2  # ContentProperties union
 _UNIT_NORMALIZATION = 1  # ProcessUnitOptions union
+_UNIT_SCORE_THRESHOLDING = 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class StdMetadata:
     input_description: str
     output_description: str
     labels_file: str
+    score_threshold: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +75,11 @@ class StdMetadata:
                 "description": self.output_description,
                 "content": "FeatureProperties",
                 "associated_files": [{"name": self.labels_file, "type": "TENSOR_AXIS_LABELS"}],
+                **(
+                    {}
+                    if self.score_threshold is None
+                    else {"score_thresholding": {"global_score_threshold": self.score_threshold}}
+                ),
             },
         }
 
@@ -148,6 +156,14 @@ def build_metadata(meta: StdMetadata) -> bytes:
         b, 4, [("off", 0, file_name), ("off", 1, file_desc), ("u8", 2, TENSOR_AXIS_LABELS)]
     )
     out_files = _offsets(b, [labels])
+    out_units = None
+    if meta.score_threshold is not None:
+        b.StartObject(1)  # ScoreThresholdingOptions
+        b.PrependFloat32Slot(0, float(meta.score_threshold), 0.0)
+        thresholding = b.EndObject()
+        out_units = _offsets(
+            b, [_table(b, 2, [("u8", 0, _UNIT_SCORE_THRESHOLDING), ("off", 1, thresholding)])]
+        )
     out_name, out_desc = s("probability"), s(meta.output_description)
     out_tensor = _table(
         b,
@@ -156,6 +172,7 @@ def build_metadata(meta: StdMetadata) -> bytes:
             ("off", 0, out_name),
             ("off", 1, out_desc),
             ("off", 3, out_content),
+            *([] if out_units is None else [("off", 4, out_units)]),
             ("off", 5, out_stats),
             ("off", 6, out_files),
         ],
@@ -237,6 +254,11 @@ def _u32(t: Table, slot: int) -> int:
     return t.Get(flatbuffers.number_types.Uint32Flags, o + t.Pos) if o else 0
 
 
+def _f32(t: Table, slot: int) -> float:
+    o = _field(t, slot)
+    return t.Get(flatbuffers.number_types.Float32Flags, o + t.Pos) if o else 0.0
+
+
 def _sub(t: Table, slot: int) -> Table | None:
     o = _field(t, slot)
     return _tab(t.Bytes, t.Indirect(o + t.Pos)) if o else None
@@ -304,6 +326,8 @@ def _tensor(t: Table) -> dict:
                 "mean": _vector_floats(options, 0),
                 "std": _vector_floats(options, 1),
             }
+        elif _u8(unit, 0) == _UNIT_SCORE_THRESHOLDING and options is not None:
+            d["score_thresholding"] = {"global_score_threshold": _f32(options, 0)}
     stats = _sub(t, 5)
     if stats is not None:
         d["stats"] = {"min": _vector_floats(stats, 1), "max": _vector_floats(stats, 0)}

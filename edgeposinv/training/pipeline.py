@@ -354,7 +354,11 @@ def training_dataset(
 
     def labels_of(idx):
         y = tf.gather(labels_t, idx)
-        return tf.one_hot(y, num_classes) if num_classes else y
+        if not num_classes:
+            return y
+        # label -1: an unknown image (outlier exposure) whose target is uniform over the classes
+        uniform = tf.fill([tf.size(y), num_classes], 1.0 / num_classes)
+        return tf.where((y < 0)[:, None], uniform, tf.one_hot(y, num_classes))
 
     if augment.is_identity:
         ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)

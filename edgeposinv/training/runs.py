@@ -104,6 +104,22 @@ class Run:
         """The folder index of each file of one side (0 for single-folder runs)."""
         return list(self.split.get(f"{side}_folder", [0] * len(self.split[side])))
 
+    def unknown_paths(self, side: str) -> list[Path]:
+        """Unknown images (none of the classes) of the run's ``train`` or ``val`` side."""
+        return [Path(p) for p in self.split.get("unknown", {}).get(side, [])]
+
+    @property
+    def class_labels(self) -> tuple[str, ...]:
+        """The labels that are classes (all but the reserved ``_background`` output)."""
+        from edgeposinv.tflite.open_set import RESERVED_LABEL
+
+        return tuple(lab for lab in self.labels if lab != RESERVED_LABEL)
+
+    @property
+    def open_set_mode(self) -> str | None:
+        """``uniform`` or ``background`` when the run trained with unknown images."""
+        return self.split.get("unknown", {}).get("mode")
+
 
 _RETRAIN = "train it again (or pass a run folder of a finished 'edgeposinv train')"
 
@@ -250,30 +266,35 @@ def write_run_start(run_dir: Path, config, augment, prepared, extra: dict | None
     plan = prepared.plan
     resolved.update(extra or {})
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / LABELS_FILE, "\n".join(data.labels) + "\n")
-    atomic_write_json(
-        run_dir / SPLIT_FILE,
-        {
-            "seed": config.seed,
-            "folders": roots,
-            # True only when the split itself kept every session whole: sessions exist and
-            # no class fell back to a by-image split ("strata" says how each was split)
-            "grouped_by_session": bool(
-                plan is not None
-                and plan.strata
-                and not plan.fallback_strata
-                and any(s is not None for s in data.sessions)
-            ),
-            "validation": config.validation,
-            "fallback_classes": [] if plan is None else plan.fallback_strata,
-            "strata": [] if plan is None else list(plan.strata),
-            "grouping": prepared.grouping or {},
-            "train": train_rec["files"],
-            "train_folder": train_rec["folders"],
-            "val": val_rec["files"],
-            "val_folder": val_rec["folders"],
-        },
-    )
+    atomic_write_text(run_dir / LABELS_FILE, "\n".join(prepared.labels) + "\n")
+    split = {
+        "seed": config.seed,
+        "folders": roots,
+        # True only when the split itself kept every session whole: sessions exist and
+        # no class fell back to a by-image split ("strata" says how each was split)
+        "grouped_by_session": bool(
+            plan is not None
+            and plan.strata
+            and not plan.fallback_strata
+            and any(s is not None for s in data.sessions)
+        ),
+        "validation": config.validation,
+        "fallback_classes": [] if plan is None else plan.fallback_strata,
+        "strata": [] if plan is None else list(plan.strata),
+        "grouping": prepared.grouping or {},
+        "train": train_rec["files"],
+        "train_folder": train_rec["folders"],
+        "val": val_rec["files"],
+        "val_folder": val_rec["folders"],
+    }
+    if prepared.unknown is not None:
+        # absolute paths: unknown images come from DATA/_background and/or --unknown DIR
+        split["unknown"] = {
+            "mode": prepared.open_set_mode,
+            "train": prepared.unknown.split_dict("train"),
+            "val": prepared.unknown.split_dict("val"),
+        }
+    atomic_write_json(run_dir / SPLIT_FILE, split)
     atomic_write_json(run_dir / CONFIG_FILE, resolved)
 
 

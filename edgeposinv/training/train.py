@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "adamw")
+#: How unknown images train the model to reject: ``uniform`` (outlier exposure: a uniform
+#: target over the classes) or ``background`` (an extra ``_background`` output).
+OPEN_SET_MODES = ("uniform", "background")
 QAT_CALIBRATION_IMAGES = 512  # training images whose float activations set the QAT ranges
 
 
@@ -88,6 +91,8 @@ class TrainConfig:
     val_from: str | None = None
     near_duplicates: str = "hash"  # hash | features | hash+features | off (True/False: hash/off)
     adapt_dir: str | None = None
+    unknown_dir: str | None = None
+    open_set_mode: str = "uniform"
 
     def __post_init__(self) -> None:
         def bad(param: str, value, expected: str, fix: str | None = None) -> ParameterError:
@@ -104,6 +109,10 @@ class TrainConfig:
                 "near_duplicates",
                 self.near_duplicates,
                 f"must be one of: {', '.join(NEAR_DUPLICATE_METHODS)}",
+            )
+        if self.open_set_mode not in OPEN_SET_MODES:
+            raise bad(
+                "open_set_mode", self.open_set_mode, f"must be one of: {', '.join(OPEN_SET_MODES)}"
             )
         if self.arch not in available():
             raise bad("arch", self.arch, f"must be one of: {', '.join(available())}")
@@ -380,6 +389,8 @@ class _Prepared:
     plan: SplitPlan | None = None
     folder_shares: np.ndarray | None = None  # several folders: each one's share of a batch
     grouping: dict | None = None  # how groups were found (split.json)
+    unknown: _Unknown | None = None
+    open_set_mode: str = "uniform"
 
     def split_record(self, side: str) -> dict:
         """The files of one side: paths relative to their folder, and the folder indices."""
@@ -387,13 +398,70 @@ class _Prepared:
         idx = self.train_idx if side == "train" else self.val_idx
         return {"files": [rel[i] for i in idx], "folders": [int(folders[i]) for i in idx]}
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The model's outputs: the classes, plus ``_background`` for a background output."""
+        from edgeposinv.tflite.open_set import RESERVED_LABEL
+
+        if self.unknown is not None and self.open_set_mode == "background":
+            return tuple(self.data.labels) + (RESERVED_LABEL,)
+        return tuple(self.data.labels)
+
+    @property
+    def unknown_id(self) -> int:
+        """Label id of unknown images: the background output, or -1 (uniform target)."""
+        return len(self.data.labels) if self.open_set_mode == "background" else -1
+
+    def train_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training images, label ids and folder ids; unknown images come last, as one more
+        folder (index: the number of dataset folders)."""
+        x, y = self.data.images[self.train_idx], self.data.label_ids[self.train_idx]
+        f = self.data.folders[self.train_idx]
+        if self.unknown is None:
+            return x, y, f
+        u = self.unknown.images[self.unknown.train_idx]
+        # the unknown images' batch share comes last (after the training folders')
+        n_folders = 0 if self.folder_shares is None else len(self.folder_shares) - 1
+        return (
+            np.concatenate([x, u]),
+            np.concatenate([y, np.full(len(u), self.unknown_id)]),
+            np.concatenate([f, np.full(len(u), n_folders)]),
+        )
+
+    def val_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Validation images with labels; unknowns only for a background output (a uniform
+        target has no accuracy)."""
+        x, y = self.data.images[self.val_idx], self.data.label_ids[self.val_idx]
+        if self.unknown is None or self.open_set_mode != "background":
+            return x, y
+        u = self.unknown.images[self.unknown.val_idx]
+        return np.concatenate([x, u]), np.concatenate([y, np.full(len(u), self.unknown_id)])
+
+
+@dataclass
+class _Unknown:
+    """Unknown images (none of the classes): ``DATA/_background`` and/or ``--unknown DIR``."""
+
+    images: np.ndarray
+    paths: list
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+
+    def split_dict(self, side: str) -> list[str]:
+        return [str(self.paths[i]) for i in (self.train_idx if side == "train" else self.val_idx)]
+
 
 def _prepare_data(
     data_dirs: list[Path], config: TrainConfig, augment: AugmentConfig, show_progress: bool
 ) -> _Prepared:
+    from edgeposinv.data.dataset import list_unknown_images, reserved_images
     from edgeposinv.data.folders import folder_shares, load_folders
     from edgeposinv.data.splits import no_split, require_validation, split_loaded
 
+    # Unknown images: every folder's reserved DATA/_background, plus --unknown DIR
+    unknown_paths = [p for d in data_dirs for p in reserved_images(d)]
+    if config.unknown_dir:
+        unknown_paths += list_unknown_images(config.unknown_dir)
     val_dirs = [Path(p).resolve() for p in config.val_dirs]
     data = load_folders(data_dirs, config.image_size_px, show_progress, val_roots=val_dirs)
     is_val = data.folders >= len(data_dirs)
@@ -426,10 +494,14 @@ def _prepare_data(
         )
         require_validation(plan, len(data.paths), config.val_split)
     train_idx, val_idx = plan.train_idx, plan.val_idx
+    unknown = _split_unknown(unknown_paths, config) if unknown_paths else None
     shares = None
     if len(data_dirs) > 1:
         counts = np.bincount(data.folders[train_idx], minlength=len(data.roots))
         shares = folder_shares(config.folder_weights, counts[: len(data_dirs)].tolist())
+        if unknown is not None:  # one more "folder" of the batches, in its own proportion
+            u = len(unknown.train_idx) / (len(unknown.train_idx) + len(train_idx))
+            shares = np.append(shares * (1.0 - u), u)
     if len(train_idx) < config.batch_size:
         where = " + ".join(map(str, data_dirs))
         raise DatasetError(
@@ -438,19 +510,21 @@ def _prepare_data(
             "lower 'batch_size' or lower 'val_split'",
             params=("batch_size", "val_split"),
         )
-    masks = tiles = None
+    prep = _Prepared(
+        data, train_idx, val_idx, None, None, plan, shares, grouping, unknown, config.open_set_mode
+    )
     if augment.uses_background:
         from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
 
-        masks = backdrop_mask(data.images[train_idx], augment.backdrop)
-        tiles = load_background_tiles(
+        prep.masks = backdrop_mask(prep.train_arrays()[0], augment.backdrop)
+        prep.tiles = load_background_tiles(
             str(augment.background_dir),
             config.image_size_px,
             256,
             config.seed,
             augment.background_crop,
         )
-    return _Prepared(data, train_idx, val_idx, masks, tiles, plan, shares, grouping)
+    return prep
 
 
 def _folder_index(folder: str, data_dirs: list[Path]) -> int:
@@ -465,9 +539,33 @@ def _folder_index(folder: str, data_dirs: list[Path]) -> int:
     return data_dirs.index(resolved)
 
 
+def _split_unknown(paths: list, config: TrainConfig) -> _Unknown:
+    """Decode the unknown images and split them like the classes (seeded, same fraction; all
+    train when the run has no validation split)."""
+    from sklearn.model_selection import train_test_split
+
+    from edgeposinv.data.dataset import load_unknown_images
+
+    images, kept = load_unknown_images(paths, config.image_size_px)
+    if len(kept) < 2:
+        raise DatasetError(
+            f"Open-set training needs at least 2 readable unknown images; got {len(kept)} "
+            f"(from _background and --unknown {config.unknown_dir})"
+        )
+    if config.val_dirs or config.val_split == 0:
+        train_idx, val_idx = np.arange(len(kept)), np.zeros(0, np.int64)
+    else:
+        train_idx, val_idx = train_test_split(
+            np.arange(len(kept)), test_size=config.val_split, random_state=config.seed
+        )
+    log.info("unknown images: %d train, %d validation", len(train_idx), len(val_idx))
+    return _Unknown(images, kept, np.sort(train_idx), np.sort(val_idx))
+
+
 def _class_weights(label_ids: np.ndarray, n_classes: int) -> dict[int, float]:
     from sklearn.utils.class_weight import compute_class_weight
 
+    label_ids = label_ids[label_ids >= 0]  # uniform-target unknowns have no class
     w = compute_class_weight("balanced", classes=np.arange(n_classes), y=label_ids)
     return {i: float(v) for i, v in enumerate(w)}
 
@@ -501,8 +599,9 @@ def _fit_phases(
     from edgeposinv.training.schedule import WarmupCosine, make_optimizer
 
     started = time.monotonic()
-    data, n_classes = prep.data, len(prep.data.labels)
-    x_train, y_train = data.images[prep.train_idx], data.label_ids[prep.train_idx]
+    n_classes = len(prep.labels)
+    x_train, y_train, f_train = prep.train_arrays()
+    x_val, y_val = prep.val_arrays()
     start_epoch = state["epoch"] if state else 0
     state = state or checkpoints.new_state()
     keras.utils.set_random_seed(config.seed + start_epoch)
@@ -519,16 +618,14 @@ def _fit_phases(
     log.info(
         "training %s on %d images (%d classes), validating on %d; phases: %s",
         config.arch,
-        len(prep.train_idx),
+        len(x_train),
         n_classes,
-        len(prep.val_idx),
+        len(x_val),
         ", ".join(f"{name} {a + 1}-{b}" for name, a, b, _ in config.phases()),
     )
     val_ds = None
-    if len(prep.val_idx):
-        val_ds = eval_dataset(
-            data.images[prep.val_idx], data.label_ids[prep.val_idx], config.batch_size, n_classes
-        )
+    if len(x_val):
+        val_ds = eval_dataset(x_val, y_val, config.batch_size, n_classes)
         if dist.placement.distributed:
             val_ds = distribute.shard_by_data(val_ds)
     if dist.tensorboard and start_epoch == 0:
@@ -585,7 +682,7 @@ def _fit_phases(
                 num_classes=n_classes,
                 masks=prep.masks,
                 tiles=prep.tiles,
-                folder_ids=None if prep.folder_shares is None else data.folders[prep.train_idx],
+                folder_ids=None if prep.folder_shares is None else f_train,
                 folder_shares=prep.folder_shares,
                 replicas=replicas,
                 pipeline=(pipeline, pipelines),
@@ -639,6 +736,8 @@ def _fit_phases(
         "validation": config.validation,
         "n_train": int(len(prep.train_idx)),
         "n_val": int(len(prep.val_idx)),
+        "n_unknown_train": 0 if prep.unknown is None else int(len(prep.unknown.train_idx)),
+        "n_unknown_val": 0 if prep.unknown is None else int(len(prep.unknown.val_idx)),
         "epochs_run": int(state["epoch"]),
         "stopped_early": bool(state["stopped"]),
     }
@@ -653,7 +752,7 @@ def _fit_phases(
     log.info("wrote %s (val accuracy %.3f, %.0fs)", run_dir, val_accuracy, seconds)
     return TrainResult(
         run_dir,
-        data.labels,
+        prep.labels,
         val_accuracy,
         len(prep.train_idx),
         len(prep.val_idx),

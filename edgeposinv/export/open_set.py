@@ -1,0 +1,140 @@
+"""Export's open-set step: fit the temperature, bake it into the model, choose the threshold.
+
+1. Temperature scaling (Guo et al. 2017) is fitted on the run's validation split — the
+   known images, plus the unknown ones as ``_background`` when the model has that output —
+   from the Keras model's logits.
+2. It is baked in: the last Dense layer's kernel and bias are divided by T, so
+   ``softmax(z / T)`` is what the exported model outputs and consumers need no extra step.
+3. The score threshold is chosen on the *converted* model's outputs (quantization moves
+   probabilities), for the stated target: keep ``keep_correct`` of the correctly classified
+   known validation images. The validation unknowns, when the run has some, give the
+   expected share of unknowns accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeposinv.errors import ConfigError
+from edgeposinv.evaluation.metrics import wilson_interval
+from edgeposinv.evaluation.open_set import (
+    DEFAULT_KEEP_CORRECT,
+    choose_threshold,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
+from edgeposinv.tflite.open_set import RESERVED_LABEL, OpenSet, decide_batch, reserved_index
+
+log = logging.getLogger(__name__)
+
+HEAD_LAYER = "probabilities"
+
+
+@dataclass(frozen=True)
+class OpenSetOptions:
+    """``enabled``: write a threshold into the model; ``temperature``: fit and bake T;
+    ``keep_correct``: share of correctly classified known validation images kept."""
+
+    enabled: bool = True
+    temperature: bool = True
+    keep_correct: float = DEFAULT_KEEP_CORRECT
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.keep_correct <= 1.0:
+            raise ConfigError(f"--keep-correct must be in [0.5, 1]. Got {self.keep_correct}.")
+
+
+def logits(model, images: np.ndarray, batch_size: int = 64) -> np.ndarray | None:
+    """The pre-softmax outputs of an edgeposinv Keras model (``None`` if it has no plain head)."""
+    from edgeposinv.training.keras_api import keras
+
+    try:
+        head = model.get_layer(HEAD_LAYER)
+    except ValueError:
+        return None
+    if not isinstance(head, keras.layers.Dense):
+        return None  # e.g. a tfmot-wrapped QAT head
+    features = keras.Model(model.input, head.input).predict(
+        images.astype(np.float32), verbose=0, batch_size=batch_size
+    )
+    kernel, bias = head.get_weights()
+    return features @ kernel + bias
+
+
+def bake_temperature(model, temperature: float) -> None:
+    """Divide the head's kernel and bias by T: the model then outputs ``softmax(z / T)``."""
+    head = model.get_layer(HEAD_LAYER)
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel / temperature, bias / temperature])
+
+
+def fit_and_bake(model, labels: tuple[str, ...], known, unknown_images: np.ndarray) -> dict:
+    """Fit T on the validation split and bake it into ``model``; return what was measured."""
+    x = known.images
+    y = known.label_ids
+    r = reserved_index(labels)
+    if len(unknown_images):  # as trained: the background output, or a uniform target (-1)
+        x = np.concatenate([x, unknown_images])
+        y = np.concatenate([y, np.full(len(unknown_images), r)])
+    z = logits(model, x)
+    if z is None:
+        log.warning("the model has no plain Dense head (QAT?); temperature not fitted (T = 1)")
+        return {"temperature": 1.0, "fitted": False}
+    t = fit_temperature(z, y)
+    known = y >= 0  # calibration error: on images that have a true class
+    conf_before, conf_after = softmax(z[known]).max(1), softmax(z[known], t).max(1)
+    correct = z[known].argmax(1) == y[known]
+    bake_temperature(model, t)
+    log.info("temperature %.3f fitted on %d validation images", t, len(y))
+    return {
+        "temperature": t,
+        "fitted": True,
+        "n": int(len(y)),
+        "ece_before": expected_calibration_error(conf_before, correct)[0],
+        "ece_after": expected_calibration_error(conf_after, correct)[0],
+    }
+
+
+def choose(
+    labels: tuple[str, ...],
+    known_probs: np.ndarray,
+    known_ids: np.ndarray,
+    unknown_probs: np.ndarray,
+    options: OpenSetOptions,
+    temperature: dict,
+) -> OpenSet:
+    """The threshold for ``options.keep_correct`` and the rejection rates it implies on the
+    validation split (from the converted model's probabilities)."""
+    r = reserved_index(labels)
+    pred, score = decide_batch(known_probs, r, None)
+    correct = pred == known_ids
+    t = choose_threshold(score[correct], options.keep_correct)
+    kept, _ = decide_batch(known_probs, r, t)
+    expected: dict = {
+        "split": "val",
+        "n_known": int(len(known_ids)),
+        "known_rejected": float((kept < 0).mean()),
+        "correct_kept": float((kept[correct] >= 0).mean()),
+        "known_accuracy_at_threshold": float((kept == known_ids).mean()),
+        "known_accuracy": float(correct.mean()),
+    }
+    if len(unknown_probs):
+        u, _ = decide_batch(unknown_probs, r, t)
+        k = int((u >= 0).sum())
+        expected.update(
+            n_unknown=int(len(u)),
+            unknown_accepted=k / len(u),
+            unknown_accepted_ci95=list(wilson_interval(k, len(u))),
+        )
+    temp = {k: v for k, v in temperature.items() if k != "temperature"}
+    return OpenSet(
+        score_threshold=t,
+        temperature=float(temperature["temperature"]),
+        reserved_label=RESERVED_LABEL if r >= 0 else None,
+        target={"keep_correct": options.keep_correct},
+        expected={**expected, "calibration": temp},
+    )
