@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from edgeposinv.commands.options import test_sets_and_report
+from edgeposinv.commands.options import parse_named_folders, test_sets_and_report
 
 
 def _grid(value: str) -> tuple[int, int]:
@@ -19,6 +19,15 @@ def _grid(value: str) -> tuple[int, int]:
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @test_sets_and_report()
+@click.option(
+    "--unknown-set",
+    "unknown_sets",
+    multiple=True,
+    metavar="NAME=DIR",
+    callback=parse_named_folders,
+    help="A named folder of images that are none of the classes (repeatable): AUROC, FPR at "
+    "95% TPR and the share accepted at the model's threshold.",
+)
 @click.option(
     "--reference", default=None, help="Set the others are compared with (default: the first)."
 )
@@ -124,6 +133,7 @@ def _grid(value: str) -> tuple[int, int]:
 def evaluate(
     model,
     sets,
+    unknown_sets,
     report,
     reference,
     threads,
@@ -198,6 +208,7 @@ def evaluate(
             diagnose=None if diagnose == "none" else diagnose,
         ),
         overwrite=overwrite,
+        unknown_sets=unknown_sets,
     )
     for name, s in result["sets"].items():
         lo, hi = s["top1_ci95"]
@@ -228,6 +239,25 @@ def evaluate(
         )
     if "diagnosis" in result:
         click.echo(f"{'diagnosis':>12}: {result['diagnosis']['verdict']}")
+    if "open_set" in result:
+        o = result["open_set"]
+        for name, u in o["unknown_sets"].items():
+            acc = u["accepted"]
+            click.echo(
+                f"{name:>12}: unknown; "
+                + (
+                    f"{acc['share']:.1%} accepted at the threshold (95% CI {acc['ci95'][0]:.1%}–{acc['ci95'][1]:.1%})"
+                    if acc
+                    else "the model carries no threshold"
+                )
+                + f", {u['share_score_ge_0.9']:.0%} with score >= 0.9"
+            )
+        for s in o["separation"].values():
+            lo, hi = s["auroc_ci95"]
+            click.echo(
+                f"{'AUROC':>12}: {s['known_set']} vs {s['unknown_set']} {s['auroc']:.3f} "
+                f"(95% CI {lo:.3f}–{hi:.3f}), FPR at 95% TPR {s['fpr_at_95_tpr']:.1%}"
+            )
     click.echo(f"Report: {report}/{REPORT_HTML}")
 
 

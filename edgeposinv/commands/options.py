@@ -23,6 +23,13 @@ def _parse_sets(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     return parsed
 
 
+def parse_named_folders(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, Path]]:
+    """Click callback: repeatable ``NAME=DIR`` values → ``[(name, Path)]`` (usage error otherwise)."""
+    return _parse_sets(ctx, param, values)
+
+
 def test_sets_and_report(*, where: str = "") -> Callable[[F], F]:
     """``--set NAME=DIR`` (repeatable, parsed to ``[(name, Path)]``) and ``--report DIR``.
 

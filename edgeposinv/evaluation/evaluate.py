@@ -23,6 +23,7 @@ from edgeposinv.data.dataset import DatasetIndex, scan_dataset, warn_skipped
 from edgeposinv.data.images import ImageDecodeError, is_image_name, read_rgb
 from edgeposinv.errors import EvaluationError, ModelError, ParameterError
 from edgeposinv.evaluation.metrics import classification_metrics, difference_interval
+from edgeposinv.evaluation.open_set import open_set_section
 from edgeposinv.evaluation.sweeps import (
     PositionSweepConfig,
     PositionTask,
@@ -34,6 +35,7 @@ from edgeposinv.evaluation.sweeps import (
     summarize_rotation,
     summarize_shift,
 )
+from edgeposinv.tflite.open_set import RESERVED_LABEL, decide_batch
 from edgeposinv.tflite.parallel import ProbabilitiesTask, Workers, WorkResult, peak_rss_bytes
 from edgeposinv.tflite.runtime import (
     ClassifierSpec,
@@ -112,6 +114,11 @@ def model_summary(clf: TFLiteClassifier) -> dict:
 
 def scan_set(name: str, folder: Path, labels: tuple[str, ...]) -> DatasetIndex:
     """The images of test set ``name``; its folders must all be model labels."""
+    if (folder / RESERVED_LABEL).is_dir():
+        raise EvaluationError(
+            f"Set '{name}' ({folder}) has a {RESERVED_LABEL} folder: it is not a class. Measure those "
+            f"images as unknown with --unknown-set NAME={folder / RESERVED_LABEL} and move them out of the set"
+        )
     index = scan_dataset(folder, min_classes=1)
     unknown = [lab for lab in index.labels if lab not in labels]
     if unknown:
@@ -141,6 +148,36 @@ def _load_backgrounds(folder: str, size_px: int, prepare) -> list[np.ndarray]:
             params=("backgrounds_dir",),
         )
     return out
+
+
+def _scan_unknown(name: str, folder: Path) -> list[Path]:
+    from edgeposinv.data.dataset import list_unknown_images
+    from edgeposinv.errors import DatasetError
+
+    try:
+        return list_unknown_images(folder)
+    except DatasetError as e:
+        raise EvaluationError(f"--unknown-set {name}: {e}") from None
+
+
+def _unknown_probabilities(workers: Workers, name: str, paths: list[Path], show_progress: bool):
+    """(readable paths, probabilities) of an unknown set."""
+    work = workers.run(
+        ProbabilitiesTask(), paths, desc=f"unknown {name}", show_progress=show_progress
+    )
+    warn_skipped(work.failures)
+    keep = [i for i, r in enumerate(work.results) if r is not None]
+    if not keep:
+        raise EvaluationError(f"--unknown-set {name}: no readable image")
+    return [paths[i] for i in keep], np.stack([work.results[i] for i in keep])
+
+
+def _unknown_rows(clf: TFLiteClassifier, name: str, root: Path, paths, probs) -> list[tuple]:
+    idx, score = decide_batch(probs, clf.reserved_index, clf.score_threshold)
+    return [
+        (name, p.relative_to(root).as_posix(), "", "" if i < 0 else clf.labels[i], f"{s:.4f}")
+        for p, i, s in zip(paths, idx, score)
+    ]
 
 
 @dataclass
@@ -289,6 +326,7 @@ def evaluate(
     report_dir: str | os.PathLike,
     config: EvaluateConfig | None = None,
     *,
+    unknown_sets: Sequence[tuple[str, str | os.PathLike]] = (),
     overwrite: bool = False,
     show_progress: bool = True,
 ) -> dict:
@@ -296,11 +334,18 @@ def evaluate(
 
     ``sets`` are ``(name, folder)`` pairs; the report folder appears only when complete
     (``overwrite`` replaces an existing one). With ``config.diagnose``, the report explains
-    the gap of a wild set (:mod:`edgeposinv.evaluation.diagnosis`).
+    the gap of a wild set (:mod:`edgeposinv.evaluation.diagnosis`). ``unknown_sets`` are
+    ``(name, folder)`` pairs of images that are none of the classes: the report's
+    ``open_set`` figures.
     """
     config = config or EvaluateConfig()
     names = [name for name, _ in sets]
     reference = config.check_sets(names)
+    all_names = names + [name for name, _ in unknown_sets]
+    if len(set(all_names)) != len(all_names):
+        raise EvaluationError(
+            f"'sets' and 'unknown_sets' of evaluate must have unique names; got {', '.join(all_names)}."
+        )
     threads, sweeps = config.threads, config.sweeps
     diagnose = config.diagnosed_set(names, reference)
     report_dir = Path(report_dir)
@@ -310,6 +355,7 @@ def evaluate(
     spec = ClassifierSpec(str(model_path), labels, config.input_mean, config.input_std)
     clf = spec.open(threads=threads)
     indexes = {name: scan_set(name, Path(folder), clf.labels) for name, folder in sets}
+    unknown = {name: _scan_unknown(name, Path(folder)) for name, folder in unknown_sets}
     backgrounds = (
         _load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
         if sweeps.position_set and sweeps.backgrounds_dir
@@ -318,7 +364,7 @@ def evaluate(
 
     n_workers = min(threads, sum(len(index.records) for index in indexes.values()))
     with Workers(spec, n_workers, clf if n_workers == 1 else None) as workers:
-        report, rows, misclassified, data = _run_all(
+        report, rows, misclassified, data, known = _run_all(
             workers,
             clf,
             indexes,
@@ -334,6 +380,10 @@ def evaluate(
             report["diagnosis"], shown = _diagnose(
                 workers, clf, report, data[reference], diagnose, misclassified, show_progress
             )
+        unknown_probs = {
+            name: _unknown_probabilities(workers, name, paths, show_progress)
+            for name, paths in unknown.items()
+        }
     _add_training_overlap(report, model_path, rows, indexes, show_progress)
     report["throughput"]["startup_s"] = workers.startup_s
     rss = peak_rss_bytes()
@@ -341,8 +391,16 @@ def evaluate(
 
     from edgeposinv.evaluation.report import gallery_items, render_report_html
 
+    confident_unknowns: list[dict] = []
+    if unknown_probs or clf.open_set is not None:
+        report["open_set"], confident_unknowns = open_set_section(
+            clf.labels, clf.reserved_index, clf.open_set, known, unknown_probs
+        )
+        for name, (paths, probs) in unknown_probs.items():
+            rows += _unknown_rows(clf, name, Path(dict(unknown_sets)[name]), paths, probs)
     gallery = gallery_items(misclassified, clf.prepare, config.gallery_max)
-    html = render_report_html(report, gallery, diagnosis_shown=shown)
+    unknown_gallery = gallery_items(confident_unknowns, clf.prepare, config.gallery_max)
+    html = render_report_html(report, gallery, unknown_gallery, diagnosis_shown=shown)
     with atomic_dir(report_dir, overwrite=overwrite) as tmp:
         atomic_write_json(tmp / REPORT_JSON, report)
         atomic_write_text(tmp / PREDICTIONS_CSV, _predictions_csv(rows))
@@ -403,6 +461,7 @@ def _run_all(
     rows: list[tuple] = []
     works: list[WorkResult] = []
     misclassified: list[dict] = []
+    known: dict[str, tuple] = {}
     for name, index in indexes.items():
         work = run(ProbabilitiesTask(), [r.path for r in index.records], f"evaluate {name}")
         works.append(work)
@@ -411,25 +470,32 @@ def _run_all(
         paths = [index.records[i].path for i in keep]
         check_finite(clf.path, probs, paths, name)
         data[name] = _SetData(index, y_true, paths)
-        figures = classification_metrics(y_true, probs, clf.labels, top_k)
+        known[name] = (paths, y_true, probs)
+        class_labels, class_probs, y_class = clf.labels, probs, y_true
+        r = clf.reserved_index
+        if r >= 0:  # the reserved output is never a class in the metrics
+            class_labels = tuple(lab for i, lab in enumerate(clf.labels) if i != r)
+            class_probs = np.delete(probs, r, axis=1)
+            y_class = y_true - (y_true > r)
+        figures = classification_metrics(y_class, class_probs, class_labels, top_k)
         results[name] = {
             "path": str(index.root),
             **figures,
             "skipped": len(work.failures) + len(index.skipped),
         }
         log.debug("%s: top-1 %.3f on %d images", name, figures["top1"], figures["n"])
-        for path, true, p in zip(paths, y_true, probs):
+        for path, true, p in zip(paths, y_class, class_probs):
             pred, conf = int(p.argmax()), float(p.max())
             rel = path.relative_to(index.root).as_posix()
-            rows.append((name, rel, clf.labels[true], clf.labels[pred], f"{conf:.4f}"))
+            rows.append((name, rel, class_labels[true], class_labels[pred], f"{conf:.4f}"))
             if pred != true:
                 misclassified.append(
                     {
                         "set": name,
                         "path": path,
                         "relative": rel,
-                        "true": clf.labels[true],
-                        "predicted": clf.labels[pred],
+                        "true": class_labels[true],
+                        "predicted": class_labels[pred],
                         "confidence": conf,
                     }
                 )
@@ -487,7 +553,7 @@ def _run_all(
     first = data[names[0]].paths[0]
     report["latency_ms"] = clf.measure_latency(clf.prepare(read_rgb(first)))
     report["throughput"] = _throughput(works)
-    return report, rows, misclassified, data
+    return report, rows, misclassified, data, known
 
 
 def _diagnose(workers, clf, report, ref, wild, misclassified, show_progress):

@@ -218,3 +218,70 @@ def known_set_figures(score: np.ndarray, correct: np.ndarray, rejected: np.ndarr
             "selective_accuracy_ci95": list(wilson_interval(hits, kept)),
         }
     return out
+
+
+def open_set_section(
+    labels: tuple[str, ...],
+    reserved: int,
+    open_set,
+    known: dict[str, tuple],
+    unknown: dict[str, tuple],
+) -> tuple[dict, list[dict]]:
+    """The report's ``open_set`` object and the unknown images for the gallery.
+
+    ``known``: set name → (paths, true label ids, probabilities); ``unknown``: set name →
+    (paths, probabilities). ``open_set``: the model's :class:`OpenSet` or ``None``.
+    """
+    from edgeposinv.tflite.open_set import decide_batch
+
+    threshold = open_set.score_threshold if open_set is not None else None
+    section: dict = {
+        "score": "max known-class probability",
+        "threshold": threshold,
+        "temperature": open_set.temperature if open_set is not None else None,
+        "reserved_label": open_set.reserved_label if open_set is not None else None,
+        "target": open_set.target if open_set is not None else None,
+        "known_sets": {},
+        "unknown_sets": {},
+        "separation": {},
+    }
+    scores: dict[str, np.ndarray] = {}
+    for name, (_, y_true, probs) in known.items():
+        best, score = decide_batch(probs, reserved, None)
+        kept, _ = decide_batch(probs, reserved, threshold)
+        rejected = (kept < 0) if (threshold is not None or reserved >= 0) else None
+        section["known_sets"][name] = known_set_figures(score, best == y_true, rejected)
+        scores[name] = score
+    gallery: list[dict] = []
+    for name, (paths, probs) in unknown.items():
+        kept, score = decide_batch(probs, reserved, threshold)
+        best, _ = decide_batch(probs, reserved, None)
+        entry = {
+            "n": int(len(score)),
+            "score_mean": float(score.mean()),
+            "share_score_ge_0.9": float((score >= 0.9).mean()),
+            "accepted": (
+                accepted_share(score, kept < 0)
+                if (threshold is not None or reserved >= 0)
+                else None
+            ),
+        }
+        section["unknown_sets"][name] = entry
+        for known_name, known_score in scores.items():
+            section["separation"][f"{known_name}|{name}"] = {
+                "known_set": known_name,
+                "unknown_set": name,
+                **separation(known_score, score),
+            }
+        gallery += [
+            {
+                "set": name,
+                "path": p,
+                "relative": p.name,
+                "true": "none of the classes",
+                "predicted": labels[b] + ("" if k >= 0 else " (rejected)"),
+                "confidence": float(s),
+            }
+            for p, b, k, s in zip(paths, best, kept, score)
+        ]
+    return section, gallery

@@ -245,13 +245,18 @@ def _diagnosis_html(report: dict, shown: list[dict] | None) -> str:
 
 
 def render_report_html(
-    report: dict, gallery: list[dict] | None = None, diagnosis_shown: list[dict] | None = None
+    report: dict,
+    gallery: list[dict] | None = None,
+    unknown_gallery: list[dict] | None = None,
+    diagnosis_shown: list[dict] | None = None,
 ) -> str:
     """The self-contained report page (plots and thumbnails inline).
 
     Order: accuracy per set and the gap first, then where the gap comes from (when
     diagnosed), the figures and sweeps, the misclassified gallery, then the details.
     """
+    from edgeposinv.evaluation.open_set_report import open_set_html
+
     model, sets = report["model"], report["sets"]
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{s['n']}</td><td>{_pct(s['top1'])}</td>"
@@ -268,7 +273,7 @@ def render_report_html(
     figs = [figure_to_img_tag(accuracy_figure({"model": sets}, "top-1 per set"), "top-1 per set")]
     figs += [
         figure_to_img_tag(
-            confusion_figure(s["confusion"], model["labels"], f"confusion: {name}"),
+            confusion_figure(s["confusion"], list(s["per_class"]), f"confusion: {name}"),
             f"confusion {name}",
         )
         for name, s in sets.items()
@@ -303,6 +308,7 @@ def render_report_html(
         + "<h2>Per class</h2><div class='figs'>"
         + "".join(_per_class_html(n, s) for n, s in sets.items())
         + "</div>"
+        + open_set_html(report, unknown_gallery)
         + _sweeps_html(report)
         + (_gallery_html(gallery or [], n_wrong) if gallery is not None else "")
         + f"<h2>Latency, size and runtime</h2><p>median {lat['median']:.2f} ms, p90 {lat['p90']:.2f} ms per image "
