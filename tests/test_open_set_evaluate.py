@@ -126,3 +126,25 @@ def test_unknown_set_cli_prints_auroc(int8_model, sets, tmp_path):
         str(tmp_path / "r3"),
     )
     assert bad.returncode == 1 and "--unknown-set shelves" in bad.stderr
+
+
+def test_compare_shows_open_set_figures_side_by_side(int8_model, sets, tmp_path):
+    from edgeposinv.evaluation.compare import compare_reports
+
+    wild, shelves = sets
+    for name in ("a", "b"):
+        evaluate(
+            int8_model,
+            [("wild", wild)],
+            tmp_path / name,
+            unknown_sets=[("shelves", shelves)],
+            show_progress=False,
+        )
+    summary = compare_reports([tmp_path / "a", tmp_path / "b"], tmp_path / "cmp")
+    rows = summary["reports"]
+    assert rows[0]["open_set"]["separation"]["wild|shelves"]["auroc"] == pytest.approx(
+        rows[1]["open_set"]["separation"]["wild|shelves"]["auroc"]
+    )
+    assert "shelves" in rows[0]["open_set"]["unknown_accepted"]
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "None of the above" in page and "risk-coverage curves" in page

@@ -1,8 +1,9 @@
 """``edgeposinv compare``: several report folders side by side (host vs device, float32 vs
 int8, without vs with augmentation) as a table and overlaid plots.
 
-Reports must share their label set (same labels, same order); otherwise the comparison
-would be meaningless and the error lists the difference.
+Reports must share their label set (same labels, same order; the reserved ``_background``
+output is not a class and may differ); otherwise the comparison would be meaningless and
+the error lists the difference.
 """
 
 from __future__ import annotations
@@ -84,12 +85,19 @@ def _names(paths: Sequence[Path]) -> list[str]:
     return [f"{n} ({i + 1})" for i, n in enumerate(names)]
 
 
+def _class_labels(report: dict) -> list[str]:
+    """The model's labels without the reserved ``_background`` output (not a class)."""
+    from edgeposinv.tflite.open_set import RESERVED_LABEL
+
+    return [lab for lab in report["model"]["labels"] if lab != RESERVED_LABEL]
+
+
 def check_same_labels(reports: dict[str, dict]) -> list[str]:
     (first_name, first), *rest = reports.items()
-    labels = list(first["model"]["labels"])
+    labels = _class_labels(first)
     problems = []
     for name, report in rest:
-        other = list(report["model"]["labels"])
+        other = _class_labels(report)
         if other == labels:
             continue
         missing = [lab for lab in labels if lab not in other]
@@ -135,7 +143,73 @@ def _row(name: str, path: Path, r: dict) -> dict:
         row["rotation"] = {
             k: r["rotation_sweep"][k] for k in ("upright_accuracy", "worst_accuracy")
         }
+    if "open_set" in r:
+        o = r["open_set"]
+        row["open_set"] = {
+            "threshold": o.get("threshold"),
+            "temperature": o.get("temperature"),
+            "unknown_accepted": {
+                n: u["accepted"] for n, u in o["unknown_sets"].items() if u.get("accepted")
+            },
+            "separation": {
+                k: {f: v[f] for f in ("auroc", "auroc_ci95", "fpr_at_95_tpr")}
+                for k, v in o["separation"].items()
+            },
+            "known": {
+                n: {
+                    "ece": k["ece"],
+                    **({"at_threshold": k["at_threshold"]} if "at_threshold" in k else {}),
+                }
+                for n, k in o["known_sets"].items()
+            },
+        }
     return row
+
+
+def _open_set_html(summary: dict, reports: dict[str, dict]) -> str:
+    """Open-set figures side by side: AUROC, unknowns accepted, ECE, and overlaid curves."""
+    from edgeposinv.evaluation.open_set_report import reliability_figure, risk_coverage_figure
+    from edgeposinv.evaluation.report import figure_to_img_tag
+
+    rows = ""
+    for row in summary["reports"]:
+        o = row.get("open_set")
+        if not o:
+            continue
+        sep = "; ".join(
+            f"{k}: {v['auroc']:.3f} ({v['auroc_ci95'][0]:.3f}–{v['auroc_ci95'][1]:.3f}), FPR@95 {100 * v['fpr_at_95_tpr']:.1f}%"
+            for k, v in o["separation"].items()
+        )
+        acc = "; ".join(
+            f"{n}: {100 * a['share']:.1f}% ({100 * a['ci95'][0]:.1f}–{100 * a['ci95'][1]:.1f})"
+            for n, a in o["unknown_accepted"].items()
+        )
+        ece = "; ".join(f"{n}: {k['ece']:.3f}" for n, k in o["known"].items())
+        thr = "–" if o["threshold"] is None else f"{o['threshold']:.3f} (T {o['temperature']:.2f})"
+        rows += (
+            f"<tr><td>{html.escape(row['name'])}</td><td>{thr}</td><td>{html.escape(sep)}</td>"
+            f"<td>{html.escape(acc)}</td><td>{html.escape(ece)}</td></tr>"
+        )
+    if not rows:
+        return ""
+    curves = {
+        f"{n}: {s}": k["risk_coverage"]
+        for n, r in reports.items()
+        for s, k in r.get("open_set", {}).get("known_sets", {}).items()
+    }
+    bins = {
+        f"{n}: {s}": (k["reliability"], k["ece"])
+        for n, r in reports.items()
+        for s, k in r.get("open_set", {}).get("known_sets", {}).items()
+    }
+    return (
+        "<h2>None of the above</h2><table><tr><th>report</th><th>threshold</th>"
+        "<th>AUROC (95% CI), FPR at 95% TPR</th><th>unknowns accepted (95% CI)</th><th>ECE</th></tr>"
+        f"{rows}</table><div class='figs'>"
+        + figure_to_img_tag(risk_coverage_figure(curves, "risk–coverage"), "risk-coverage curves")
+        + figure_to_img_tag(reliability_figure(bins, "reliability"), "reliability diagrams")
+        + "</div>"
+    )
 
 
 def _differences(reports: dict[str, dict]) -> dict:
@@ -235,6 +309,7 @@ def _html(summary: dict, reports: dict[str, dict]) -> str:
             else ""
         )
         + f"<div class='figs'>{''.join(figs)}</div>"
+        + _open_set_html(summary, reports)
     )
     return page("edgeposinv comparison", body)
 
