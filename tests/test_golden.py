@@ -27,6 +27,7 @@ def test_golden_vectors_match_the_python_side(tmp_path):
         "dequantize.json",
         "metrics.json",
         "quality.json",
+        "open_set.json",
     ):
         fresh = json.loads((tmp_path / name).read_text())
         committed = json.loads((GOLDEN / name).read_text())

@@ -112,3 +112,17 @@ def test_open_set_entry_round_trips_and_is_validated():
         OpenSet(1.5)
     with pytest.raises(ModelError, match="unusable"):
         OpenSet.from_dict({"temperature": 2.0})
+
+
+def test_threshold_for_unknowns_accepts_at_most_the_stated_share():
+    from edgeposinv.evaluation.open_set import lowest_threshold_for_unknowns
+
+    # 40 unknowns, 10 already rejected by the background output; 30 open scores 0.01..0.30
+    open_scores = np.arange(1, 31) / 100.0
+    t = lowest_threshold_for_unknowns(open_scores, 40, 0.05)  # 2 of 40 may pass
+    assert (open_scores >= np.float32(t)).sum() == 2
+    assert t > np.float32(0.28) and t <= np.float32(0.29) + 1e-6
+    assert lowest_threshold_for_unknowns(open_scores[:2], 40, 0.05) == 0.0
+    assert (
+        open_scores >= np.float32(lowest_threshold_for_unknowns(open_scores, 40, 0.0))
+    ).sum() == 0

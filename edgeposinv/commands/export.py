@@ -94,6 +94,14 @@ QUANT_CHOICES = ["float32", "float16", "dynamic", "int8", "int8-qat"]
     help="Open-set threshold target: keep this share of correctly classified validation images.",
 )
 @click.option(
+    "--max-unknown-accepted",
+    "max_unknown_accepted",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="With unknown validation images: lower the threshold as far as this share of them stays accepted.",
+)
+@click.option(
     "--no-temperature",
     "no_temperature",
     is_flag=True,
@@ -121,6 +129,7 @@ def export(
     seed,
     fingerprints,
     keep_correct,
+    max_unknown_accepted,
     no_temperature,
     no_threshold,
     overwrite,
@@ -144,7 +153,10 @@ def export(
         report_json=Path(report_json) if report_json else None,
         fingerprints=fingerprints,
         open_set=OpenSetOptions(
-            enabled=not no_threshold, temperature=not no_temperature, keep_correct=keep_correct
+            enabled=not no_threshold,
+            temperature=not no_temperature,
+            keep_correct=keep_correct,
+            max_unknown_accepted=max_unknown_accepted,
         ),
     )
     result = export_run(run, out, spec, overwrite=overwrite, seed=seed, options=options)

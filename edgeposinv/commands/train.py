@@ -184,10 +184,10 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
 @click.option(
     "--open-set-mode",
     "open_set_mode",
-    default="uniform",
+    default="background",
     show_default=True,
-    type=click.Choice(["uniform", "background"]),
-    help="How unknown images train: uniform target (outlier exposure) or an extra _background output.",
+    type=click.Choice(["background", "uniform"]),
+    help="How unknown images train: an extra _background output, or a uniform target (outlier exposure).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty run folder.")
 def train(

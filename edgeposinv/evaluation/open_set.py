@@ -84,6 +84,21 @@ def choose_threshold(
     return float(s[k - 1])
 
 
+def lowest_threshold_for_unknowns(
+    open_scores: np.ndarray, n_unknown: int, max_accepted: float
+) -> float:
+    """The lowest threshold at which at most ``max_accepted`` of ``n_unknown`` unknown images
+    are accepted; ``open_scores``: the scores of those not rejected otherwise (by a
+    background output on top)."""
+    if not 0.0 <= max_accepted < 1.0:
+        raise ConfigError(f"'max_unknown_accepted' must be in [0, 1). Got {max_accepted}.")
+    s = np.sort(np.asarray(open_scores, np.float32))[::-1]
+    allowed = int(math.floor(max_accepted * n_unknown + 1e-9))
+    if len(s) <= allowed:
+        return 0.0
+    return float(np.nextafter(s[allowed], np.float32(np.inf)))
+
+
 def expected_calibration_error(
     confidence: np.ndarray, correct: np.ndarray, n_bins: int = ECE_BINS
 ) -> tuple[float, list[dict]]:

@@ -25,6 +25,7 @@ from edgeposinv.evaluation.open_set import (
     choose_threshold,
     expected_calibration_error,
     fit_temperature,
+    lowest_threshold_for_unknowns,
     softmax,
 )
 from edgeposinv.tflite.open_set import RESERVED_LABEL, OpenSet, decide_batch, reserved_index
@@ -32,20 +33,28 @@ from edgeposinv.tflite.open_set import RESERVED_LABEL, OpenSet, decide_batch, re
 log = logging.getLogger(__name__)
 
 HEAD_LAYER = "probabilities"
+DEFAULT_MAX_UNKNOWN_ACCEPTED = 0.05
 
 
 @dataclass(frozen=True)
 class OpenSetOptions:
     """``enabled``: write a threshold into the model; ``temperature``: fit and bake T;
-    ``keep_correct``: share of correctly classified known validation images kept."""
+    ``keep_correct``: share of correctly classified known validation images kept;
+    ``max_unknown_accepted``: with unknown validation images, the threshold is lowered to the
+    lowest one that still accepts at most this share of them (when that is lower)."""
 
     enabled: bool = True
     temperature: bool = True
     keep_correct: float = DEFAULT_KEEP_CORRECT
+    max_unknown_accepted: float = DEFAULT_MAX_UNKNOWN_ACCEPTED
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.keep_correct <= 1.0:
             raise ConfigError(f"--keep-correct must be in [0.5, 1]. Got {self.keep_correct}.")
+        if not 0.0 <= self.max_unknown_accepted < 1.0:
+            raise ConfigError(
+                f"--max-unknown-accepted must be in [0, 1). Got {self.max_unknown_accepted}."
+            )
 
 
 def logits(model, images: np.ndarray, batch_size: int = 64) -> np.ndarray | None:
@@ -113,6 +122,16 @@ def choose(
     pred, score = decide_batch(known_probs, r, None)
     correct = pred == known_ids
     t = choose_threshold(score[correct], options.keep_correct)
+    target: dict = {"keep_correct": options.keep_correct}
+    if len(unknown_probs):
+        # Lower the threshold while the validation unknowns stay rejected: the known
+        # validation images are often tidier (more confident) than the ones in the wild.
+        u_idx, u_score = decide_batch(unknown_probs, r, None)
+        t_unknown = lowest_threshold_for_unknowns(
+            u_score[u_idx >= 0], len(u_idx), options.max_unknown_accepted
+        )
+        target["max_unknown_accepted"] = options.max_unknown_accepted
+        t = min(t, t_unknown)
     kept, _ = decide_batch(known_probs, r, t)
     expected: dict = {
         "split": "val",
@@ -135,6 +154,6 @@ def choose(
         score_threshold=t,
         temperature=float(temperature["temperature"]),
         reserved_label=RESERVED_LABEL if r >= 0 else None,
-        target={"keep_correct": options.keep_correct},
+        target=target,
         expected={**expected, "calibration": temp},
     )

@@ -17,7 +17,8 @@ the Java tests in ``android_demo/app/src/test`` reproduce it. Layout of ``tests/
 - ``quantize.json``: pixel values → quantized input values for several scale/zero points;
 - ``dequantize.json``: raw output rows → probabilities and top-k;
 - ``metrics.json``: predictions → the report's per-set figures, gaps and latency;
-- ``quality.json``: frames → grey levels, sharpness and exposure of the capture manifest.
+- ``quality.json``: frames → grey levels, sharpness and exposure of the capture manifest;
+- ``open_set.json``: probability rows → the open-set decision, and open-set evaluation figures.
 """
 
 from __future__ import annotations
@@ -326,6 +327,73 @@ def metrics_vectors() -> dict:
     }
 
 
+def open_set_vectors() -> dict:
+    """Probability rows → the open-set decision (class index or -1, score), and the figures
+    an evaluation with an unknown set reports (``core/OpenSet.java`` must agree)."""
+    from edgeposinv.evaluation.open_set import open_set_section
+    from edgeposinv.tflite.open_set import OpenSet, decide_batch, reserved_index
+
+    rng = np.random.default_rng(11)
+    cases = []
+    for name, labels, reserved, threshold in (
+        ("threshold", ["a", "b", "c"], None, 0.6171875),
+        ("background", ["a", "b", "c", "_background"], "_background", 0.5),
+        ("background_no_threshold", ["a", "b", "_background"], "_background", None),
+        ("closed", ["a", "b", "c", "d"], None, None),
+    ):
+        n = len(labels)
+        logits = rng.normal(0, 1.5, (24, n))
+        probs = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
+        if threshold is not None:  # exactly at the threshold: accepted
+            probs[0] = np.float32((1 - threshold) / (n - 1))
+            probs[0, 1] = np.float32(threshold)
+        probs[1] = np.float32(1.0 / n)  # a tie everywhere: the first known class
+        probs[2, :] = np.float32(0.0)
+        probs[2, -1], probs[2, 0] = np.float32(0.5), np.float32(0.5)  # tie with the last output
+        r = reserved_index(labels, reserved)
+        idx, score = decide_batch(probs, r, threshold)
+        cases.append(
+            {
+                "name": name,
+                "labels": labels,
+                "reserved_label": reserved,
+                "score_threshold": threshold,
+                "probs": probs.astype(np.float64).tolist(),
+                "expected_index": idx.tolist(),
+                "expected_score": score.astype(np.float64).tolist(),
+            }
+        )
+    # figures of an evaluation with one known and one unknown set (point values)
+    labels = ("a", "b", "c")
+    y = rng.integers(0, 3, 30)
+    logits = rng.normal(0, 1.0, (30, 3))
+    logits[np.arange(30), y] += 2.0
+    known = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
+    u = rng.normal(0, 0.7, (20, 3))
+    unknown = (np.exp(u) / np.exp(u).sum(1, keepdims=True)).astype(np.float32)
+    open_set = OpenSet(0.6, 1.0, None)
+    section, _ = open_set_section(
+        labels, -1, open_set, {"k": ([], y, known)}, {"u": ([Path(f"{i}.jpg") for i in range(20)], unknown)}
+    )
+    k, sep, acc = section["known_sets"]["k"], section["separation"]["k|u"], section["unknown_sets"]["u"]
+    figures = {
+        "labels": list(labels),
+        "score_threshold": 0.6,
+        "known_y": y.tolist(),
+        "known_probs": known.astype(np.float64).tolist(),
+        "unknown_probs": unknown.astype(np.float64).tolist(),
+        "expected": {
+            "auroc": sep["auroc"],
+            "fpr_at_95_tpr": sep["fpr_at_95_tpr"],
+            "unknown_accepted": acc["accepted"],
+            "share_score_ge_0.9": acc["share_score_ge_0.9"],
+            "ece": k["ece"],
+            "known_at_threshold": k["at_threshold"],
+        },
+    }
+    return {"cases": cases, "figures": figures}
+
+
 def quality_vectors() -> dict:
     """Grey level, sharpness (variance of the Laplacian) and exposure as the desktop capture computes them."""
     cases = []
@@ -370,6 +438,7 @@ def write_all(out_dir: Path, model_path: Path) -> None:
     write_json(out_dir / "dequantize.json", dequantize_vectors())
     write_json(out_dir / "metrics.json", metrics_vectors())
     write_json(out_dir / "quality.json", quality_vectors())
+    write_json(out_dir / "open_set.json", open_set_vectors())
 
 
 def main() -> None:
