@@ -152,7 +152,7 @@ def _row(name: str, path: Path, r: dict) -> dict:
                 n: u["accepted"] for n, u in o["unknown_sets"].items() if u.get("accepted")
             },
             "separation": {
-                k: {f: v[f] for f in ("auroc", "auroc_ci95", "fpr_at_95_tpr")}
+                k: {f: v[f] for f in ("auroc", "auroc_ci95", "fpr_at_95_tpr") if f in v}
                 for k, v in o["separation"].items()
             },
             "known": {
@@ -177,7 +177,9 @@ def _open_set_html(summary: dict, reports: dict[str, dict]) -> str:
         if not o:
             continue
         sep = "; ".join(
-            f"{k}: {v['auroc']:.3f} ({v['auroc_ci95'][0]:.3f}–{v['auroc_ci95'][1]:.3f}), FPR@95 {100 * v['fpr_at_95_tpr']:.1f}%"
+            f"{k}: {v['auroc']:.3f}"
+            + (f" ({v['auroc_ci95'][0]:.3f}–{v['auroc_ci95'][1]:.3f})" if "auroc_ci95" in v else "")
+            + f", FPR@95 {100 * v['fpr_at_95_tpr']:.1f}%"
             for k, v in o["separation"].items()
         )
         acc = "; ".join(
@@ -196,19 +198,28 @@ def _open_set_html(summary: dict, reports: dict[str, dict]) -> str:
         f"{n}: {s}": k["risk_coverage"]
         for n, r in reports.items()
         for s, k in r.get("open_set", {}).get("known_sets", {}).items()
+        if "risk_coverage" in k
     }
     bins = {
         f"{n}: {s}": (k["reliability"], k["ece"])
         for n, r in reports.items()
         for s, k in r.get("open_set", {}).get("known_sets", {}).items()
+        if "reliability" in k
     }
     return (
         "<h2>None of the above</h2><table><tr><th>report</th><th>threshold</th>"
         "<th>AUROC (95% CI), FPR at 95% TPR</th><th>unknowns accepted (95% CI)</th><th>ECE</th></tr>"
-        f"{rows}</table><div class='figs'>"
-        + figure_to_img_tag(risk_coverage_figure(curves, "risk–coverage"), "risk-coverage curves")
-        + figure_to_img_tag(reliability_figure(bins, "reliability"), "reliability diagrams")
-        + "</div>"
+        f"{rows}</table>"
+        + (
+            "<div class='figs'>"
+            + figure_to_img_tag(
+                risk_coverage_figure(curves, "risk–coverage"), "risk-coverage curves"
+            )
+            + figure_to_img_tag(reliability_figure(bins, "reliability"), "reliability diagrams")
+            + "</div>"
+            if curves
+            else ""
+        )
     )
 
 

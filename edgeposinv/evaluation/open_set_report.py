@@ -57,6 +57,12 @@ def reliability_figure(bins_by_name: dict[str, tuple[list[dict], float]], title:
     return fig
 
 
+def _known_n(k: dict):
+    if "accuracy_at_coverage" in k:
+        return k["accuracy_at_coverage"]["1"]["n"]
+    return k.get("at_threshold", {}).get("accepted", {}).get("n", "?")
+
+
 def _gallery(items: list[dict]) -> str:
     if not items:
         return ""
@@ -101,7 +107,7 @@ def open_set_html(report: dict, unknown_gallery: list[dict] | None = None) -> st
     for name, k in o["known_sets"].items():
         at = k.get("at_threshold")
         rows += (
-            f"<tr><td>{html.escape(name)} (known)</td><td>{k['accuracy_at_coverage']['1']['n']}</td>"
+            f"<tr><td>{html.escape(name)} (known)</td><td>{_known_n(k)}</td>"
             + (
                 f"<td>{_pct(at['accepted']['share'])} ({_ci(at['accepted']['ci95'])})</td>"
                 f"<td>{_pct(at['accuracy'])} ({_ci(at['accuracy_ci95'])})</td>"
@@ -125,8 +131,11 @@ def open_set_html(report: dict, unknown_gallery: list[dict] | None = None) -> st
     )
     sep_rows = "".join(
         f"<tr><td>{html.escape(s['known_set'])} vs {html.escape(s['unknown_set'])}</td>"
-        f"<td>{s['auroc']:.3f} ({s['auroc_ci95'][0]:.3f} – {s['auroc_ci95'][1]:.3f})</td>"
-        f"<td>{_pct(s['fpr_at_95_tpr'])} ({_ci(s['fpr_at_95_tpr_ci95'])})</td></tr>"
+        f"<td>{s['auroc']:.3f}"
+        + (f" ({s['auroc_ci95'][0]:.3f} – {s['auroc_ci95'][1]:.3f})" if "auroc_ci95" in s else "")
+        + f"</td><td>{_pct(s['fpr_at_95_tpr'])}"
+        + (f" ({_ci(s['fpr_at_95_tpr_ci95'])})" if "fpr_at_95_tpr_ci95" in s else "")
+        + "</td></tr>"
         for s in o["separation"].values()
     )
     sep = (
@@ -140,8 +149,9 @@ def open_set_html(report: dict, unknown_gallery: list[dict] | None = None) -> st
         + "".join(f"<td>{_pct(v['accuracy'])}</td>" for v in k["accuracy_at_coverage"].values())
         + "</tr>"
         for name, k in o["known_sets"].items()
+        if "accuracy_at_coverage" in k
     )
-    first = next(iter(o["known_sets"].values()), None)
+    first = next((k for k in o["known_sets"].values() if "accuracy_at_coverage" in k), None)
     cov = (
         "<table><tr><th>accuracy at coverage</th>"
         + "".join(f"<th>{float(c):.0%}</th>" for c in first["accuracy_at_coverage"])
@@ -150,18 +160,27 @@ def open_set_html(report: dict, unknown_gallery: list[dict] | None = None) -> st
         else ""
     )
     figs = ""
-    if o["known_sets"]:
+    if first:  # the curves need per-image figures (host reports)
         figs = (
             "<div class='figs'>"
             + figure_to_img_tag(
                 risk_coverage_figure(
-                    {n: k["risk_coverage"] for n, k in o["known_sets"].items()}, "risk–coverage"
+                    {
+                        n: k["risk_coverage"]
+                        for n, k in o["known_sets"].items()
+                        if "risk_coverage" in k
+                    },
+                    "risk–coverage",
                 ),
                 "risk-coverage curve",
             )
             + figure_to_img_tag(
                 reliability_figure(
-                    {n: (k["reliability"], k["ece"]) for n, k in o["known_sets"].items()},
+                    {
+                        n: (k["reliability"], k["ece"])
+                        for n, k in o["known_sets"].items()
+                        if "reliability" in k
+                    },
                     "reliability",
                 ),
                 "reliability diagram",

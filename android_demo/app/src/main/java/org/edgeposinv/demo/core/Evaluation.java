@@ -124,20 +124,78 @@ public final class Evaluation {
         void progress(int done, int total);
     }
 
+    /** Every image under {@code dir} (any depth, sorted): a set of images that are none of the classes. */
+    public static List<Item> scanUnknownSet(String name, File dir) {
+        List<File> files = new ArrayList<>();
+        collect(dir, files);
+        if (files.isEmpty()) {
+            throw new IllegalArgumentException("Unknown set '" + name + "': no images in " + dir
+                    + " (looked for .jpg, .jpeg, .png, .bmp, .webp)");
+        }
+        List<Item> items = new ArrayList<>();
+        String root = dir.getPath();
+        for (File f : files) {
+            String rel = f.getPath().substring(root.length()).replace(File.separatorChar, '/');
+            items.add(new Item(name, "", f, rel.startsWith("/") ? rel.substring(1) : rel));
+        }
+        return items;
+    }
+
+    private static void collect(File dir, List<File> out) {
+        File[] entries = dir.listFiles(f -> !f.getName().startsWith("."));
+        if (entries == null) {
+            return;
+        }
+        Arrays.sort(entries);
+        for (File f : entries) {
+            if (f.isDirectory()) {
+                collect(f, out);
+            } else if (isImageName(f.getName())) {
+                out.add(f);
+            }
+        }
+    }
+
     /** Run the sets and write the report folder; returns report.json's object. */
     public static JSONObject run(ModelContract model, String modelPath, List<String> setNames, List<File> setDirs,
                                  Decoder decoder, Engine engine, Runtime runtime, File outDir, int topK, int warmup,
                                  Listener listener) throws IOException, JSONException {
+        return run(model, modelPath, setNames, setDirs, new ArrayList<>(), new ArrayList<>(), decoder, engine, runtime,
+                outDir, topK, warmup, listener);
+    }
+
+    /**
+     * As {@link #run}, plus unknown sets (images of none of the classes): the report's
+     * {@code open_set} object, from the rule the model carries ({@link OpenSet}).
+     */
+    public static JSONObject run(ModelContract model, String modelPath, List<String> setNames, List<File> setDirs,
+                                 List<String> unknownNames, List<File> unknownDirs, Decoder decoder, Engine engine,
+                                 Runtime runtime, File outDir, int topK, int warmup,
+                                 Listener listener) throws IOException, JSONException {
         if (setNames.isEmpty() || setNames.size() != setDirs.size()) {
             throw new IllegalArgumentException("Give at least one set as NAME=DIR");
         }
+        if (unknownNames.size() != unknownDirs.size()) {
+            throw new IllegalArgumentException("Give unknown sets as NAME=DIR");
+        }
+        OpenSet rule = OpenSet.of(model.description, model.labels);
+        List<String> classLabels = rule.classLabels(model.labels);
         List<List<Item>> sets = new ArrayList<>();
         int total = 0;
         for (int i = 0; i < setNames.size(); i++) {
-            List<Item> items = scanSet(setNames.get(i), setDirs.get(i), model.labels);
+            List<Item> items = scanSet(setNames.get(i), setDirs.get(i), classLabels);
             sets.add(items);
             total += items.size();
         }
+        List<List<Item>> unknownSets = new ArrayList<>();
+        for (int i = 0; i < unknownNames.size(); i++) {
+            List<Item> items = scanUnknownSet(unknownNames.get(i), unknownDirs.get(i));
+            unknownSets.add(items);
+            total += items.size();
+        }
+        List<int[]> knownIds = new ArrayList<>();
+        List<List<float[]>> knownScores = new ArrayList<>();
+        List<List<float[]>> unknownScores = new ArrayList<>();
         StringBuilder csv = new StringBuilder("set,path,true,predicted,confidence,latency_ms\n");
         JSONObject setsJson = new JSONObject();
         List<Double> latencies = new ArrayList<>();
@@ -194,17 +252,109 @@ public final class Evaluation {
             for (int i = 0; i < trueIds.length; i++) {
                 trueIds[i] = trueIdList.get(i);
             }
-            JSONObject figures = Metrics.setFigures(trueIds, scores, model.labels, topK);
+            knownIds.add(trueIds);
+            knownScores.add(scores);
+            JSONObject figures = Metrics.setFigures(classIds(trueIds, rule), classScores(scores, rule), classLabels, topK);
             JSONObject set = new JSONObject().put("path", setDirs.get(s).getPath()).put("skipped", skipped);
             for (String key : names(figures)) {
                 set.put(key, figures.get(key));
             }
             setsJson.put(setNames.get(s), set);
         }
+        for (int s = 0; s < unknownSets.size(); s++) {
+            List<float[]> scores = new ArrayList<>();
+            for (Item item : unknownSets.get(s)) {
+                Decoded d;
+                try {
+                    d = decoder.decode(item.file);
+                } catch (IOException e) {
+                    done++;
+                    continue;
+                }
+                RgbImage prepared = Preprocess.prepare(d.image, d.exifOrientation, model);
+                long t0 = System.nanoTime();
+                double[] raw = engine.run(prepared);
+                double ms = (System.nanoTime() - t0) / 1e6;
+                float[] probs = Tensors.dequantize(raw, model.file.output);
+                OpenSet.Decision decision = rule.decide(probs);
+                scores.add(probs);
+                csv.append(csvField(unknownNames.get(s))).append(',').append(csvField(item.relativePath)).append(",,")
+                        .append(decision.rejected() ? "" : csvField(model.labels.get(decision.index))).append(',')
+                        .append(String.format(Locale.ROOT, "%.4f", decision.score)).append(',')
+                        .append(String.format(Locale.ROOT, "%.3f", ms)).append('\n');
+                done++;
+                if (listener != null) {
+                    listener.progress(done, total);
+                }
+            }
+            if (scores.isEmpty()) {
+                throw new IOException("Unknown set '" + unknownNames.get(s) + "': none of its images could be decoded ("
+                        + unknownDirs.get(s) + ")");
+            }
+            unknownScores.add(scores);
+        }
         JSONObject report = report(model, modelPath, runtime, setNames, setsJson, latencies, warmup);
+        if (!unknownSets.isEmpty() || rule.scoreThreshold != null || rule.reservedIndex >= 0) {
+            report.put("open_set", openSetJson(rule, setNames, knownIds, knownScores, unknownNames, unknownScores));
+        }
         AtomicFiles.writeAtomic(new File(outDir, PREDICTIONS_CSV), csv.toString());
         AtomicFiles.writeAtomic(new File(outDir, REPORT_JSON), report.toString(2) + "\n");  // last: its presence means done
         return report;
+    }
+
+    private static int[] classIds(int[] ids, OpenSet rule) {
+        int[] out = ids.clone();
+        for (int i = 0; i < out.length; i++) {
+            if (rule.reservedIndex >= 0 && out[i] > rule.reservedIndex) {
+                out[i]--;
+            }
+        }
+        return out;
+    }
+
+    /** Scores without the reserved output: it is never a class in the metrics. */
+    private static List<float[]> classScores(List<float[]> scores, OpenSet rule) {
+        if (rule.reservedIndex < 0) {
+            return scores;
+        }
+        List<float[]> out = new ArrayList<>();
+        for (float[] p : scores) {
+            float[] q = new float[p.length - 1];
+            for (int i = 0, j = 0; i < p.length; i++) {
+                if (i != rule.reservedIndex) {
+                    q[j++] = p[i];
+                }
+            }
+            out.add(q);
+        }
+        return out;
+    }
+
+    /** The report's open_set object (point figures; the host adds bootstrap intervals and curves). */
+    static JSONObject openSetJson(OpenSet rule, List<String> setNames, List<int[]> knownIds, List<List<float[]>> known,
+                                  List<String> unknownNames, List<List<float[]>> unknown) throws JSONException {
+        JSONObject knownSets = new JSONObject();
+        JSONObject unknownSets = new JSONObject();
+        JSONObject separation = new JSONObject();
+        for (int k = 0; k < setNames.size(); k++) {
+            JSONObject f = rule.figures(knownIds.get(k), known.get(k), new ArrayList<>());
+            knownSets.put(setNames.get(k), f.getJSONObject("known"));
+            for (int u = 0; u < unknownNames.size(); u++) {
+                JSONObject g = rule.figures(knownIds.get(k), known.get(k), unknown.get(u));
+                unknownSets.put(unknownNames.get(u), g.getJSONObject("unknown"));
+                separation.put(setNames.get(k) + "|" + unknownNames.get(u), new JSONObject()
+                        .put("known_set", setNames.get(k)).put("unknown_set", unknownNames.get(u))
+                        .put("n_known", known.get(k).size()).put("n_unknown", unknown.get(u).size())
+                        .put("auroc", g.getDouble("auroc")).put("fpr_at_95_tpr", g.getDouble("fpr_at_95_tpr")));
+            }
+        }
+        return new JSONObject()
+                .put("score", "max known-class probability")
+                .put("threshold", rule.scoreThreshold == null ? JSONObject.NULL : (double) rule.scoreThreshold)
+                .put("temperature", rule.temperature)
+                .put("known_sets", knownSets)
+                .put("unknown_sets", unknownSets)
+                .put("separation", separation);
     }
 
     private static List<String> names(JSONObject o) {
@@ -256,7 +406,7 @@ public final class Evaluation {
         JSONObject latency = new JSONObject().put("median", Metrics.percentile(lat, 50)).put("p90", Metrics.percentile(lat, 90))
                 .put("runs", lat.length).put("warmup", warmup).put("threads", runtime.threads);
         return new JSONObject()
-                .put("schema_version", "1.1")
+                .put("schema_version", "1.2")
                 .put("generator", new JSONObject().put("name", "edgeposinv").put("version", "0.1.0").put("host", "android"))
                 .put("model", modelJson)
                 .put("runtime", runtimeJson)

@@ -143,8 +143,11 @@ public final class OpenSet {
         JSONObject unknownJson = new JSONObject().put("n", nu)
                 .put("share_score_ge_0.9", nu == 0 ? 0.0 : (double) high / nu)
                 .put("accepted", hasRule ? share(uAccepted, nu) : JSONObject.NULL);
-        return new JSONObject().put("known", knownJson).put("unknown", unknownJson)
-                .put("auroc", auroc(ks, us)).put("fpr_at_95_tpr", fprAtTpr(ks, us, 0.95));
+        JSONObject out = new JSONObject().put("known", knownJson).put("unknown", unknownJson);
+        if (n > 0 && nu > 0) {
+            out.put("auroc", auroc(ks, us)).put("fpr_at_95_tpr", fprAtTpr(ks, us, 0.95));
+        }
+        return out;
     }
 
     private static JSONObject share(int k, int n) throws JSONException {

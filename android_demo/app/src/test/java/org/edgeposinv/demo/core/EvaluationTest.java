@@ -76,7 +76,7 @@ public class EvaluationTest {
         assertEquals(n, seen[0]);
         assertEquals(n + 2, engine.calls);
         assertEquals("android", report.getJSONObject("generator").getString("host"));
-        assertEquals("1.1", report.getString("schema_version"));
+        assertEquals("1.2", report.getString("schema_version"));
         assertEquals("int8", report.getJSONObject("model").getJSONObject("metadata").getString("quantization"));
         assertFalse(report.getJSONObject("model").getJSONObject("metadata").has("labels"));
         assertEquals("cpu", report.getJSONObject("runtime").getString("delegate"));
@@ -105,6 +105,50 @@ public class EvaluationTest {
         assertTrue(rows.get(1), rows.get(1).startsWith("wild,circle/model_0_circle.png,circle,square,"));
         JSONObject progress = new JSONObject(new String(Files.readAllBytes(new File(out, "progress.json").toPath()), StandardCharsets.UTF_8));
         assertEquals(n, progress.getInt("done"));
+    }
+
+    @Test
+    public void anUnknownSetGetsTheOpenSetFigures() throws Exception {
+        ModelContract model = ModelContract.read(Golden.model());
+        model.description.put("open_set", new JSONObject().put("score_threshold", 0.6).put("temperature", 1.0)
+                .put("reserved_label", JSONObject.NULL));
+        JSONArray cases = Golden.json("preprocess.json").getJSONArray("cases");
+        File setDir = tmp.newFolder("known");
+        File shelves = tmp.newFolder("shelves");
+        ReplayEngine engine = new ReplayEngine();
+        int n = 0;
+        int acceptedExpected = 0;
+        for (int i = 0; i < cases.length(); i++) {
+            JSONObject c = cases.getJSONObject(i);
+            if (!c.has("raw_output")) {
+                continue;
+            }
+            String name = c.getString("name");
+            String label = name.split("_")[2];
+            new File(setDir, label).mkdirs();
+            File src = new File(Golden.dir(), "images/" + name + ".src.png");
+            Files.copy(src.toPath(), new File(setDir, label + "/" + name + ".png").toPath());
+            Files.copy(src.toPath(), new File(shelves, name + ".png").toPath());
+            engine.tensors.add(Golden.tensor(name));
+            double[] raw = Golden.doubles(c.getJSONArray("raw_output"));
+            engine.outputs.add(raw);
+            float[] probs = Tensors.dequantize(raw, model.file.output);
+            acceptedExpected += probs[Metrics.argmax(probs)] >= 0.6f ? 1 : 0;
+            n++;
+        }
+        JSONObject platform = new JSONObject().put("system", "Android").put("machine", "arm64-v8a");
+        JSONObject report = Evaluation.run(model, "m.tflite", Arrays.asList("wild"), Arrays.asList(setDir),
+                Arrays.asList("shelves"), Arrays.asList(shelves), f -> new Evaluation.Decoded(Golden.png(f), 1), engine,
+                new Evaluation.Runtime("tensorflow-lite", "2.16.1", 1, "cpu", platform), tmp.newFolder("out"), 3, 0, null);
+        JSONObject o = report.getJSONObject("open_set");
+        assertEquals(0.6, o.getDouble("threshold"), 1e-6);
+        JSONObject acc = o.getJSONObject("unknown_sets").getJSONObject("shelves").getJSONObject("accepted");
+        assertEquals(n, acc.getInt("n"));
+        assertEquals(acceptedExpected, acc.getInt("accepted"));
+        JSONObject sep = o.getJSONObject("separation").getJSONObject("wild|shelves");
+        assertEquals(0.5, sep.getDouble("auroc"), 1e-12);  // the same images on both sides: chance
+        assertEquals(acceptedExpected, o.getJSONObject("known_sets").getJSONObject("wild").getJSONObject("at_threshold")
+                .getJSONObject("accepted").getInt("accepted"));
     }
 
     @Test
