@@ -126,3 +126,30 @@ def test_threshold_for_unknowns_accepts_at_most_the_stated_share():
     assert (
         open_scores >= np.float32(lowest_threshold_for_unknowns(open_scores, 40, 0.0))
     ).sum() == 0
+
+
+def test_dataset_stats_shows_the_reserved_folder_apart(tmp_path):
+    import cv2
+
+    from edgeposinv.data.stats import dataset_stats
+
+    rng = np.random.default_rng(0)
+    for label, n in (("cat", 3), ("dog", 3), ("_background", 5)):
+        (tmp_path / label).mkdir()
+        for i in range(n):
+            img = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / label / f"{i}.png"), img)
+    stats = dataset_stats(tmp_path, show_progress=False)
+    assert stats.labels == ["cat", "dog"] and stats.per_label == {"cat": 3, "dog": 3}
+    assert stats.background == 5 and stats.imbalance == 1.0
+    assert any("none of the classes (_background" in line for line in stats.lines())
+    assert stats.to_dict()["background"] == 5
+
+
+def test_capture_guide_prompts_a_background_session():
+    from edgeposinv.capture.guide import BACKGROUND_PROMPTS, GuideConfig
+
+    g = GuideConfig(2, 2)
+    prompts = {g.step(i, "_background").angle for i in range(12)}
+    assert prompts == set(BACKGROUND_PROMPTS)
+    assert g.step(0, "mug").angle == "upright"

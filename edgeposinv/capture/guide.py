@@ -17,6 +17,8 @@ import numpy as np
 from edgeposinv.errors import ConfigError, ParameterError
 
 DEFAULT_ANGLES = ("upright", "tilted left", "tilted right", "upside down")
+#: What a ``_background`` session (none of the classes) shows instead of object angles.
+BACKGROUND_PROMPTS = ("the empty scene", "other objects", "hands doing nothing")
 
 _ROW_NAMES = {1: ("",), 2: ("top", "bottom"), 3: ("top", "middle", "bottom")}
 _COL_NAMES = {1: ("",), 2: ("left", "right"), 3: ("left", "centre", "right")}
@@ -94,11 +96,17 @@ class GuideConfig:
     def n_steps(self) -> int:
         return self.rows * self.cols * len(self.angles)
 
-    def step(self, n_kept: int) -> GuideStep:
-        """The step for the ``n_kept``-th kept image of a label (0-based); wraps around."""
-        i = (n_kept // self.shots_per_step) % self.n_steps
+    def step(self, n_kept: int, label: str | None = None) -> GuideStep:
+        """The step for the ``n_kept``-th kept image of a label (0-based); wraps around.
+
+        For the reserved ``_background`` label (none of the classes) the prompts are
+        :data:`BACKGROUND_PROMPTS` — the empty scene, other objects, idle hands — at each cell."""
+        from edgeposinv.tflite.open_set import RESERVED_LABEL
+
+        angles = BACKGROUND_PROMPTS if label == RESERVED_LABEL else self.angles
+        i = (n_kept // self.shots_per_step) % (self.rows * self.cols * len(angles))
         angle_i, cell_i = divmod(i, self.rows * self.cols)
-        return GuideStep((self.rows, self.cols), divmod(cell_i, self.cols), self.angles[angle_i])
+        return GuideStep((self.rows, self.cols), divmod(cell_i, self.cols), angles[angle_i])
 
 
 def cell_rect(

@@ -187,7 +187,7 @@ class _Run:
         return self.config.labels[self.label_i]
 
     def step(self) -> GuideStep:
-        return self.config.guide.step(self.n_label[self.label])
+        return self.config.guide.step(self.n_label[self.label], self.label)
 
     def _cover(self, entry: dict, delta: int) -> None:
         guide = entry.get("guide") or {}

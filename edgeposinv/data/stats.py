@@ -25,6 +25,7 @@ from edgeposinv.data.duplicates import cluster, window_hashes
 from edgeposinv.data.images import is_image_name
 from edgeposinv.data.manifest import MANIFEST_NAME, read_manifest
 from edgeposinv.errors import DatasetError
+from edgeposinv.tflite.open_set import RESERVED_LABEL
 from edgeposinv.util.files import atomic_write_bytes
 from edgeposinv.util.progress import progress
 
@@ -52,6 +53,8 @@ class DatasetStats:
     cross_label_duplicates: list[list[str]] = field(default_factory=list)
     # per label: clusters of near-duplicate images (edgeposinv.data.duplicates), 2+ files each
     near_duplicates: dict[str, list[list[str]]] = field(default_factory=dict)
+    #: images in the reserved ``_background`` folder (none of the classes; not a label)
+    background: int | None = None
 
     @property
     def imbalance(self) -> float | None:
@@ -105,6 +108,7 @@ class DatasetStats:
             "cross_label_duplicates": self.cross_label_duplicates,
             "near_duplicate_clusters": self.near_duplicates,
             "imbalance_ratio": self.imbalance,
+            "background": self.background,
             "warnings": self.warnings(),
         }
 
@@ -112,6 +116,10 @@ class DatasetStats:
         total = sum(self.per_label.values())
         out = [f"{self.root}: {total} image(s), {len(self.labels)} label(s)"]
         out += [f"  {name:<20} {n}" for name, n in self.per_label.items()]
+        if self.background is not None:
+            out.append(
+                f"none of the classes ({RESERVED_LABEL}, not a class): {self.background} image(s)"
+            )
         if self.has_manifest:
             out.append(f"sessions: {len(self.per_session)}")
             out += [f"  {s:<24} {n}" for s, n in sorted(self.per_session.items())]
@@ -250,6 +258,9 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
                 stats.per_angle.setdefault(label, Counter())[angle] += 1
         stats.unlisted = sorted(present - listed)
         stats.cells = sorted(cell_keys, key=lambda name: cell_keys[name])
+    if RESERVED_LABEL in stats.per_label:  # none of the classes: shown apart, never a class
+        stats.background = stats.per_label.pop(RESERVED_LABEL)
+        stats.labels = [lab for lab in stats.labels if lab != RESERVED_LABEL]
     return stats
 
 

@@ -97,6 +97,49 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _open_set_lines(o: dict | None) -> list[str]:
+    """The card's "none of the above" section: threshold, temperature, expected rejections."""
+    if not o:
+        return []
+    e = o.get("expected") or {}
+    target = o.get("target") or {}
+    lines = [
+        "## None of the above",
+        "",
+        f'The model answers "none of the classes" when its highest class probability is below '
+        f"**{o['score_threshold']:.4f}**"
+        + (
+            f" or when its `{o['reserved_label']}` output is on top"
+            if o.get("reserved_label")
+            else ""
+        )
+        + f". Temperature {o['temperature']:.3f} is baked into the model (its outputs are calibrated "
+        f"probabilities). Target: keep {_pct(target.get('keep_correct'))} of the correctly classified "
+        "validation images"
+        + (
+            f", lowered while at most {_pct(target['max_unknown_accepted'])} of the unknown validation images pass"
+            if "max_unknown_accepted" in target
+            else ""
+        )
+        + ".",
+        "",
+        f"Expected on the validation split ({e.get('n_known', '?')} known images): "
+        f"{_pct(e.get('known_rejected'))} of known images rejected, accuracy "
+        f"{_pct(e.get('known_accuracy'))} without the threshold and "
+        f"{_pct(e.get('known_accuracy_at_threshold'))} with it (a rejection counts as an error)"
+        + (
+            f"; {_pct(e['unknown_accepted'])} of {e['n_unknown']} unknown images accepted "
+            f"(95% CI {_pct(e['unknown_accepted_ci95'][0])} – {_pct(e['unknown_accepted_ci95'][1])})"
+            if "unknown_accepted" in e
+            else "; no unknown images were available to measure how many would be accepted"
+        )
+        + ". Images in the wild are less tidy than a validation split: measure with "
+        "`edgeposinv evaluate --unknown-set`.",
+        "",
+    ]
+    return lines
+
+
 def model_card(sidecar: dict, report: dict | None, name: str) -> str:
     """A human-readable card: data, classes, recipe, export, accuracy, size, latency, machine."""
     prov = sidecar.get("provenance") or {}
@@ -168,6 +211,7 @@ def model_card(sidecar: dict, report: dict | None, name: str) -> str:
         ]
     else:
         lines += ["The validation split was not available: parity was not checked.", ""]
+    lines += _open_set_lines(sidecar.get("open_set"))
     if report:
         lines += ["| set | images | top-1 | 95% CI |", "|---|---|---|---|"]
         for set_name, s in report.get("sets", {}).items():
