@@ -34,9 +34,24 @@ MEDIAPIPE_VENV = Path(
 def _metadata_facts(model_bytes: bytes) -> dict:
     entries = read_entries(model_bytes)
     files = read_associated_files(model_bytes)
+    standard, contract = parse_metadata(entries[METADATA_NAME]), read_contract(model_bytes)
+    # The open-set threshold and temperature come from training numerics: the golden pins
+    # where they are written, and the two blocks must agree.
+    open_set = contract.get("open_set")
+    if open_set:
+        thresholding = standard["outputs"][0]["score_thresholding"]
+        assert thresholding["global_score_threshold"] == open_set["score_threshold"]
+        thresholding["global_score_threshold"] = "<score_threshold>"
+        contract["open_set"] = {
+            "score_threshold": "<score_threshold>",
+            "temperature": "<temperature>",
+            "reserved_label": open_set["reserved_label"],
+            "target": open_set["target"],
+            "expected": sorted(open_set["expected"]),
+        }
     return {
-        "standard": parse_metadata(entries[METADATA_NAME]),
-        "edgeposinv": read_contract(model_bytes),
+        "standard": standard,
+        "edgeposinv": contract,
         "associated_files": {
             name: data.decode("utf-8").splitlines() for name, data in files.items()
         },
