@@ -373,9 +373,17 @@ def open_set_vectors() -> dict:
     unknown = (np.exp(u) / np.exp(u).sum(1, keepdims=True)).astype(np.float32)
     open_set = OpenSet(0.6, 1.0, None)
     section, _ = open_set_section(
-        labels, -1, open_set, {"k": ([], y, known)}, {"u": ([Path(f"{i}.jpg") for i in range(20)], unknown)}
+        labels,
+        -1,
+        open_set,
+        {"k": ([], y, known)},
+        {"u": ([Path(f"{i}.jpg") for i in range(20)], unknown)},
     )
-    k, sep, acc = section["known_sets"]["k"], section["separation"]["k|u"], section["unknown_sets"]["u"]
+    k, sep, acc = (
+        section["known_sets"]["k"],
+        section["separation"]["k|u"],
+        section["unknown_sets"]["u"],
+    )
     figures = {
         "labels": list(labels),
         "score_threshold": 0.6,
