@@ -166,10 +166,10 @@ def _unknown_probabilities(workers: Workers, name: str, paths: list[Path], show_
         ProbabilitiesTask(), paths, desc=f"unknown {name}", show_progress=show_progress
     )
     warn_skipped(work.failures)
-    keep = [i for i, r in enumerate(work.results) if r is not None]
-    if not keep:
+    kept = [(p, r) for p, r in zip(paths, work.results) if r is not None]
+    if not kept:
         raise EvaluationError(f"--unknown-set {name}: no readable image")
-    return [paths[i] for i in keep], np.stack([work.results[i] for i in keep])
+    return [p for p, _ in kept], np.stack([r for _, r in kept])
 
 
 def _unknown_rows(clf: TFLiteClassifier, name: str, root: Path, paths, probs) -> list[tuple]:

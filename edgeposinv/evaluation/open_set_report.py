@@ -16,9 +16,9 @@ def _ci(ci) -> str:
 
 def risk_coverage_figure(curves: dict[str, list], title: str):
     """Accuracy of the kept images against the share kept (highest scores first)."""
-    from edgeposinv.evaluation.report import _pyplot
+    from edgeposinv.util.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 3.2))
     for name, curve in curves.items():
         if curve:
@@ -35,9 +35,9 @@ def risk_coverage_figure(curves: dict[str, list], title: str):
 
 def reliability_figure(bins_by_name: dict[str, tuple[list[dict], float]], title: str):
     """Accuracy per confidence bin against the bin's mean confidence (diagonal: calibrated)."""
-    from edgeposinv.evaluation.report import _pyplot
+    from edgeposinv.util.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.0, 3.6))
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
     for name, (bins, ece) in bins_by_name.items():

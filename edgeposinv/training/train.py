@@ -404,9 +404,10 @@ class _Prepared:
         """The model's outputs: the classes, plus ``_background`` for a background output."""
         from edgeposinv.tflite.open_set import RESERVED_LABEL
 
+        labels: tuple[str, ...] = tuple(self.data.labels)  # type: ignore[attr-defined]
         if self.unknown is not None and self.open_set_mode == "background":
-            return tuple(self.data.labels) + (RESERVED_LABEL,)
-        return tuple(self.data.labels)
+            return labels + (RESERVED_LABEL,)
+        return labels
 
     @property
     def unknown_id(self) -> int:
