@@ -3,7 +3,8 @@ shelves, with and without unknown images in training, before and after temperatu
 
     PYTHONPATH=. python benchmarks/bench_open_set.py [--epochs 6] [--captures 15] [--seed 0]
 
-Data (read-only, ``../shared/datasets``): training = ``rps_pi_small`` (the Pi rig) plus
+Data (read-only, ``../shared/datasets``): training = ``rps_pi_small`` (the Pi rig) plus, as
+a second dataset folder (multi-folder training, default ``sqrt`` batch shares),
 ``--captures`` per class from source-group A of ``rps_wild_dev``; measured = the other
 source-group of ``rps_wild_dev`` (known wild hands) against one half of
 ``unknown_dev/images`` (shelves); the other half of ``unknown_dev`` is the ``--unknown``
@@ -133,7 +134,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--captures", type=int, default=15, help="wild captures per class in training")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--recipes", default="uniform,background,closed,rig-closed")
+    ap.add_argument("--recipes", default="background,closed,rig-closed,uniform")
     ap.add_argument("--keep-correct", type=float, default=0.95)
     ap.add_argument("--out", type=Path, default=None, help="JSON file for the rows")
     args = ap.parse_args()
@@ -160,10 +161,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rig_only = link_dataset(tmp / "rig", rig)
-        mixed = link_dataset(tmp / "mixed", {c: rig[c] + captures[c] for c in CLASSES})
+        caps = link_dataset(tmp / "captures", captures)
         unknown_dir = link_flat(tmp / "unknown", unknown_train)
         for recipe in args.recipes.split(","):
-            data = rig_only if recipe == "rig-closed" else mixed
+            # several folders (multi-folder training): the captures get their own batch share
+            data = [rig_only] if recipe == "rig-closed" else [rig_only, caps]
             mode = recipe if recipe in ("uniform", "background") else "uniform"
             config = TrainConfig(
                 arch="mobilenet_v2",
