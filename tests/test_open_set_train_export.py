@@ -113,3 +113,29 @@ def test_train_cli_rejects_a_missing_unknown_folder(tmp_path):
     assert r.returncode == 1
     assert "Unknown-images folder" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_unknown_images_work_with_several_dataset_folders(tmp_path):
+    """Each folder's _background and --unknown DIR are pooled; the unknown images fill their
+    own share of every batch; the reserved folder is never a class."""
+    from edgeposinv.training.train import TrainConfig, train
+
+    rig = make_shapes_dataset(tmp_path / "rig", n_per_class=24, size=48, seed=1)
+    caps = make_shapes_dataset(tmp_path / "caps", n_per_class=6, size=48, seed=2, jitter_px=8)
+    _unknown_images(caps / RESERVED_LABEL, n=20, seed=3)
+    extra = _unknown_images(tmp_path / "extra", n=20, seed=4)
+    config = TrainConfig(
+        image_size_px=32, epochs=2, batch_size=16, augment="none", unknown_dir=str(extra)
+    )
+    result = train([rig, caps], tmp_path / "run", config, show_progress=False)
+    assert result.labels == ("circle", "square", "triangle", RESERVED_LABEL)
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    unknown = split["unknown"]["train"] + split["unknown"]["val"]
+    assert len(unknown) == 40 and sum(RESERVED_LABEL in p for p in unknown) == 20
+    assert not any(RESERVED_LABEL in p for p in split["train"] + split["val"])
+    dataset = json.loads((tmp_path / "run" / "config.json").read_text())["dataset"]
+    shares = [f["batch_share"] for f in dataset["folders"]]
+    assert len(shares) == 2 and 0.5 < sum(shares) < 1.0  # the rest is the unknown images' share
+    assert sum(shares) + dataset["unknown"]["batch_share"] == pytest.approx(1.0, abs=1e-5)
+    assert dataset["unknown"]["n_train"] == len(split["unknown"]["train"])

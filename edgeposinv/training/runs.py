@@ -263,6 +263,14 @@ def write_run_start(run_dir: Path, config, augment, prepared, extra: dict | None
         },
         "versions": {"edgeposinv": __version__, "python": platform.python_version()},
     }
+    if prepared.unknown is not None:  # images of none of the classes (open-set training)
+        shares = prepared.folder_shares
+        resolved["dataset"]["unknown"] = {
+            "mode": prepared.open_set_mode,
+            "n_train": int(len(prepared.unknown.train_idx)),
+            "n_val": int(len(prepared.unknown.val_idx)),
+            "batch_share": None if shares is None else round(float(shares[-1]), 6),
+        }
     plan = prepared.plan
     resolved.update(extra or {})
     run_dir.mkdir(parents=True, exist_ok=True)
