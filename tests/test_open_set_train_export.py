@@ -87,7 +87,14 @@ def test_unknown_images_train_a_model_that_rejects_them(tmp_path, mode):
     assert result.val_accuracy > 0.8
 
     out = tmp_path / "model.tflite"
-    export_run(tmp_path / "run", out, QuantSpec.int8())
+    if mode == "background":  # a model folder: MODEL.json and MODEL_CARD.md
+        export_run(tmp_path / "run", tmp_path / "rps", QuantSpec.int8())
+        out = tmp_path / "rps" / "model.tflite"
+        card = (tmp_path / "rps" / "MODEL_CARD.md").read_text()
+        assert "## None of the above" in card and "unknown images accepted" in card
+        out.with_suffix(".json").write_bytes((tmp_path / "rps" / "MODEL.json").read_bytes())
+    else:
+        export_run(tmp_path / "run", out, QuantSpec.int8())
     clf = TFLiteClassifier(out)
     open_set = clf.open_set
     assert open_set is not None and 0.0 < open_set.score_threshold < 1.0

@@ -16,6 +16,22 @@ import numpy as np
 from edgeposinv.errors import ConfigError
 from edgeposinv.evaluation.metrics import wilson_interval
 
+__all__ = [
+    "DEFAULT_KEEP_CORRECT",
+    "accepted_share",
+    "accuracy_at_coverage",
+    "choose_threshold",
+    "expected_calibration_error",
+    "fit_temperature",
+    "known_set_figures",
+    "lowest_threshold_for_unknowns",
+    "nll",
+    "open_set_section",
+    "risk_coverage",
+    "separation",
+    "softmax",
+]
+
 #: Default threshold target: keep this share of the correctly classified known images.
 DEFAULT_KEEP_CORRECT = 0.95
 COVERAGES = (0.5, 0.8, 0.9, 0.95, 1.0)

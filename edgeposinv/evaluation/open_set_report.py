@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import html
 
+__all__ = [
+    "open_set_html",
+    "reliability_figure",
+    "risk_coverage_figure",
+]
+
 
 def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}%"

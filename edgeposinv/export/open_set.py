@@ -30,6 +30,14 @@ from edgeposinv.evaluation.open_set import (
 )
 from edgeposinv.tflite.open_set import RESERVED_LABEL, OpenSet, decide_batch, reserved_index
 
+__all__ = [
+    "OpenSetOptions",
+    "bake_temperature",
+    "choose",
+    "fit_and_bake",
+    "logits",
+]
+
 log = logging.getLogger(__name__)
 
 HEAD_LAYER = "probabilities"

@@ -25,6 +25,16 @@ import numpy as np
 
 from edgeposinv.errors import ModelError
 
+__all__ = [
+    "REJECTED",
+    "RESERVED_LABEL",
+    "OpenSet",
+    "decide",
+    "decide_batch",
+    "known_scores",
+    "reserved_index",
+]
+
 #: The reserved dataset label for "none of the classes" (``DATA/_background/``).
 RESERVED_LABEL = "_background"
 #: The index :func:`decide` returns for a rejected image.
