@@ -99,7 +99,8 @@ QUANT_CHOICES = ["float32", "float16", "dynamic", "int8", "int8-qat"]
     type=float,
     default=0.05,
     show_default=True,
-    help="With unknown validation images: lower the threshold as far as this share of them stays accepted.",
+    help="With at least 1/this many unknown validation images: lower the threshold as far as this "
+    "share of them stays accepted (0: off).",
 )
 @click.option(
     "--no-temperature",

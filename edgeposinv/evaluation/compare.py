@@ -192,8 +192,8 @@ def _open_set_html(summary: dict, reports: dict[str, dict]) -> str:
             f"<tr><td>{html.escape(row['name'])}</td><td>{thr}</td><td>{html.escape(sep)}</td>"
             f"<td>{html.escape(acc)}</td><td>{html.escape(ece)}</td></tr>"
         )
-    if not rows:
-        return ""
+    if not rows or not any(r.get("open_set", {}).get("unknown_sets") for r in reports.values()):
+        return ""  # shown when unknown images were measured
     curves = {
         f"{n}: {s}": k["risk_coverage"]
         for n, r in reports.items()

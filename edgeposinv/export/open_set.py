@@ -48,8 +48,9 @@ DEFAULT_MAX_UNKNOWN_ACCEPTED = 0.05
 class OpenSetOptions:
     """``enabled``: write a threshold into the model; ``temperature``: fit and bake T;
     ``keep_correct``: share of correctly classified known validation images kept;
-    ``max_unknown_accepted``: with unknown validation images, the threshold is lowered to the
-    lowest one that still accepts at most this share of them (when that is lower)."""
+    ``max_unknown_accepted``: with enough unknown validation images (at least
+    ``1 / max_unknown_accepted``), the threshold is lowered to the lowest one that still
+    accepts at most this share of them (when that is lower); 0 turns this off."""
 
     enabled: bool = True
     temperature: bool = True
@@ -137,9 +138,11 @@ def choose(
     correct = pred == known_ids
     t = choose_threshold(score[correct], options.keep_correct)
     target: dict = {"keep_correct": options.keep_correct}
-    if len(unknown_probs):
+    if options.max_unknown_accepted > 0 and len(unknown_probs) * options.max_unknown_accepted >= 1:
         # Lower the threshold while the validation unknowns stay rejected: the known
         # validation images are often tidier (more confident) than the ones in the wild.
+        # Only with enough unknown images to see the rate (20 for 5%): with fewer, one image
+        # decides and the threshold would be fitted to them.
         u_idx, u_score = decide_batch(unknown_probs, r, None)
         t_unknown = lowest_threshold_for_unknowns(
             u_score[u_idx >= 0], len(u_idx), options.max_unknown_accepted
