@@ -99,7 +99,8 @@ def test_unknown_images_train_a_model_that_rejects_them(tmp_path, mode):
     open_set = clf.open_set
     assert open_set is not None and 0.0 < open_set.score_threshold < 1.0
     assert open_set.reserved_label == (RESERVED_LABEL if mode == "background" else None)
-    assert open_set.target == {"keep_correct": 0.95, "max_unknown_accepted": 0.05}
+    # 12 unknown validation images are too few to see a 5% rate: the threshold is not lowered
+    assert open_set.target == {"keep_correct": 0.95}
     assert open_set.expected["n_unknown"] == 12
     assert open_set.expected["correct_kept"] >= 0.95
     sidecar = json.loads(out.with_suffix(".json").read_text())
