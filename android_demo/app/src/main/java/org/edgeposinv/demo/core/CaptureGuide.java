@@ -15,6 +15,10 @@ public final class CaptureGuide {
     public static final List<String> DEFAULT_ANGLES =
             Collections.unmodifiableList(Arrays.asList("upright", "tilted left", "tilted right", "upside down"));
 
+    /** What a {@code _background} session (none of the classes) shows instead of object angles. */
+    public static final List<String> BACKGROUND_PROMPTS =
+            Collections.unmodifiableList(Arrays.asList("the empty scene", "other objects", "hands doing nothing"));
+
     public final int rows;
     public final int cols;
     public final List<String> angles;
@@ -74,10 +78,19 @@ public final class CaptureGuide {
 
     /** The step for a label's {@code nKept}-th kept image (0-based); wraps around. */
     public Step step(int nKept) {
-        int i = (nKept / shotsPerStep) % stepCount();
+        return step(nKept, null);
+    }
+
+    /**
+     * The step for {@code label}'s {@code nKept}-th kept image; the reserved {@code _background}
+     * label (none of the classes) is prompted with {@link #BACKGROUND_PROMPTS} at each cell.
+     */
+    public Step step(int nKept, String label) {
+        List<String> prompts = OpenSet.RESERVED_LABEL.equals(label) ? BACKGROUND_PROMPTS : angles;
+        int i = (nKept / shotsPerStep) % (rows * cols * prompts.size());
         int angle = i / (rows * cols);
         int cell = i % (rows * cols);
-        return new Step(rows, cols, cell / cols, cell % cols, angles.get(angle));
+        return new Step(rows, cols, cell / cols, cell % cols, prompts.get(angle));
     }
 
     private static final String[][] ROW_NAMES = {{""}, {"top", "bottom"}, {"top", "middle", "bottom"}};

@@ -27,6 +27,16 @@ public class CaptureGuideTest {
     }
 
     @Test
+    public void promptsABackgroundSessionLikeTheDesktop() {
+        CaptureGuide g = new CaptureGuide(2, 2, CaptureGuide.DEFAULT_ANGLES, 1);
+        assertEquals("top-left, the empty scene", g.step(0, "_background").prompt());
+        assertEquals("top-left, other objects", g.step(4, "_background").prompt());
+        assertEquals("bottom-right, hands doing nothing", g.step(11, "_background").prompt());
+        assertEquals("top-left, the empty scene", g.step(12, "_background").prompt());
+        assertEquals("top-left, upright", g.step(0, "mug").prompt());
+    }
+
+    @Test
     public void namesSmallAndLargeGrids() {
         assertEquals("centre", CaptureGuide.cellName(0, 0, 1, 1));
         assertEquals("left", CaptureGuide.cellName(0, 0, 1, 2));
