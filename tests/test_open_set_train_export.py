@@ -97,6 +97,9 @@ def test_unknown_images_train_a_model_that_rejects_them(tmp_path, mode):
         export_run(tmp_path / "run", out, QuantSpec.int8())
     clf = TFLiteClassifier(out)
     open_set = clf.open_set
+    from edgeposinv.tflite.inspect import format_report, inspect_model
+
+    assert "None of the classes below score" in format_report(inspect_model(out))
     assert open_set is not None and 0.0 < open_set.score_threshold < 1.0
     assert open_set.reserved_label == (RESERVED_LABEL if mode == "background" else None)
     # 12 unknown validation images are too few to see a 5% rate: the threshold is not lowered

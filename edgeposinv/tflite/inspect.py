@@ -173,6 +173,14 @@ def _format_report(facts: dict) -> str:
             f"Quantization: {desc['quantization']} (input/output {desc['io_dtype']}), arch {desc['arch']}, "
             f"{desc['generator']}",
         ]
+        o = desc.get("open_set")
+        if o:
+            lines.append(
+                f"None of the classes below score {o['score_threshold']:.4f} (temperature "
+                f"{o['temperature']:.3f} baked in"
+                + (f", reserved label {o['reserved_label']}" if o.get("reserved_label") else "")
+                + ")"
+            )
     else:
         lines.append("No edgeposinv description embedded (a foreign model).")
     std = facts.get("standard_metadata")
