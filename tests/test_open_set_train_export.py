@@ -73,8 +73,11 @@ def test_unknown_images_train_a_model_that_rejects_them(tmp_path, mode):
     kwargs = {"unknown_dir": str(unknown)} if mode == "uniform" else {}
     if mode == "background":  # the reserved folder inside DATA
         unknown.rename(data / RESERVED_LABEL)
+    # outlier exposure learns more slowly (seeded: 47% of the held-out stripes pass after 8
+    # epochs, 2.5% after 14); the background output needs 8
+    epochs = 14 if mode == "uniform" else 8
     config = TrainConfig(
-        image_size_px=32, epochs=8, batch_size=16, augment="none", open_set_mode=mode, **kwargs
+        image_size_px=32, epochs=epochs, batch_size=16, augment="none", open_set_mode=mode, **kwargs
     )
     result = train(data, tmp_path / "run", config, show_progress=False)
     labels = (tmp_path / "run" / "labels.txt").read_text().split()
