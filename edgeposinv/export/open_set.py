@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeposinv.errors import ConfigError
+from edgeposinv.errors import ParameterError
 from edgeposinv.evaluation.metrics import wilson_interval
 from edgeposinv.evaluation.open_set import (
     DEFAULT_KEEP_CORRECT,
@@ -59,10 +59,15 @@ class OpenSetOptions:
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.keep_correct <= 1.0:
-            raise ConfigError(f"--keep-correct must be in [0.5, 1]. Got {self.keep_correct}.")
+            raise ParameterError(
+                "keep_correct", self.keep_correct, "must be in [0.5, 1]", owner="OpenSetOptions"
+            )
         if not 0.0 <= self.max_unknown_accepted < 1.0:
-            raise ConfigError(
-                f"--max-unknown-accepted must be in [0, 1). Got {self.max_unknown_accepted}."
+            raise ParameterError(
+                "max_unknown_accepted",
+                self.max_unknown_accepted,
+                "must be in [0, 1)",
+                owner="OpenSetOptions",
             )
 
 
