@@ -153,3 +153,12 @@ def test_unknown_images_work_with_several_dataset_folders(tmp_path):
     assert len(shares) == 2 and 0.5 < sum(shares) < 1.0  # the rest is the unknown images' share
     assert sum(shares) + dataset["unknown"]["batch_share"] == pytest.approx(1.0, abs=1e-5)
     assert dataset["unknown"]["n_train"] == len(split["unknown"]["train"])
+
+
+@pytest.mark.slow
+def test_export_cli_names_a_bad_threshold_target_as_a_flag(tmp_path):
+    r = run_cli(
+        "export", str(tmp_path / "run"), "--out", str(tmp_path / "m.tflite"), "--keep-correct", "2"
+    )
+    assert r.returncode == 2 and "--keep-correct" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "m.tflite").exists()
