@@ -61,7 +61,7 @@ def test_unknown_set_figures_match_a_recomputation(int8_model, sets, tmp_path):
     known = o["known_sets"]["wild"]
     assert known["at_threshold"]["accepted"]["accepted"] == int((s_known >= np.float32(t)).sum())
     assert 0.0 <= known["ece"] <= 1.0 and sum(b["n"] for b in known["reliability"]) == 30
-    assert report["schema_version"] == "1.2"
+    assert report["schema_version"] == "1.4"
     page = (tmp_path / "r" / "report.html").read_text()
     assert "None of the above" in page and "risk-coverage curve" in page
     assert "reliability diagram" in page and "most confident unknown" in page

@@ -65,7 +65,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPORT_SCHEMA_VERSION = "1.3"
+REPORT_SCHEMA_VERSION = "1.4"
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 PREDICTIONS_CSV = "predictions.csv"

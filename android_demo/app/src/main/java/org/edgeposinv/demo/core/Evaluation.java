@@ -406,7 +406,7 @@ public final class Evaluation {
         JSONObject latency = new JSONObject().put("median", Metrics.percentile(lat, 50)).put("p90", Metrics.percentile(lat, 90))
                 .put("runs", lat.length).put("warmup", warmup).put("threads", runtime.threads);
         return new JSONObject()
-                .put("schema_version", "1.2")
+                .put("schema_version", "1.4")
                 .put("generator", new JSONObject().put("name", "edgeposinv").put("version", "0.1.0").put("host", "android"))
                 .put("model", modelJson)
                 .put("runtime", runtimeJson)

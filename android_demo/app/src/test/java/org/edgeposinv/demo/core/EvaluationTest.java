@@ -76,7 +76,7 @@ public class EvaluationTest {
         assertEquals(n, seen[0]);
         assertEquals(n + 2, engine.calls);
         assertEquals("android", report.getJSONObject("generator").getString("host"));
-        assertEquals("1.2", report.getString("schema_version"));
+        assertEquals("1.4", report.getString("schema_version"));
         assertEquals("int8", report.getJSONObject("model").getJSONObject("metadata").getString("quantization"));
         assertFalse(report.getJSONObject("model").getJSONObject("metadata").has("labels"));
         assertEquals("cpu", report.getJSONObject("runtime").getString("delegate"));
