@@ -404,7 +404,7 @@ class _Prepared:
         """The model's outputs: the classes, plus ``_background`` for a background output."""
         from edgeposinv.tflite.open_set import RESERVED_LABEL
 
-        labels: tuple[str, ...] = tuple(self.data.labels)  # type: ignore[attr-defined]
+        labels: tuple[str, ...] = tuple(self.data.labels)
         if self.unknown is not None and self.open_set_mode == "background":
             return labels + (RESERVED_LABEL,)
         return labels
