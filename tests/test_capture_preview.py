@@ -164,6 +164,7 @@ def test_real_preview_window_keys_under_xvfb(tmp_path):
         finally:
             if proc.poll() is None:
                 proc.kill()
+                proc.communicate()
         assert proc.returncode == 0, stderr
         assert (
             "(preview, video" in stdout and "stopped: quit key" in stdout and "undone: 1" in stdout
@@ -173,3 +174,4 @@ def test_real_preview_window_keys_under_xvfb(tmp_path):
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=10)
+        xvfb.stdout.close()

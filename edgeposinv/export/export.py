@@ -406,7 +406,7 @@ def export_run(
             if spec.mode == "float32"
             else embed_metadata(
                 convert(_float_network(model, spec), QuantSpec.float32()),
-                model_description(run, QuantSpec.float32()),
+                model_description(run, QuantSpec.float32(), open_set),
             )
         )
         size.update(
