@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import warnings
 import shutil
+import warnings
 
 import numpy as np
 import pytest
