@@ -10,6 +10,7 @@ import org.edgeposinv.demo.core.Evaluation;
 import org.edgeposinv.demo.core.ModelContract;
 import org.edgeposinv.demo.core.ModelFile;
 import org.edgeposinv.demo.core.NativeLibraries;
+import org.edgeposinv.demo.core.OpenSet;
 import org.edgeposinv.demo.core.RgbImage;
 import org.edgeposinv.demo.core.Tensors;
 import org.tensorflow.lite.Delegate;
@@ -32,11 +33,14 @@ public final class Classifier implements AutoCloseable, Evaluation.Engine {
         public final String[] labels;
         public final float[] scores;
         public final double inferenceMs;
+        /** The whole (dequantized) output row, for the open-set decision. */
+        public final float[] probs;
 
-        Result(String[] labels, float[] scores, double inferenceMs) {
+        Result(String[] labels, float[] scores, double inferenceMs, float[] probs) {
             this.labels = labels;
             this.scores = scores;
             this.inferenceMs = inferenceMs;
+            this.probs = probs;
         }
 
         public String format() {
@@ -49,6 +53,8 @@ public final class Classifier implements AutoCloseable, Evaluation.Engine {
     }
 
     public final ModelContract contract;
+    /** The model's "none of the classes" rule (never rejects when the model carries none). */
+    public final OpenSet openSet;
     public final int threads;
     public final String delegateName;
     private final Interpreter interpreter;
@@ -63,6 +69,7 @@ public final class Classifier implements AutoCloseable, Evaluation.Engine {
      */
     public Classifier(ByteBuffer model, int threads, String delegateName) {
         this.contract = ModelContract.read(ModelFile.parse(model));
+        this.openSet = OpenSet.of(contract.description, contract.labels);
         if (threads < 1 || threads > 16) {
             throw new IllegalArgumentException("threads must be 1..16, got " + threads);
         }
@@ -171,7 +178,7 @@ public final class Classifier implements AutoCloseable, Evaluation.Engine {
             labels[i] = contract.labels.get(top[i]);
             scores[i] = probs[top[i]];
         }
-        return new Result(labels, scores, lastInferenceMs);
+        return new Result(labels, scores, lastInferenceMs, probs);
     }
 
     @Override

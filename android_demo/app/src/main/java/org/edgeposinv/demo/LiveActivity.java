@@ -8,6 +8,9 @@ import android.net.Uri;
 import android.os.Bundle;
 import android.os.Handler;
 import android.os.HandlerThread;
+import android.text.SpannableString;
+import android.text.Spanned;
+import android.text.style.ForegroundColorSpan;
 import android.view.Gravity;
 import android.view.View;
 import android.widget.AdapterView;
@@ -21,6 +24,7 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Locale;
 import org.edgeposinv.demo.camera.CameraActivity;
+import org.edgeposinv.demo.core.LiveVerdict;
 import org.edgeposinv.demo.core.ModelException;
 import org.edgeposinv.demo.core.Preprocess;
 import org.edgeposinv.demo.core.RgbImage;
@@ -28,11 +32,14 @@ import org.edgeposinv.demo.ui.Views;
 
 /**
  * Live mode: camera preview, each frame rotated upright and prepared by the model's own input
- * contract, top-3 labels, inference time and frames per second; threads and delegate can be
+ * contract, top-3 labels (or "none of the classes" when the model's open-set rule rejects the
+ * frame), inference time and frames per second; threads and delegate can be
  * changed; "model input" shows the exact tensor the model received, decoded from its bytes.
  */
 public final class LiveActivity extends CameraActivity {
     private static final int PICK_MODEL = 11;
+    /** The colour of the top score under "none of the classes". */
+    static final int DIMMED = Color.GRAY;
 
     private TextView results;
     private ImageView modelInput;
@@ -215,8 +222,9 @@ public final class LiveActivity extends CameraActivity {
             fps = fps == 0 ? instant : 0.9 * fps + 0.1 * instant;
         }
         lastFrameNs = now;
-        String text = r.format() + String.format(Locale.ROOT, "inference %.1f ms · %.1f fps · %d threads · %s",
-                r.inferenceMs, fps, c.threads, c.delegateName);
+        LiveVerdict verdict = LiveVerdict.of(c.openSet, c.contract.labels, r.probs, 3);
+        CharSequence text = display(verdict, String.format(Locale.ROOT, "inference %.1f ms · %.1f fps · %d threads · %s",
+                r.inferenceMs, fps, c.threads, c.delegateName));
         Bitmap input = showInput ? AndroidImages.toBitmap(c.lastInput()) : null;
         runOnUiThread(() -> {
             results.setText(text);
@@ -226,6 +234,15 @@ public final class LiveActivity extends CameraActivity {
                 modelInput.setImageDrawable(d);
             }
         });
+    }
+
+    /** The results text: the verdict (its top-score part dimmed when it is "none of the classes"), then {@code timing}. */
+    static CharSequence display(LiveVerdict verdict, String timing) {
+        SpannableString s = new SpannableString(verdict.text + timing);
+        if (verdict.dimFrom < verdict.text.length()) {
+            s.setSpan(new ForegroundColorSpan(DIMMED), verdict.dimFrom, verdict.text.length(), Spanned.SPAN_EXCLUSIVE_EXCLUSIVE);
+        }
+        return s;
     }
 
     @Override

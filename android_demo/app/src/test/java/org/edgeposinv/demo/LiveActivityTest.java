@@ -14,8 +14,15 @@ import android.net.Uri;
 import android.view.TextureView;
 import android.view.View;
 import android.view.ViewGroup;
+import android.text.Spanned;
+import android.text.style.ForegroundColorSpan;
 import java.io.File;
+import java.util.Arrays;
+import java.util.List;
 import org.edgeposinv.demo.core.Golden;
+import org.edgeposinv.demo.core.LiveVerdict;
+import org.edgeposinv.demo.core.OpenSet;
+import org.json.JSONObject;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.robolectric.Robolectric;
@@ -94,5 +101,25 @@ public class LiveActivityTest {
         String shown = Screens.allText(root(a));
         assertTrue(shown, shown.contains("TensorFlow Lite's native library cannot be loaded on this phone"));
         c.destroy();
+    }
+
+    /** "none of the classes" is shown with the top score dimmed; an accepted frame shows no dimmed text. */
+    @Test
+    public void noneOfTheClassesIsShownWithTheTopScoreDimmed() throws Exception {
+        List<String> labels = Arrays.asList("paper", "rock");
+        OpenSet rule = OpenSet.of(new JSONObject().put("open_set", new JSONObject().put("score_threshold", 0.8)), labels);
+        CharSequence none = LiveActivity.display(LiveVerdict.of(rule, labels, new float[] {0.4f, 0.6f}, 3), "inference 1.0 ms");
+        String text = none.toString();
+        assertTrue(text, text.startsWith("none of the classes"));
+        assertTrue(text, text.endsWith("inference 1.0 ms"));
+        ForegroundColorSpan[] spans = ((Spanned) none).getSpans(0, none.length(), ForegroundColorSpan.class);
+        assertEquals(1, spans.length);
+        assertEquals(LiveActivity.DIMMED, spans[0].getForegroundColor());
+        String dimmed = text.substring(((Spanned) none).getSpanStart(spans[0]), ((Spanned) none).getSpanEnd(spans[0]));
+        assertEquals("(top: rock  60.0%)", dimmed.trim());
+
+        CharSequence sure = LiveActivity.display(LiveVerdict.of(rule, labels, new float[] {0.1f, 0.9f}, 3), "");
+        assertTrue(sure.toString(), sure.toString().startsWith("1. rock  90.0%"));
+        assertEquals(0, ((Spanned) sure).getSpans(0, sure.length(), ForegroundColorSpan.class).length);
     }
 }
