@@ -23,6 +23,7 @@ import org.edgeposinv.demo.camera.CameraActivity;
 import org.edgeposinv.demo.core.CaptureGuide;
 import org.edgeposinv.demo.core.DatasetWriter;
 import org.edgeposinv.demo.core.FrameQuality;
+import org.edgeposinv.demo.core.OpenSet;
 import org.edgeposinv.demo.core.RgbImage;
 import org.edgeposinv.demo.ui.GuideOverlay;
 import org.edgeposinv.demo.ui.Views;
@@ -33,6 +34,8 @@ import org.json.JSONObject;
  * Capture mode: the desktop tool's guided capture on the phone. The guide shows which grid
  * cell and angle the object should be at next (per label), "Take" stores the current upright
  * frame as {@code DATA/<label>/<session>_<seq>.jpg} and appends its manifest line.
+ * "None of the classes" selects the reserved label {@code _background} (the empty scene, other
+ * objects, idle hands), guided with {@link CaptureGuide#BACKGROUND_PROMPTS} instead of angles.
  * {@code adb pull} of the folder (or {@code edgeposinv device-pull}) gives a training set.
  */
 public final class CaptureActivity extends CameraActivity {
@@ -45,6 +48,8 @@ public final class CaptureActivity extends CameraActivity {
     private final Map<String, Integer> kept = new HashMap<>();
     private final Map<String, Integer> perCell = new TreeMap<>();
     private volatile RgbImage latest;
+    /** What the reserved label {@code _background} holds. */
+    static final String BACKGROUND_HINT = "none of the classes: empty scene, other objects, idle hands";
 
     static File datasetRoot(Context context) {
         return new File(context.getExternalFilesDir(null), "datasets/DATA");
@@ -86,7 +91,8 @@ public final class CaptureActivity extends CameraActivity {
                 status.setText(e.getMessage());
             }
         })));
-        controls.addView(Views.button(this, "Take", v -> take()));
+        controls.addView(Views.row(this, Views.button(this, "None of the classes", v -> chooseBackground()),
+                Views.button(this, "Take", v -> take())));
         FrameLayout root = new FrameLayout(this);
         root.addView(preview);
         root.addView(overlay);
@@ -106,6 +112,20 @@ public final class CaptureActivity extends CameraActivity {
         refresh();
     }
 
+    /** Offer and select the reserved label {@code _background} (none of the classes). */
+    private void chooseBackground() {
+        if (labels.getPosition(OpenSet.RESERVED_LABEL) < 0) {
+            labels.add(OpenSet.RESERVED_LABEL);
+        }
+        labelChoice.setSelection(labels.getPosition(OpenSet.RESERVED_LABEL));
+        refresh();
+    }
+
+    /** How the status line names a label; the reserved one says what belongs in it. */
+    static String describe(String label) {
+        return OpenSet.RESERVED_LABEL.equals(label) ? label + " (" + BACKGROUND_HINT + ")" : label;
+    }
+
     private String label() {
         Object l = labelChoice.getSelectedItem();
         return l == null ? null : (String) l;
@@ -118,10 +138,10 @@ public final class CaptureActivity extends CameraActivity {
             status.setText("Add a label (the object's class), then follow the guide.");
             return;
         }
-        CaptureGuide.Step step = guide.step(kept.getOrDefault(l, 0));
+        CaptureGuide.Step step = guide.step(kept.getOrDefault(l, 0), l);
         overlay.setStep(step);
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%s: %d this session · next: %s%n", l, kept.getOrDefault(l, 0), step.prompt()));
+        sb.append(String.format(Locale.ROOT, "%s: %d this session · next: %s%n", describe(l), kept.getOrDefault(l, 0), step.prompt()));
         for (Map.Entry<String, Integer> e : perCell.entrySet()) {
             if (e.getKey().startsWith(l + "|")) {
                 sb.append(e.getKey().substring(l.length() + 1)).append(": ").append(e.getValue()).append("  ");
@@ -138,7 +158,7 @@ public final class CaptureActivity extends CameraActivity {
             status.setText(l == null ? "Choose or add a label first." : "No camera frame yet.");
             return;
         }
-        CaptureGuide.Step step = guide.step(kept.getOrDefault(l, 0));
+        CaptureGuide.Step step = guide.step(kept.getOrDefault(l, 0), l);
         try {
             int[] gray = FrameQuality.gray(frame);
             JSONObject fields = new JSONObject()

@@ -13,7 +13,9 @@ import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.List;
+import org.edgeposinv.demo.core.CaptureGuide;
 import org.edgeposinv.demo.core.DatasetWriter;
+import org.edgeposinv.demo.core.OpenSet;
 import org.edgeposinv.demo.core.RgbImage;
 import org.json.JSONObject;
 import org.junit.Test;
@@ -98,6 +100,38 @@ public class CaptureActivityTest {
             assertTrue(image + " written", image.isFile() && image.length() > 0);
         }
         assertTrue(Screens.allText(root(a)), Screens.allText(root(a)).contains("mug: 2 this session"));
+        c.pause().destroy();
+    }
+
+    /** "None of the classes" selects _background, guides it with the background prompts, and Take writes under _background/. */
+    @Test
+    public void aBackgroundCaptureIsWrittenUnderTheReservedFolder() throws Exception {
+        Screens.addCamera("0", CameraCharacteristics.LENS_FACING_BACK, 90);
+        Screens.grantCamera();
+        ActivityController<CaptureActivity> c = Robolectric.buildActivity(CaptureActivity.class).create();
+        CaptureActivity a = c.get();
+        View frameLayout = ((ViewGroup) root(a)).getChildAt(0);
+        ((TextureView) ((ViewGroup) frameLayout).getChildAt(0)).setSurfaceTexture(new SurfaceTexture(0));
+        c.start().resume();
+        Screens.waitFor("the camera", () -> a.cameraRotationDegrees() == 90);
+
+        Screens.button(root(a), "None of the classes").performClick();
+        String shown = Screens.allText(root(a));
+        assertTrue(shown, shown.contains("_background (none of the classes: empty scene, other objects, idle hands): 0 this session"));
+        assertTrue(shown, shown.contains("next: top-left, the empty scene"));
+        a.onFrame(frame(48, 64), 90);
+        Screens.button(root(a), "Take").performClick();
+
+        File data = CaptureActivity.datasetRoot(a);
+        List<String> lines = Files.readAllLines(new File(data, DatasetWriter.MANIFEST).toPath(), StandardCharsets.UTF_8);
+        assertEquals(1, lines.size());
+        JSONObject line = new JSONObject(lines.get(0));
+        assertEquals(OpenSet.RESERVED_LABEL, line.getString("label"));
+        assertTrue(line.getString("path"), line.getString("path").startsWith("_background/"));
+        assertTrue(CaptureGuide.BACKGROUND_PROMPTS.contains(line.getJSONObject("guide").getString("angle")));
+        File image = new File(data, line.getString("path"));
+        assertTrue(image + " written", image.isFile() && image.length() > 0);
+        assertTrue(Screens.allText(root(a)), Screens.allText(root(a)).contains("idle hands): 1 this session"));
         c.pause().destroy();
     }
 }
