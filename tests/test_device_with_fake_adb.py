@@ -125,9 +125,11 @@ if cmd == "am":
     from edgeposinv.evaluation.evaluate import EvaluateConfig, evaluate
     sets = [(s.split("=")[0], str(dev(s.split("=")[1]))) for s in extras["sets"].split(",")]
     tmp = out.parent / "host-eval"
+    unknown = [(s.split("=")[0], str(dev(s.split("=")[1])))
+               for s in extras.get("unknown_sets", "").split(",") if s]
     report = evaluate(str(dev(extras["model"])), sets, tmp,
                       EvaluateConfig(threads=int(extras["threads"]), top_k=int(extras["top_k"])),
-                      show_progress=False)
+                      show_progress=False, unknown_sets=unknown)
     report["generator"]["host"] = "android"
     report["model"]["path"] = extras["model"]
     report["runtime"].update(name="tensorflow-lite", version="2.16.1", delegate=extras["delegate"],
@@ -408,3 +410,54 @@ def test_device_pull_with_fake_adb_without_captures_explains(fake_adb, tmp_path)
     res = run_cli("device-pull", str(tmp_path / "DATA"), env=fake_adb.env())
     assert res.returncode == 1
     assert "No captured dataset" in res.stderr
+
+
+def test_device_eval_with_fake_adb_pushes_unknown_sets(fake_adb, shape_sets, tmp_path):
+    published, _ = shape_sets
+    # Any folder layout: the sub-folders are kept on the phone (names may repeat across them).
+    unknown = make_shapes_dataset(tmp_path / "shelves", n_per_class=2, size=40, seed=3)
+    n_unknown = sum(1 for p in unknown.rglob("*") if p.is_file() and p.suffix != ".jsonl")
+    out = tmp_path / "device-report"
+    res = run_cli(
+        "device-eval",
+        str(GOLDEN_MODEL),
+        "--set",
+        f"published={published}",
+        "--unknown-set",
+        f"shelves={unknown}",
+        "--report",
+        str(out),
+        env=fake_adb.env(),
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "shelves: unknown;" in res.stdout and "AUROC" in res.stdout
+    report = json.loads((out / "report.json").read_text())
+    shelves = report["open_set"]["unknown_sets"]["shelves"]
+    assert shelves["n"] == n_unknown and shelves["path"] == str(unknown)
+    assert "published|shelves" in report["open_set"]["separation"]
+    calls = fake_adb.calls()
+    start = next(c for c in calls if len(c) > 3 and "EvalActivity" in c[3])
+    assert "--es unknown_sets shelves=" in start[3] and "/unknown/shelves" in start[3]
+    pushed_unknown = [c for c in calls if "push" in c and "/unknown/shelves/" in c[-1]]
+    assert sum(len(c) - 4 for c in pushed_unknown) == n_unknown
+
+
+def test_device_eval_with_fake_adb_refuses_a_clashing_unknown_set_name(
+    fake_adb, shape_sets, tmp_path
+):
+    published, wild = shape_sets
+    res = run_cli(
+        "device-eval",
+        str(GOLDEN_MODEL),
+        "--set",
+        f"published={published}",
+        "--unknown-set",
+        f"published={wild}",
+        "--report",
+        str(tmp_path / "r"),
+        env=fake_adb.env(),
+    )
+    assert res.returncode == 1
+    assert "names must be unique" in res.stderr and "Traceback" not in res.stderr
+    assert not any("push" in c for c in fake_adb.calls()), "nothing is pushed"

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import click
 
-from edgeposinv.commands.options import test_sets_and_report
+from edgeposinv.commands.options import parse_named_folders, test_sets_and_report
 
 
 @click.command("device-eval")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @test_sets_and_report(where="pushed to the phone")
+@click.option(
+    "--unknown-set",
+    "unknown_sets",
+    multiple=True,
+    metavar="NAME=DIR",
+    callback=parse_named_folders,
+    help="A named folder of images that are none of the classes (repeatable), pushed to the "
+    "phone: AUROC, FPR at 95% TPR and the share accepted at the model's threshold.",
+)
 @click.option(
     "--serial", default=None, help="Device serial (adb devices) when several are attached."
 )
@@ -43,6 +52,7 @@ from edgeposinv.commands.options import test_sets_and_report
 def device_eval(
     model,
     sets,
+    unknown_sets,
     report,
     serial,
     threads,
@@ -67,7 +77,14 @@ def device_eval(
         keep_on_device=keep_on_device,
     )
     result = run_device_eval(
-        model, parsed, report, config, serial=serial, adb_path=adb_path, overwrite=overwrite
+        model,
+        parsed,
+        report,
+        config,
+        serial=serial,
+        adb_path=adb_path,
+        overwrite=overwrite,
+        unknown_sets=unknown_sets,
     )
     platform = result["runtime"]["platform"]
     click.echo(
@@ -79,6 +96,23 @@ def device_eval(
         click.echo(f"{name:>12}: top-1 {s['top1']:.1%} (95% CI {lo:.1%}–{hi:.1%}, n={s['n']})")
     lat = result["latency_ms"]
     click.echo(f"Latency on device: median {lat['median']:.2f} ms, p90 {lat['p90']:.2f} ms")
+    o = result.get("open_set") or {}
+    for name, u in (o.get("unknown_sets") or {}).items():
+        acc = u.get("accepted")
+        click.echo(
+            f"{name:>12}: unknown; "
+            + (
+                f"{acc['share']:.1%} accepted at the threshold (n={acc['n']})"
+                if acc
+                else "the model carries no threshold"
+            )
+            + f", {u['share_score_ge_0.9']:.0%} with score >= 0.9"
+        )
+    for sep in (o.get("separation") or {}).values():
+        click.echo(
+            f"{'AUROC':>12}: {sep['known_set']} vs {sep['unknown_set']} {sep['auroc']:.3f}, "
+            f"FPR at 95% TPR {sep['fpr_at_95_tpr']:.1%}"
+        )
     click.echo(f"Report: {report}/{REPORT_HTML}")
 
 

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -282,6 +283,54 @@ def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[st
     return labels, total
 
 
+def _check_unknown_sets(
+    sets: list[tuple[str, Path]], unknown_sets: list[tuple[str, Path]]
+) -> tuple[dict[str, list[Path]], int]:
+    """Validate the unknown sets (images of none of the classes); their images and bytes to push."""
+    from edgeposinv.data.dataset import list_unknown_images
+    from edgeposinv.errors import DatasetError
+
+    names = [n for n, _ in sets] + [n for n, _ in unknown_sets]
+    if len(set(names)) != len(names):
+        raise DeviceError(f"Set and unknown-set names must be unique. Got {', '.join(names)}.")
+    images: dict[str, list[Path]] = {}
+    for name, folder in unknown_sets:
+        if not _SET_NAME.match(name):
+            raise DeviceError(
+                f"Unknown-set name {name!r} may only use letters, digits, '.', '_' and '-'"
+            )
+        try:
+            images[name] = list_unknown_images(folder)
+        except DatasetError as e:
+            raise DeviceError(f"--unknown-set {name}: {e}") from None
+    return images, sum(p.stat().st_size for paths in images.values() for p in paths)
+
+
+def _push_unknown_sets(
+    adb: Adb, unknown_sets: list[tuple[str, Path]], images: dict[str, list[Path]], remote: str
+) -> list[str]:
+    """Push each unknown set under ``remote/unknown/NAME/``, keeping its sub-folders."""
+    specs = []
+    for name, folder in unknown_sets:
+        target = f"{remote}/unknown/{name}"
+        by_dir: dict[str, list[str]] = {}
+        for p in images[name]:
+            rel = p.parent.relative_to(folder).as_posix()
+            by_dir.setdefault("" if rel == "." else rel, []).append(str(p))
+        for rel, files in sorted(by_dir.items()):
+            dest = f"{target}/{rel}" if rel else target
+            adb.shell("mkdir", "-p", dest, what="creating the unknown-set folders")
+            for start in range(0, len(files), 200):  # keep each command line short
+                adb.check(
+                    "push",
+                    *files[start : start + 200],
+                    f"{dest}/",
+                    what=f"pushing unknown set '{name}'",
+                )
+        specs.append(f"{name}={target}")
+    return specs
+
+
 def _push_sets(adb: Adb, sets: list[tuple[str, Path]], remote: str) -> list[str]:
     from edgeposinv.data.dataset import scan_dataset
 
@@ -347,8 +396,13 @@ def device_eval(
     adb_path: str | None = None,
     overwrite: bool = False,
     show_progress: bool = True,
+    unknown_sets: Sequence[tuple[str, str | os.PathLike]] = (),
 ) -> dict:
-    """Evaluate ``model_path`` on the phone; write ``report_dir`` like ``edgeposinv evaluate``."""
+    """Evaluate ``model_path`` on the phone; write ``report_dir`` like ``edgeposinv evaluate``.
+
+    ``unknown_sets`` (images of none of the classes, any folder layout) are pushed like the
+    sets; the phone adds the report's ``open_set`` figures at the model's threshold.
+    """
     from edgeposinv.evaluation.evaluate import PREDICTIONS_CSV, REPORT_HTML, REPORT_JSON
     from edgeposinv.evaluation.report import render_report_html
     from edgeposinv.util.files import (
@@ -363,8 +417,16 @@ def device_eval(
     model_path = Path(model_path)
     set_paths = [(name, Path(folder)) for name, folder in sets]
     check_can_write(report_dir, overwrite)
-    check_not_in_dataset(report_dir, [f for _, f in set_paths], is_dir=True, param="report_dir")
+    unknown_paths = [(name, Path(folder)) for name, folder in unknown_sets]
+    check_not_in_dataset(
+        report_dir,
+        [f for _, f in set_paths] + [f for _, f in unknown_paths],
+        is_dir=True,
+        param="report_dir",
+    )
     _, needed = _check_sets(model_path, set_paths)
+    unknown_images, unknown_bytes = _check_unknown_sets(set_paths, unknown_paths)
+    needed += unknown_bytes
     adb = connect(serial, adb_path)
     check_app(adb)
     ensure_app_storage(adb)
@@ -375,6 +437,8 @@ def device_eval(
     try:
         adb.check("push", str(model_path), f"{remote}/model.tflite", what="pushing the model")
         specs = _push_sets(adb, set_paths, remote)
+        unknown_specs = _push_unknown_sets(adb, unknown_paths, unknown_images, remote)
+        unknown_extra = ["--es", "unknown_sets", ",".join(unknown_specs)] if unknown_specs else []
         started = adb.shell(
             "am",
             "start",
@@ -387,6 +451,7 @@ def device_eval(
             "--es",
             "sets",
             ",".join(specs),
+            *unknown_extra,
             "--ei",
             "threads",
             str(config.threads),
@@ -444,6 +509,11 @@ def device_eval(
         if name in report.get("sets", {}):
             report["sets"][name]["device_path"] = report["sets"][name].get("path")
             report["sets"][name]["path"] = str(folder)
+    for name, folder in unknown_paths:
+        u = report.get("open_set", {}).get("unknown_sets", {}).get(name)
+        if isinstance(u, dict):
+            u["device_path"] = u.get("path")
+            u["path"] = str(folder)
     report["model"]["device_path"] = report["model"].get("path")
     report["model"]["path"] = str(model_path)
     try:

@@ -23,17 +23,21 @@ import org.json.JSONObject;
  * adb shell am start -n org.edgeposinv.demo/.EvalActivity \
  *   --es model /sdcard/Android/data/org.edgeposinv.demo/files/eval/model.tflite \
  *   --es sets published=/sdcard/…/eval/sets/published,wild=/sdcard/…/eval/sets/wild \
+ *   [--es unknown_sets shelves=/sdcard/…/eval/unknown/shelves] \
  *   --ei threads 2 --es delegate cpu --es out /sdcard/Android/data/org.edgeposinv.demo/files/eval/out
  * </pre>
  *
  * Every image of each {@code DIR/<label>/} goes through the same input contract and
  * interpreter as live mode; {@code OUT/report.json} (shared schema, generator.host
  * "android"), {@code OUT/predictions.csv} and {@code OUT/progress.json} are written;
+ * unknown sets (images of none of the classes) add the report's {@code open_set} figures;
  * a failure writes {@code OUT/error.txt} with a one-line reason.
  */
 public final class EvalActivity extends Activity {
     public static final String EXTRA_MODEL = "model";
     public static final String EXTRA_SETS = "sets";
+    /** Optional: sets of images of none of the classes, {@code NAME=DIR[,NAME=DIR...]} (any folder layout). */
+    public static final String EXTRA_UNKNOWN_SETS = "unknown_sets";
     public static final String EXTRA_THREADS = "threads";
     public static final String EXTRA_DELEGATE = "delegate";
     public static final String EXTRA_OUT = "out";
@@ -51,6 +55,7 @@ public final class EvalActivity extends Activity {
         Intent intent = getIntent();
         String model = intent.getStringExtra(EXTRA_MODEL);
         String sets = intent.getStringExtra(EXTRA_SETS);
+        String unknownSets = intent.getStringExtra(EXTRA_UNKNOWN_SETS);
         String out = intent.getStringExtra(EXTRA_OUT);
         int threads = intent.getIntExtra(EXTRA_THREADS, 1);
         String delegate = intent.getStringExtra(EXTRA_DELEGATE);
@@ -62,24 +67,35 @@ public final class EvalActivity extends Activity {
             return;
         }
         String del = delegate == null ? "cpu" : delegate;
-        Thread worker = new Thread(() -> run(new File(model), sets, new File(out), threads, del, topK, warmup), "evaluation");
+        Thread worker = new Thread(() -> run(new File(model), sets, unknownSets, new File(out), threads, del, topK, warmup), "evaluation");
         worker.start();
     }
 
-    private void run(File model, String sets, File out, int threads, String delegate, int topK, int warmup) {
+    /** Parse {@code NAME=DIR[,NAME=DIR...]} (the extra {@code extra}) into names and folders. */
+    static void parseSets(String extra, String specs, List<String> names, List<File> dirs) {
+        for (String spec : specs.split(",")) {
+            int eq = spec.indexOf('=');
+            if (eq <= 0 || eq == spec.length() - 1) {
+                throw new IllegalArgumentException(extra + " must be NAME=DIR[,NAME=DIR...]; got '" + spec + "'");
+            }
+            names.add(spec.substring(0, eq));
+            dirs.add(new File(spec.substring(eq + 1)));
+        }
+    }
+
+    private void run(File model, String sets, String unknownSets, File out, int threads, String delegate, int topK,
+                     int warmup) {
         List<String> names = new ArrayList<>();
         List<File> dirs = new ArrayList<>();
+        List<String> unknownNames = new ArrayList<>();
+        List<File> unknownDirs = new ArrayList<>();
         try {
             if (!out.isDirectory() && !out.mkdirs()) {
                 throw new IllegalArgumentException("cannot create the output folder " + out);
             }
-            for (String spec : sets.split(",")) {
-                int eq = spec.indexOf('=');
-                if (eq <= 0 || eq == spec.length() - 1) {
-                    throw new IllegalArgumentException("sets must be NAME=DIR[,NAME=DIR...]; got '" + spec + "'");
-                }
-                names.add(spec.substring(0, eq));
-                dirs.add(new File(spec.substring(eq + 1)));
+            parseSets(EXTRA_SETS, sets, names, dirs);
+            if (unknownSets != null && !unknownSets.isEmpty()) {
+                parseSets(EXTRA_UNKNOWN_SETS, unknownSets, unknownNames, unknownDirs);
             }
             try (Classifier classifier = new Classifier(ModelStore.mapFile(model), threads, delegate)) {
                 JSONObject platform = new JSONObject()
@@ -91,7 +107,8 @@ public final class EvalActivity extends Activity {
                         .put("sdk_int", Build.VERSION.SDK_INT);
                 Evaluation.Runtime runtime = new Evaluation.Runtime("tensorflow-lite", Classifier.runtimeVersion(),
                         threads, delegate, platform);
-                JSONObject report = Evaluation.run(classifier.contract, model.getPath(), names, dirs, new AndroidImages(),
+                JSONObject report = Evaluation.run(classifier.contract, model.getPath(), names, dirs, unknownNames, unknownDirs,
+                        new AndroidImages(),
                         classifier, runtime, out, topK, warmup,
                         (done, total) -> {
                             if (done % 10 == 0 || done == total) {

@@ -69,6 +69,14 @@ public class EvalActivityTest {
     }
 
     @Test
+    public void malformedUnknownSetsAreNamed() throws Exception {
+        File out = new File(tmp.getRoot(), "out");
+        Intent i = intent(new File(Golden.dir(), "shapes_int8.tflite").getPath(), "wild=" + wildSet(), out)
+                .putExtra(EvalActivity.EXTRA_UNKNOWN_SETS, "shelves=");
+        assertEquals("unknown_sets must be NAME=DIR[,NAME=DIR...]; got 'shelves='", failure(i, out));
+    }
+
+    @Test
     public void aMissingModelIsNamed() throws Exception {
         File out = new File(tmp.getRoot(), "out");
         File model = new File(tmp.getRoot(), "nowhere.tflite");
