@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import click
 
-from edgeposinv.commands.options import parse_named_folders, test_sets_and_report
+from edgeposinv.commands.options import test_sets_and_report
 
 
 @click.command("device-eval")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @test_sets_and_report(where="pushed to the phone")
-@click.option(
-    "--unknown-set",
-    "unknown_sets",
-    multiple=True,
-    metavar="NAME=DIR",
-    callback=parse_named_folders,
-    help="A named folder of images that are none of the classes (repeatable), pushed to the "
-    "phone: AUROC, FPR at 95% TPR and the share accepted at the model's threshold.",
-)
 @click.option(
     "--serial", default=None, help="Device serial (adb devices) when several are attached."
 )

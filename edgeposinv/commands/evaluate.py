@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from edgeposinv.commands.options import parse_named_folders, test_sets_and_report
+from edgeposinv.commands.options import test_sets_and_report
 
 
 def _grid(value: str) -> tuple[int, int]:
@@ -19,15 +19,6 @@ def _grid(value: str) -> tuple[int, int]:
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @test_sets_and_report()
-@click.option(
-    "--unknown-set",
-    "unknown_sets",
-    multiple=True,
-    metavar="NAME=DIR",
-    callback=parse_named_folders,
-    help="A named folder of images that are none of the classes (repeatable): AUROC, FPR at "
-    "95% TPR and the share accepted at the model's threshold.",
-)
 @click.option(
     "--reference", default=None, help="Set the others are compared with (default: the first)."
 )

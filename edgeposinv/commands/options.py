@@ -11,30 +11,29 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _parse_sets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]):
+def parse_named_folders(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, Path]]:
+    """Click callback: repeatable ``NAME=DIR`` values → ``[(name, Path)]`` (usage error otherwise)."""
     parsed: list[tuple[str, Path]] = []
     for spec in values:
         name, sep, folder = spec.partition("=")
         if not sep or not name or not folder:
+            flag = param.opts[0] if param.opts else "--set"
             raise click.BadParameter(
-                f"expected NAME=DIR (e.g. --set wild=photos/wild). Got {spec!r}.", ctx, param
+                f"expected NAME=DIR (e.g. {flag} wild=photos/wild). Got {spec!r}.", ctx, param
             )
         parsed.append((name, Path(folder)))
     return parsed
 
 
-def parse_named_folders(
-    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> list[tuple[str, Path]]:
-    """Click callback: repeatable ``NAME=DIR`` values → ``[(name, Path)]`` (usage error otherwise)."""
-    return _parse_sets(ctx, param, values)
-
-
 def test_sets_and_report(*, where: str = "") -> Callable[[F], F]:
-    """``--set NAME=DIR`` (repeatable, parsed to ``[(name, Path)]``) and ``--report DIR``.
+    """``--set NAME=DIR`` and ``--unknown-set NAME=DIR`` (repeatable, parsed to
+    ``[(name, Path)]``) and ``--report DIR``.
 
-    ``where`` completes the --set help, e.g. "pushed to the phone".
+    ``where`` completes the --set/--unknown-set help, e.g. "pushed to the phone".
     """
+    suffix = f", {where}" if where else ""
     set_help = "A named test set (repeatable), e.g. --set published=test --set wild=phone"
     set_help += f"; {where}." if where else "."
 
@@ -47,12 +46,22 @@ def test_sets_and_report(*, where: str = "") -> Callable[[F], F]:
             help="Report folder to create (report.json, report.html, predictions.csv).",
         )(f)
         f = click.option(
+            "--unknown-set",
+            "unknown_sets",
+            multiple=True,
+            metavar="NAME=DIR",
+            callback=parse_named_folders,
+            help="A named folder of images that are none of the classes (repeatable)"
+            + suffix
+            + ": AUROC, FPR at 95% TPR and the share accepted at the model's threshold.",
+        )(f)
+        f = click.option(
             "--set",
             "sets",
             multiple=True,
             required=True,
             metavar="NAME=DIR",
-            callback=_parse_sets,
+            callback=parse_named_folders,
             help=set_help,
         )(f)
         return f
