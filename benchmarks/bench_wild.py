@@ -218,13 +218,9 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
     }
 
 
-def wilson(k: int, n: int) -> tuple[float, float]:
+def table(rows: list[dict]) -> str:
     from edgeposinv.evaluation.metrics import wilson_interval
 
-    return wilson_interval(k, n)
-
-
-def table(rows: list[dict]) -> str:
     groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["recipe"], r["k"])].append(r)
@@ -238,8 +234,8 @@ def table(rows: list[dict]) -> str:
         rs = sorted(rs, key=lambda r: r["seed"])
         wk, wn = sum(r["wild_correct"] for r in rs), sum(r["wild_n"] for r in rs)
         pk, pn = sum(r["published_correct"] for r in rs), sum(r["published_n"] for r in rs)
-        wl, wh = wilson(wk, wn)
-        pl, ph = wilson(pk, pn)
+        wl, wh = wilson_interval(wk, wn)
+        pl, ph = wilson_interval(pk, pn)
         per_seed = " / ".join(f"{r['wild_correct'] / r['wild_n']:.1%}" for r in rs)
         minutes = np.mean([r["total_s"] for r in rs]) / 60
         floats = [r for r in rs if "wild_float32_correct" in r]
