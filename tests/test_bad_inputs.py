@@ -954,7 +954,11 @@ def test_overwrite_interrupted_before_a_checkpoint_gives_the_old_run_back(
     assert not (run_dir / "checkpoint" / "state.json").exists(), "too late: a checkpoint exists"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == code, err
+    # After a Ctrl-C that surfaced inside native code, CPython may end the process by
+    # re-sending SIGINT to itself once everything is cleaned up; a shell shows both
+    # endings as the same status (128 + 2), which is what a user sees.
+    endings = (code, -sig) if sig == signal.SIGINT else (code,)
+    assert proc.returncode in endings, err
     errors = [line for line in err.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and "Traceback" not in err, err
     assert "Interrupted" in errors[0] and "is back as it was before" in errors[0]
