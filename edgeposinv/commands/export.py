@@ -103,6 +103,16 @@ QUANT_CHOICES = ["float32", "float16", "dynamic", "int8", "int8-qat"]
     "share of them stays accepted (0: off).",
 )
 @click.option(
+    "--unknown-score",
+    "unknown_score",
+    type=click.Choice(["softmax", "features"]),
+    default="softmax",
+    show_default=True,
+    help="What rejects 'none of the classes': the class probabilities as trained, or "
+    "'features': an added _background output from the distance to the training images' "
+    "features (works without any unknown images).",
+)
+@click.option(
     "--no-temperature",
     "no_temperature",
     is_flag=True,
@@ -131,6 +141,7 @@ def export(
     fingerprints,
     keep_correct,
     max_unknown_accepted,
+    unknown_score,
     no_temperature,
     no_threshold,
     overwrite,
@@ -158,6 +169,7 @@ def export(
             temperature=not no_temperature,
             keep_correct=keep_correct,
             max_unknown_accepted=max_unknown_accepted,
+            unknown_score=unknown_score,
         ),
     )
     result = export_run(run, out, spec, overwrite=overwrite, seed=seed, options=options)

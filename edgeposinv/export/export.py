@@ -11,6 +11,7 @@ with the parity figures, size, host latency and training provenance.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -38,6 +39,9 @@ from edgeposinv.tflite.std_metadata import (
 from edgeposinv.training.runs import Run, read_run
 
 log = logging.getLogger(__name__)
+
+#: Training images (a stratified sample) the feature-distance gate is fitted on.
+FEATURE_GATE_TRAIN_SAMPLE = 2000
 
 __all__ = [
     "QuantSpec",
@@ -283,6 +287,60 @@ def _float_network(model, spec: QuantSpec):
     return float_copy(model)
 
 
+def _add_feature_gate(model, run: Run, data, options: OpenSetOptions, seed: int):
+    """The model with a feature-distance ``_background`` output, the run with that label."""
+    from edgeposinv.export import feature_gate
+    from edgeposinv.tflite.open_set import RESERVED_LABEL, reserved_index
+
+    fix = "export with '--unknown-score softmax'"
+    if reserved_index(run.labels) >= 0:
+        raise ParameterError(
+            "unknown_score",
+            "features",
+            "is for runs without a trained '_background' output (this run has one)",
+            owner="export",
+            fix=fix,
+        )
+    if run.is_qat:
+        raise ParameterError(
+            "unknown_score",
+            "features",
+            "cannot extend a quantization-aware-trained model",
+            owner="export",
+            fix=fix,
+        )
+    if data is None or not len(data.images):
+        raise ParameterError(
+            "unknown_score",
+            "features",
+            "needs the run's validation images (to scale the distances)",
+            owner="export",
+            fix=fix,
+        )
+    train = _training_sample(run, FEATURE_GATE_TRAIN_SAMPLE, seed)
+    if train is None or len(train.images) < 2:
+        raise ParameterError(
+            "unknown_score",
+            "features",
+            "needs the run's training images (to fit the distances)",
+            owner="export",
+            fix=fix,
+        )
+    log.info("fitting the feature-distance gate on %d training images", len(train.images))
+    gate = feature_gate.fit(
+        feature_gate.features(model, train.images),
+        feature_gate.features(model, data.images),
+        keep=options.keep_correct,
+    )
+    info = gate.describe()
+    log.info("feature gate: %s", info)
+    return (
+        feature_gate.attach(model, gate),
+        dataclasses.replace(run, labels=run.labels + (RESERVED_LABEL,)),
+        info,
+    )
+
+
 def sidecar_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
@@ -325,12 +383,20 @@ def export_run(
         from edgeposinv.export.open_set import fit_and_bake
 
         temperature = fit_and_bake(model, run.labels, data, unknown_val)
+    gate_info = None
+    if open_opts.enabled and open_opts.unknown_score == "features":
+        model, run, gate_info = _add_feature_gate(model, run, data, open_opts, seed)
     calibration, calibration_info = None, None
     if spec.needs_calibration:
         batch = int(run.config.get("train", {}).get("batch_size", 1))
         calibration, calibration_info = load_calibration(
             run, spec.calibration_dir, spec.calibration_size, batch, seed
         )
+        if gate_info is not None:
+            from edgeposinv.export.feature_gate import range_images
+
+            calibration = np.concatenate([calibration, range_images(calibration, seed)])
+            calibration_info = {**calibration_info, "feature_gate_range_images": True}
     log.info("converting %s to %s TFLite", run.root, spec.mode)
     converted = convert(model, spec, calibration)
     open_set = None
@@ -343,6 +409,10 @@ def export_run(
             np.stack([clf.predict_proba(x) for x in unknown_val]) if len(unknown_val) else known[:0]
         )
         open_set = choose(run.labels, known, data.label_ids, unknown, open_opts, temperature)
+        if gate_info is not None:
+            open_set = dataclasses.replace(
+                open_set, expected={**(open_set.expected or {}), "feature_gate": gate_info}
+            )
         log.info(
             "open-set threshold %.4f (T %.3f): %s",
             open_set.score_threshold,

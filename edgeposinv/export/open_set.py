@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 HEAD_LAYER = "probabilities"
 DEFAULT_MAX_UNKNOWN_ACCEPTED = 0.05
+UNKNOWN_SCORES = ("softmax", "features")
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,16 @@ class OpenSetOptions:
     ``keep_correct``: share of correctly classified known validation images kept;
     ``max_unknown_accepted``: with enough unknown validation images (at least
     ``1 / max_unknown_accepted``), the threshold is lowered to the lowest one that still
-    accepts at most this share of them (when that is lower); 0 turns this off."""
+    accepts at most this share of them (when that is lower); 0 turns this off;
+    ``unknown_score``: ``softmax`` (the classes' probabilities as trained) or ``features``
+    (add a ``_background`` output from the distance to the training images' features, see
+    :mod:`edgeposinv.export.feature_gate`: rejection without any unknown images)."""
 
     enabled: bool = True
     temperature: bool = True
     keep_correct: float = DEFAULT_KEEP_CORRECT
     max_unknown_accepted: float = DEFAULT_MAX_UNKNOWN_ACCEPTED
+    unknown_score: str = "softmax"
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.keep_correct <= 1.0:
@@ -67,6 +72,13 @@ class OpenSetOptions:
                 "max_unknown_accepted",
                 self.max_unknown_accepted,
                 "must be in [0, 1)",
+                owner="OpenSetOptions",
+            )
+        if self.unknown_score not in UNKNOWN_SCORES:
+            raise ParameterError(
+                "unknown_score",
+                self.unknown_score,
+                f"must be one of {', '.join(UNKNOWN_SCORES)}",
                 owner="OpenSetOptions",
             )
 
@@ -143,6 +155,8 @@ def choose(
     correct = pred == known_ids
     t = choose_threshold(score[correct], options.keep_correct)
     target: dict = {"keep_correct": options.keep_correct}
+    if options.unknown_score != "softmax":
+        target["unknown_score"] = options.unknown_score
     if options.max_unknown_accepted > 0 and len(unknown_probs) * options.max_unknown_accepted >= 1:
         # Lower the threshold while the validation unknowns stay rejected: the known
         # validation images are often tidier (more confident) than the ones in the wild.
