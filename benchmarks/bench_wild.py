@@ -55,6 +55,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     "folders-equal": ({"folder_weights": "equal"}, {"folders": True}),
     "strong": ({"augment": "strong"}, {}),
     "oversample+strong": ({"augment": "strong"}, {"capture_share": 0.3}),
+    "size128": ({"image_size_px": 128}, {}),
 }
 BASE = dict(
     arch="mobilenet_v2",

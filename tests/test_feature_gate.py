@@ -71,8 +71,10 @@ def test_export_adds_a_background_output_that_rejects_unseen_patterns(tmp_path):
     options = ExportOptions(
         latency_runs=1, open_set=OpenSetOptions(unknown_score="features", keep_correct=0.95)
     )
-    out = tmp_path / "gated.tflite"
-    export_run(tmp_path / "run", out, QuantSpec.float32(), options=options)
+    export_run(tmp_path / "run", tmp_path / "gated", QuantSpec.float32(), options=options)
+    out = tmp_path / "gated" / "model.tflite"
+    card = (tmp_path / "gated" / "MODEL_CARD.md").read_text()
+    assert "`--unknown-score features`" in card
     clf = TFLiteClassifier(out)
     assert clf.labels == ("circle", "square", "triangle", RESERVED_LABEL)
     open_set = clf.open_set
@@ -83,7 +85,7 @@ def test_export_adds_a_background_output_that_rejects_unseen_patterns(tmp_path):
     decisions = [clf.classify(prepare(read_rgb(p), 32))[0] for p in sorted(held_out.iterdir())]
     accepted = sum(d is not None for d in decisions) / len(decisions)
     assert accepted <= 0.2, accepted  # stripes it never saw are "none of the classes"
-    sidecar = json.loads(out.with_suffix(".json").read_text())
+    sidecar = json.loads((tmp_path / "gated" / "MODEL.json").read_text())
     assert sidecar["labels"][-1] == RESERVED_LABEL
 
     # the plain export of the same run accepts most of them (what the gate is for)

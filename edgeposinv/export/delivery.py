@@ -137,6 +137,18 @@ def _open_set_lines(o: dict | None) -> list[str]:
         "`edgeposinv evaluate --unknown-set`.",
         "",
     ]
+    gate = e.get("feature_gate")
+    if gate:
+        lines += [
+            f"The `{o.get('reserved_label')}` output was added at export (`--unknown-score "
+            f"features`), not trained: it grows with the distance of an image's features from "
+            f"those of {gate['n_train']} training images ({gate['components']} whitened "
+            f"directions), scaled so that {_pct(target.get('keep_correct'))} of the "
+            f"{gate['n_val']} validation images are nearer than where it reaches 50%. It "
+            "rejects whatever is unlike the validation images, hands in other places included "
+            "when the validation split comes from the rig only (`--val-from CAPTURES`).",
+            "",
+        ]
     return lines
 
 
