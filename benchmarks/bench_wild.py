@@ -56,6 +56,9 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     "strong": ({"augment": "strong"}, {}),
     "oversample+strong": ({"augment": "strong"}, {"capture_share": 0.3}),
     "size128": ({"image_size_px": 128}, {}),
+    # fine-tuning on the rig may distort the pretrained features (Kumar et al. 2022)
+    "head-mostly": ({"frozen_epochs": 11}, {}),
+    "shallow-ft": ({"fine_tune_fraction": 0.2}, {}),
 }
 BASE = dict(
     arch="mobilenet_v2",

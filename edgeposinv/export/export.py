@@ -41,7 +41,7 @@ from edgeposinv.training.runs import Run, read_run
 log = logging.getLogger(__name__)
 
 #: Training images (a stratified sample) the feature-distance gate is fitted on.
-FEATURE_GATE_TRAIN_SAMPLE = 2000
+FEATURE_GATE_SAMPLE = 2000
 
 __all__ = [
     "QuantSpec",
@@ -287,60 +287,6 @@ def _float_network(model, spec: QuantSpec):
     return float_copy(model)
 
 
-def _add_feature_gate(model, run: Run, data, options: OpenSetOptions, seed: int):
-    """The model with a feature-distance ``_background`` output, the run with that label."""
-    from edgeposinv.export import feature_gate
-    from edgeposinv.tflite.open_set import RESERVED_LABEL, reserved_index
-
-    fix = "export with '--unknown-score softmax'"
-    if reserved_index(run.labels) >= 0:
-        raise ParameterError(
-            "unknown_score",
-            "features",
-            "is for runs without a trained '_background' output (this run has one)",
-            owner="export",
-            fix=fix,
-        )
-    if run.is_qat:
-        raise ParameterError(
-            "unknown_score",
-            "features",
-            "cannot extend a quantization-aware-trained model",
-            owner="export",
-            fix=fix,
-        )
-    if data is None or not len(data.images):
-        raise ParameterError(
-            "unknown_score",
-            "features",
-            "needs the run's validation images (to scale the distances)",
-            owner="export",
-            fix=fix,
-        )
-    train = _training_sample(run, FEATURE_GATE_TRAIN_SAMPLE, seed)
-    if train is None or len(train.images) < 2:
-        raise ParameterError(
-            "unknown_score",
-            "features",
-            "needs the run's training images (to fit the distances)",
-            owner="export",
-            fix=fix,
-        )
-    log.info("fitting the feature-distance gate on %d training images", len(train.images))
-    gate = feature_gate.fit(
-        feature_gate.features(model, train.images),
-        feature_gate.features(model, data.images),
-        keep=options.keep_correct,
-    )
-    info = gate.describe()
-    log.info("feature gate: %s", info)
-    return (
-        feature_gate.attach(model, gate),
-        dataclasses.replace(run, labels=run.labels + (RESERVED_LABEL,)),
-        info,
-    )
-
-
 def sidecar_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
@@ -385,7 +331,10 @@ def export_run(
         temperature = fit_and_bake(model, run.labels, data, unknown_val)
     gate_info = None
     if open_opts.enabled and open_opts.unknown_score == "features":
-        model, run, gate_info = _add_feature_gate(model, run, data, open_opts, seed)
+        from edgeposinv.export.feature_gate import add_to_model
+
+        train_sample = None if run.is_qat else _training_sample(run, FEATURE_GATE_SAMPLE, seed)
+        model, run, gate_info = add_to_model(model, run, train_sample, data, open_opts.keep_correct)
     calibration, calibration_info = None, None
     if spec.needs_calibration:
         batch = int(run.config.get("train", {}).get("batch_size", 1))

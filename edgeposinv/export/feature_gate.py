@@ -31,7 +31,7 @@ import numpy as np
 
 from edgeposinv.errors import ParameterError
 
-__all__ = ["FeatureGate", "attach", "distances", "features", "fit"]
+__all__ = ["FeatureGate", "add_to_model", "attach", "distances", "features", "fit"]
 
 log = logging.getLogger(__name__)
 
@@ -185,3 +185,30 @@ def range_images(calibration: np.ndarray, seed: int = 0, share: float = 0.25) ->
             shuffled[r * ph : (r + 1) * ph, c * pw : (c + 1) * pw] = tiles[t]
         out[i] = shuffled
     return out
+
+
+def add_to_model(model, run, train, val, keep: float):
+    """Export's step: the model with a feature-distance ``_background`` output, the run with
+    that label appended, and the gate's description (``train``/``val``: loaded images)."""
+    import dataclasses
+
+    from edgeposinv.tflite.open_set import RESERVED_LABEL, reserved_index
+
+    def refuse(expected: str) -> ParameterError:
+        fix = "export with '--unknown-score softmax'"
+        return ParameterError("unknown_score", "features", expected, owner="export", fix=fix)
+
+    if reserved_index(run.labels) >= 0:
+        raise refuse("is for runs without a trained '_background' output (this run has one)")
+    if run.is_qat:
+        raise refuse("cannot extend a quantization-aware-trained model")
+    if val is None or not len(val.images):
+        raise refuse("needs the run's validation images (to scale the distances)")
+    if train is None or len(train.images) < 2:
+        raise refuse("needs the run's training images (to fit the distances)")
+    log.info("fitting the feature-distance gate on %d training images", len(train.images))
+    gate = fit(features(model, train.images), features(model, val.images), keep=keep)
+    info = gate.describe()
+    log.info("feature gate: %s", info)
+    labels = run.labels + (RESERVED_LABEL,)
+    return attach(model, gate), dataclasses.replace(run, labels=labels), info
