@@ -243,15 +243,16 @@ def test_two_folders_with_a_validation_folder_record_shares_and_sides(tmp_path):
     validates only, and gets no batch share."""
     import json as _json
 
+    from edgeposinv.training.prepare import prepare_data
     from edgeposinv.training.runs import write_run_start
-    from edgeposinv.training.train import TrainConfig, _prepare_data
+    from edgeposinv.training.train import TrainConfig
 
     rig = make_shapes_dataset(tmp_path / "rig", n_per_class=12, size=24, seed=1)
     cap = make_shapes_dataset(tmp_path / "cap", n_per_class=3, size=24, seed=2)
     val = make_shapes_dataset(tmp_path / "val", n_per_class=2, size=24, seed=3)
     config = TrainConfig(image_size_px=24, batch_size=8, val_dirs=(str(val),))
     augment = config.augment_settings()
-    prepared = _prepare_data([rig.resolve(), cap.resolve()], config, augment, False)
+    prepared = prepare_data([rig.resolve(), cap.resolve()], config, augment, False)
     write_run_start(tmp_path / "run", config, augment, prepared)
     split = _json.loads((tmp_path / "run" / "split.json").read_text())
     assert split["folders"][2] == str(val.resolve()) and set(split["val_folder"]) == {2}
