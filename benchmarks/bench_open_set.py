@@ -4,7 +4,8 @@ shelves, with and without unknown images in training, before and after temperatu
     PYTHONPATH=. python benchmarks/bench_open_set.py [--epochs 6] [--captures 15] [--seed 0]
 
 Data (read-only, ``../shared/datasets``): training = ``rps_pi_small`` (the Pi rig) plus, as
-a second dataset folder (multi-folder training, default ``sqrt`` batch shares),
+a second dataset folder (multi-folder training, ``sqrt`` batch shares: the default when
+this table was measured),
 ``--captures`` per class from source-group A of ``rps_wild_dev``; measured = the other
 source-group of ``rps_wild_dev`` (known wild hands) against one half of
 ``unknown_dev/images`` (shelves); the other half of ``unknown_dev`` is the ``--unknown``
@@ -188,6 +189,7 @@ def main() -> None:
                 weights=str(WEIGHTS),
                 seed=args.seed,
                 unknown_dir=str(unknown_dir) if recipe in ("uniform", "background") else None,
+                folder_weights="sqrt",
                 open_set_mode=mode,
             )
             t0 = time.monotonic()

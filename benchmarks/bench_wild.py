@@ -51,7 +51,7 @@ RECIPES: dict[str, tuple[dict, dict]] = {
         {},
         {"capture_share": 0.3, "backgrounds": True, "adapt": True},
     ),
-    "folders": ({}, {"folders": True}),
+    "folders": ({"folder_weights": "sqrt"}, {"folders": True}),
     "folders-equal": ({"folder_weights": "equal"}, {"folders": True}),
     "strong": ({"augment": "strong"}, {}),
     "oversample+strong": ({"augment": "strong"}, {"capture_share": 0.3}),

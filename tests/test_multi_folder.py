@@ -149,7 +149,9 @@ def test_train_two_folders_records_resumes_exports_and_previews(tmp_path, monkey
     cap = make_shapes_dataset(tmp_path / "cap", n_per_class=4, size=32, seed=2)
     (cap / "triangle").rename(tmp_path / "gone")  # the captures lack one class
     run_dir = tmp_path / "run"
-    config = TrainConfig(image_size_px=24, epochs=4, batch_size=8, augment="none", seed=0)
+    config = TrainConfig(
+        image_size_px=24, epochs=4, batch_size=8, augment="none", seed=0, folder_weights="sqrt"
+    )
 
     original = checkpoints.make_callback
 
@@ -251,6 +253,10 @@ def test_two_folders_with_a_validation_folder_record_shares_and_sides(tmp_path):
     cap = make_shapes_dataset(tmp_path / "cap", n_per_class=3, size=24, seed=2)
     val = make_shapes_dataset(tmp_path / "val", n_per_class=2, size=24, seed=3)
     config = TrainConfig(image_size_px=24, batch_size=8, val_dirs=(str(val),))
+    assert config.folder_weights == "equal"  # the default (measured: bench_wild.py)
+    config = TrainConfig(
+        image_size_px=24, batch_size=8, val_dirs=(str(val),), folder_weights="sqrt"
+    )
     augment = config.augment_settings()
     prepared = prepare_data([rig.resolve(), cap.resolve()], config, augment, False)
     write_run_start(tmp_path / "run", config, augment, prepared)

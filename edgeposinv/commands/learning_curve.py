@@ -61,7 +61,7 @@ def _steps(value: str | None) -> tuple[int, ...] | None:
 @click.option(
     "--folder-weights",
     "folder_weights",
-    default="sqrt",
+    default="equal",
     show_default=True,
     help="Share of every batch for the rig and the captures folder (see train --folder-weights).",
 )

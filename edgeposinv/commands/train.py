@@ -122,10 +122,10 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
 @click.option(
     "--folder-weights",
     "folder_weights",
-    default="sqrt",
+    default="equal",
     show_default=True,
-    help="Several DATA folders: each folder's share of every batch — sqrt (of its image "
-    "count), equal, size, or one weight per folder (e.g. 1,1).",
+    help="Several DATA folders: each folder's share of every batch — equal, sqrt (of its "
+    "image count), size, or one weight per folder (e.g. 3,1).",
 )
 @click.option(
     "--val",

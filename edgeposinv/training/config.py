@@ -54,7 +54,7 @@ class TrainConfig:
     fine_tune_fraction: float = 0.6
     qat: bool = False
     qat_epochs: int = 2
-    folder_weights: str = "sqrt"
+    folder_weights: str = "equal"
     val_dirs: tuple[str, ...] = ()
     val_from: str | None = None
     near_duplicates: str = "hash"  # hash | features | hash+features | off (True/False: hash/off)
