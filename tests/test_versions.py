@@ -24,7 +24,7 @@ ANDROID = REPO / "android_demo"
             (
                 pom,
                 r"<groupId>org\.edgeposinv</groupId>\s*<artifactId>[^<]+</artifactId>\s*"
-                r"<version>([^<]+)</version>",
+                r"<version>([^<$]+)</version>",
             )
             for pom in ("maven/pom.xml", "maven/app/pom.xml", "maven/tflite-classes/pom.xml")
         ),
