@@ -120,6 +120,45 @@ def test_split_keeps_near_duplicates_on_one_side(tmp_path):
     assert any(source[i] in train_src for i in plan_off.val_idx)
 
 
+@pytest.mark.parametrize(
+    "name, source",
+    [
+        ("rock.0007_png.rf.0b6136efce71b802acb1d1d689d44720_00623.jpg", "rock.0007_png"),
+        ("rock.IMG_5567_mp4-32_jpg.rf.9c1b6136efce71b802acb1d1d689d447_3.jpg", "rock.IMG_5567_mp4"),
+        ("walk_MOV-0012.png", "walk_MOV"),
+        ("IMG_0001.jpg", None),
+        ("frame_000123.png", None),
+        ("photo.rf.notahash.jpg", None),
+    ],
+)
+def test_named_source_reads_exports_and_video_frames(name, source):
+    from edgeposinv.data.duplicates import named_source
+
+    assert named_source(name) == source
+
+
+def test_split_keeps_files_named_after_one_source_on_one_side(tmp_path):
+    """Roboflow-style exports of one original photo look unlike each other (augmented):
+    no hash links them, their names do."""
+    from edgeposinv.data.dataset import load_images, scan_dataset
+    from edgeposinv.data.splits import split_loaded
+
+    rng = np.random.default_rng(3)
+    root = tmp_path / "d"
+    for label in ("a", "b"):
+        for s in range(10):
+            for k in range(3):  # three different-looking exports of one original
+                digest = f"{rng.integers(0, 2**63):016x}{rng.integers(0, 2**63):016x}"
+                _write(root / label / f"{label}.{s:04d}_png.rf.{digest}_{k}.jpg", _scene(rng))
+    data = load_images(scan_dataset(root), 48, show_progress=False)
+    plan, grouping = split_loaded(data, 0.3, seed=0)
+    source = [p.parent.name + p.name.split("_png")[0] for p in data.paths]
+    assert {source[i] for i in plan.train_idx}.isdisjoint({source[i] for i in plan.val_idx})
+    assert grouping["near_duplicates"]["named_sources"]["n_images_in_clusters"] == 60
+    # the hash alone finds nothing here
+    assert grouping["near_duplicates"]["hash"]["n_images_in_clusters"] == 0
+
+
 def test_fallback_is_per_class_and_recorded():
     from edgeposinv.data.splits import FALLBACK, GROUPED, plan_split
 

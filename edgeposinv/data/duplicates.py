@@ -174,6 +174,45 @@ def sequence_neighbours(names: Sequence[str]) -> list[tuple[int, int]]:
     return pairs
 
 
+# A Roboflow export keeps the original file name before ".rf.<32 hex>" (every augmented
+# copy of one photo shares it); frames cut from a video are named after the video and a frame
+# number ("IMG_5567_mp4-32_jpg"). Hugging Face / Roboflow Universe datasets are mostly such
+# exports, and their "copies" can differ far more than any hash or feature threshold allows.
+_ROBOFLOW = re.compile(r"^(.+?)[._-]rf[._-][0-9a-f]{32}", re.IGNORECASE)
+_VIDEO_FRAME = re.compile(r"^(.+?[._](?:mp4|mov|avi|mkv|webm|m4v|3gp))[-_.]\d+", re.IGNORECASE)
+
+
+def named_source(name: str) -> str | None:
+    """The original photo or video a file name says it was cut from, or ``None``.
+
+    ``rock.0007_png.rf.0b61…_00623.jpg`` → ``rock.0007_png``;
+    ``rock.IMG_5567_mp4-32_jpg.rf.9c1…_00287.jpg`` → ``rock.IMG_5567_mp4``.
+    """
+    stem = Path(name).stem
+    m = _ROBOFLOW.match(stem)
+    origin = m.group(1) if m else None
+    frame = _VIDEO_FRAME.match(origin or stem)
+    return frame.group(1) if frame else origin
+
+
+def named_source_groups(names: Sequence[str], strata: np.ndarray) -> list[str | None]:
+    """A group id per image (``"src<first index>"``) for images whose names give the same
+    :func:`named_source` within their stratum (class); ``None`` otherwise."""
+    first: dict[tuple[int, str], int] = {}
+    keys: list[tuple[int, str] | None] = []
+    for i, (name, s) in enumerate(zip(names, strata)):
+        src = named_source(name)
+        key = None if src is None else (int(s), src)
+        keys.append(key)
+        if key is not None:
+            first.setdefault(key, i)
+    sizes: dict = {}
+    for key in keys:
+        if key is not None:
+            sizes[key] = sizes.get(key, 0) + 1
+    return [None if key is None or sizes[key] < 2 else f"src{first[key]}" for key in keys]
+
+
 def cluster(
     windows: np.ndarray, max_bits: int = NEAR_DUPLICATE_BITS, names: Sequence[str] | None = None
 ) -> np.ndarray:

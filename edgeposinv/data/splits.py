@@ -235,6 +235,7 @@ def duplicate_groups(
         cluster_per_class,
         hash_images,
         link_similar,
+        named_source_groups,
     )
 
     if method not in NEAR_DUPLICATE_METHODS[:3]:
@@ -278,6 +279,15 @@ def duplicate_groups(
             "n_images_in_clusters": n_feat,
         }
         local = _union(local, feat) if "hash" in method else feat
+    named = named_source_groups([data.paths[i].name for i in idx], strata)
+    n_named = sum(g is not None for g in named)
+    if n_named:
+        summary["named_sources"] = {
+            "rule": "file names that name the same original photo (Roboflow '.rf.<hash>' "
+            "exports) or video ('<video>_mp4-<frame>')",
+            "n_images_in_clusters": n_named,
+        }
+        local = _union(local, named)
     for i, g in zip(idx, local):
         if g is not None:
             groups[i] = (int(folders[i]), g)
