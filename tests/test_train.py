@@ -271,7 +271,34 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
         model.set_weights([w + 1.0 for w in model.get_weights()])  # "training" changes the weights
         assert model.stop_training == (epoch == 3)
     assert state["stopped"] and state["best_val_loss"] == 0.8 and state["epoch"] == 4
-    model.load_weights(str(checkpoints.best_weights(tmp_path)))
+    assert checkpoints.load_best(model, tmp_path)
     for a, b in zip(model.get_weights(), best):
         np.testing.assert_allclose(a, b)
     assert [row["epoch"] for row in checkpoints.read_state(tmp_path)["history"]] == [1, 2, 3, 4]
+
+
+def test_best_epoch_of_the_frozen_phase_loads_after_fine_tuning(tmp_path):
+    """The best weights carry no optimizer state: a best epoch saved while the backbone was
+    frozen loads into the model after the fine-tune phase built more optimizer slots (a
+    TensorFlow checkpoint of the model failed there: incompatible tensor shapes)."""
+    from edgeposinv.training import checkpoints
+    from edgeposinv.training.keras_api import keras
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 8)).astype("float32"), np.arange(16) % 3
+    inputs = keras.Input((8,))
+    body = keras.layers.Dense(6, name="body")
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(body(inputs)))
+    body.trainable = False  # the "head" phase
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    (tmp_path / checkpoints.CHECKPOINT_DIR).mkdir()
+    checkpoints.save_best(model, tmp_path / checkpoints.CHECKPOINT_DIR)
+    best = [w.copy() for w in model.get_weights()]
+    body.trainable = True  # "fine_tune": the optimizer now tracks the body too
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, verbose=0)
+    assert not all(np.allclose(a, b) for a, b in zip(model.get_weights(), best))
+    assert checkpoints.load_best(model, tmp_path)
+    for a, b in zip(model.get_weights(), best):
+        np.testing.assert_array_equal(a, b)

@@ -10,13 +10,16 @@ atomically after the checkpoint it names, so a kill at any instant leaves a usab
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import shutil
 import time
 from pathlib import Path
 
-from edgeposinv.util.files import atomic_write_json
+import numpy as np
+
+from edgeposinv.util.files import atomic_write_bytes, atomic_write_json
 
 log = logging.getLogger(__name__)
 # TensorFlow's checkpoint writer logs one absl INFO line per save; keep the epoch log readable.
@@ -24,7 +27,12 @@ logging.getLogger("absl").setLevel(logging.WARNING)
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
-BEST_WEIGHTS = "best"  # a TensorFlow checkpoint prefix: best.index, best.data-*
+# The best epoch's weights, as arrays (model.get_weights()): no optimizer state, so they load
+# into the model whatever its optimizer tracks by then (a TensorFlow checkpoint of the model
+# carries its optimizer's slots, and a best epoch from the frozen "head" phase then failed to
+# load after fine-tuning: "incompatible tensor with shape (1280, 3) ... Adam/m/...").
+BEST_WEIGHTS = "best.npz"
+LEGACY_BEST_WEIGHTS = "best"  # a TensorFlow checkpoint prefix (runs of edgeposinv <= 0.1.0)
 
 
 def read_state(run_dir: Path) -> dict | None:
@@ -107,7 +115,7 @@ def make_callback(
             ):
                 state["best_val_loss"] = float(monitored)
                 state["wait"] = 0
-                self.model.save_weights(str(ckpt_dir / BEST_WEIGHTS), save_format="tf")
+                save_best(self.model, ckpt_dir)
             elif track_best:
                 state["wait"] += 1
                 if patience and phase != "head" and state["wait"] >= patience:
@@ -160,9 +168,33 @@ def restore(run_dir: Path, state: dict, model, optimizer) -> None:
     ).assert_existing_objects_matched()
 
 
+def save_best(model, ckpt_dir: Path) -> None:
+    """Write the model's weights (all of them, BatchNormalization statistics included)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, *model.get_weights())
+    atomic_write_bytes(Path(ckpt_dir) / BEST_WEIGHTS, buffer.getvalue())
+
+
 def best_weights(run_dir: Path) -> Path | None:
+    """The best epoch's weights of a run, if it saved any (the current or the old format)."""
     path = Path(run_dir) / CHECKPOINT_DIR / BEST_WEIGHTS
-    return path if path.with_name(BEST_WEIGHTS + ".index").is_file() else None
+    if path.is_file():
+        return path
+    legacy = path.with_name(LEGACY_BEST_WEIGHTS)
+    return legacy if legacy.with_name(LEGACY_BEST_WEIGHTS + ".index").is_file() else None
+
+
+def load_best(model, run_dir: Path) -> bool:
+    """Set the model's weights to the best epoch's; ``False`` when the run saved none."""
+    path = best_weights(run_dir)
+    if path is None:
+        return False
+    if path.name != BEST_WEIGHTS:
+        model.load_weights(str(path))
+        return True
+    with np.load(path) as arrays:
+        model.set_weights([arrays[f"arr_{i}"] for i in range(len(arrays.files))])
+    return True
 
 
 def remove(run_dir: Path) -> None:

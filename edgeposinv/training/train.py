@@ -243,11 +243,8 @@ def _fit_phases(
         if name == "qat":
             from edgeposinv.training.qat import calibrate_ranges, quantize_model
 
-            best = checkpoints.best_weights(run_dir)
-            if start_epoch <= first:
-                if best is not None:
-                    model.load_weights(str(best))
-                elif resuming_here:
+            if start_epoch <= first and not checkpoints.load_best(model, run_dir):
+                if resuming_here:
                     checkpoints.restore(run_dir, state, model, None)
             float_model, model = model, quantize_model(model)
             if start_epoch <= first:
@@ -317,8 +314,8 @@ def _fit_phases(
         from edgeposinv.training.qat import fix_input_range
 
         fix_input_range(model)
-    elif checkpoints.best_weights(run_dir) is not None:
-        model.load_weights(str(checkpoints.best_weights(run_dir)))
+    else:
+        checkpoints.load_best(model, run_dir)
     adapted = None
     if config.adapt_dir:
         from edgeposinv.training.adapt import adapt_from_folder
