@@ -436,6 +436,10 @@ def test_device_eval_with_fake_adb_pushes_unknown_sets(fake_adb, shape_sets, tmp
     shelves = report["open_set"]["unknown_sets"]["shelves"]
     assert shelves["n"] == n_unknown and shelves["path"] == str(unknown)
     assert "published|shelves" in report["open_set"]["separation"]
+    pair = report["open_set"]["separation"]["published|shelves"]
+    lo, hi = pair["auroc_ci95"]  # bootstrapped on the host from the phone's predictions.csv
+    assert 0.0 <= lo <= pair["auroc"] <= hi <= 1.0
+    assert pair["bootstrap"]["by"] == "host, from predictions.csv"
     calls = fake_adb.calls()
     start = next(c for c in calls if len(c) > 3 and "EvalActivity" in c[3])
     assert "--es unknown_sets shelves=" in start[3] and "/unknown/shelves" in start[3]

@@ -514,6 +514,9 @@ def device_eval(
         if isinstance(u, dict):
             u["device_path"] = u.get("path")
             u["path"] = str(folder)
+    from edgeposinv.evaluation.open_set import add_separation_intervals
+
+    add_separation_intervals(report, predictions)  # the phone reports point values
     report["model"]["device_path"] = report["model"].get("path")
     report["model"]["path"] = str(model_path)
     try:

@@ -17,6 +17,7 @@ from edgeposinv.errors import ConfigError
 from edgeposinv.evaluation.metrics import wilson_interval
 
 __all__ = [
+    "add_separation_intervals",
     "DEFAULT_KEEP_CORRECT",
     "accepted_share",
     "accuracy_at_coverage",
@@ -185,6 +186,35 @@ def separation(
         "fpr_at_95_tpr_ci95": _bootstrap(_fpr_at_tpr, pos, neg, rounds, seed),
         "bootstrap": {"rounds": rounds, "seed": seed},
     }
+
+
+def add_separation_intervals(report: dict, predictions_csv: str) -> int:
+    """Bootstrap intervals for a report whose ``open_set.separation`` has point values only
+    (the phone's): from each image's score in ``predictions.csv`` (``confidence``: the best
+    known class's probability, on known and unknown sets alike). Returns how many pairs got
+    intervals; a pair whose sets have no rows keeps its point values."""
+    import csv
+    import io
+
+    scores: dict[str, list[float]] = {}
+    for row in csv.DictReader(io.StringIO(predictions_csv)):
+        try:
+            scores.setdefault(row["set"], []).append(float(row["confidence"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    done = 0
+    for pair in (report.get("open_set") or {}).get("separation", {}).values():
+        known, unknown = scores.get(pair.get("known_set")), scores.get(pair.get("unknown_set"))
+        if not known or not unknown:
+            continue
+        measured = separation(np.asarray(known), np.asarray(unknown))
+        pair.update(
+            auroc_ci95=measured["auroc_ci95"],
+            fpr_at_95_tpr_ci95=measured["fpr_at_95_tpr_ci95"],
+            bootstrap={**measured["bootstrap"], "by": "host, from predictions.csv"},
+        )
+        done += 1
+    return done
 
 
 def accepted_share(scores: np.ndarray, rejected: np.ndarray) -> dict:

@@ -229,7 +229,8 @@ public final class Evaluation {
                 double ms = (System.nanoTime() - t0) / 1e6;
                 latencies.add(ms);
                 float[] probs = Tensors.dequantize(raw, model.file.output);
-                int pred = Metrics.argmax(probs);
+                // as the host's predictions.csv: the best known class and its probability
+                int pred = rule.bestKnown(probs);
                 trueIdList.add(model.labels.indexOf(item.label));
                 scores.add(probs);
                 csv.append(csvField(setNames.get(s))).append(',').append(csvField(item.relativePath)).append(',')

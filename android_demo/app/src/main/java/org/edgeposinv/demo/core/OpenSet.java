@@ -83,6 +83,17 @@ public final class OpenSet {
         return new Decision(rejected ? REJECTED : best, score);
     }
 
+    /** The known class with the highest probability (never the reserved output), no threshold. */
+    public int bestKnown(float[] probs) {
+        int best = -1;
+        for (int i = 0; i < probs.length; i++) {
+            if (i != reservedIndex && (best < 0 || probs[i] > probs[best])) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
     /** The labels that are classes (all but the reserved output). */
     public List<String> classLabels(List<String> labels) {
         List<String> out = new ArrayList<>(labels);
