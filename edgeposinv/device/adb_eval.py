@@ -253,7 +253,7 @@ def read_remote_json(adb: Adb, path: str) -> dict | None:
 
 def _check_sets(model_path: Path, sets: list[tuple[str, Path]]) -> tuple[list[str], int]:
     """Validate the model and the set folders before touching the phone; labels and bytes to push."""
-    from edgeposinv.evaluation.evaluate import scan_set
+    from edgeposinv.evaluation.sets import scan_set
     from edgeposinv.tflite.metadata import read_contract
 
     if not model_path.is_file():

@@ -7,8 +7,6 @@ starts, and the folder appears only when complete.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import platform
@@ -19,11 +17,20 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv import __version__
-from edgeposinv.data.dataset import DatasetIndex, scan_dataset, warn_skipped
-from edgeposinv.data.images import ImageDecodeError, is_image_name, read_rgb
-from edgeposinv.errors import EvaluationError, ModelError, ParameterError
-from edgeposinv.evaluation.metrics import classification_metrics, difference_interval
+from edgeposinv.data.dataset import DatasetIndex
+from edgeposinv.data.images import read_rgb
+from edgeposinv.errors import EvaluationError, ModelError
+from edgeposinv.evaluation.metrics import classification_metrics
 from edgeposinv.evaluation.open_set import open_set_section
+from edgeposinv.evaluation.sets import (
+    kept_images,
+    load_backgrounds,
+    scan_set,
+    scan_unknown,
+    unknown_probabilities,
+    unknown_rows,
+)
+from edgeposinv.evaluation.summary import gaps, predictions_csv, throughput
 from edgeposinv.evaluation.sweeps import (
     PositionSweepConfig,
     PositionTask,
@@ -35,7 +42,6 @@ from edgeposinv.evaluation.sweeps import (
     summarize_rotation,
     summarize_shift,
 )
-from edgeposinv.tflite.open_set import RESERVED_LABEL, decide_batch
 from edgeposinv.tflite.parallel import ProbabilitiesTask, Workers, WorkResult, peak_rss_bytes
 from edgeposinv.tflite.runtime import (
     ClassifierSpec,
@@ -112,74 +118,6 @@ def model_summary(clf: TFLiteClassifier) -> dict:
     }
 
 
-def scan_set(name: str, folder: Path, labels: tuple[str, ...]) -> DatasetIndex:
-    """The images of test set ``name``; its folders must all be model labels."""
-    if (folder / RESERVED_LABEL).is_dir():
-        raise EvaluationError(
-            f"Set '{name}' ({folder}) has a {RESERVED_LABEL} folder: it is not a class. Measure those "
-            f"images as unknown with --unknown-set NAME={folder / RESERVED_LABEL} and move them out of the set"
-        )
-    index = scan_dataset(folder, min_classes=1)
-    unknown = [lab for lab in index.labels if lab not in labels]
-    if unknown:
-        raise EvaluationError(
-            f"Set '{name}' ({folder}) has folders that are not model labels: {', '.join(unknown)}. "
-            f"Model labels: {', '.join(labels)}; set folders: {', '.join(index.labels)}. "
-            "Rename the folders or pass the right 'labels_file'",
-            params=("labels_file",),
-        )
-    return index
-
-
-def _load_backgrounds(folder: str, size_px: int, prepare) -> list[np.ndarray]:
-    root = Path(folder)
-    if not root.is_dir():
-        raise ParameterError("backgrounds_dir", str(root), "must be a folder of images")
-    out = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p)):
-        try:
-            out.append(prepare(read_rgb(path)))
-        except ImageDecodeError as e:
-            log.warning("background skipped: %s", e)
-    if not out:
-        raise EvaluationError(
-            f"No readable images in 'backgrounds_dir' {root} (looked for .jpg, .jpeg, .png, "
-            ".bmp, .webp)",
-            params=("backgrounds_dir",),
-        )
-    return out
-
-
-def _scan_unknown(name: str, folder: Path) -> list[Path]:
-    from edgeposinv.data.dataset import list_unknown_images
-    from edgeposinv.errors import DatasetError
-
-    try:
-        return list_unknown_images(folder)
-    except DatasetError as e:
-        raise EvaluationError(f"--unknown-set {name}: {e}") from None
-
-
-def _unknown_probabilities(workers: Workers, name: str, paths: list[Path], show_progress: bool):
-    """(readable paths, probabilities) of an unknown set."""
-    work = workers.run(
-        ProbabilitiesTask(), paths, desc=f"unknown {name}", show_progress=show_progress
-    )
-    warn_skipped(work.failures)
-    kept = [(p, r) for p, r in zip(paths, work.results) if r is not None]
-    if not kept:
-        raise EvaluationError(f"--unknown-set {name}: no readable image")
-    return [p for p, _ in kept], np.stack([r for _, r in kept])
-
-
-def _unknown_rows(clf: TFLiteClassifier, name: str, root: Path, paths, probs) -> list[tuple]:
-    idx, score = decide_batch(probs, clf.reserved_index, clf.score_threshold)
-    return [
-        (name, p.relative_to(root).as_posix(), "", "" if i < 0 else clf.labels[i], f"{s:.4f}")
-        for p, i, s in zip(paths, idx, score)
-    ]
-
-
 @dataclass
 class _SetData:
     index: DatasetIndex
@@ -190,67 +128,6 @@ class _SetData:
 def _decoded(work: WorkResult) -> list[np.ndarray]:
     """A sweep's per-image results; its images were decoded once already, so none is None."""
     return [r for r in work.results if r is not None]
-
-
-def _kept(index: DatasetIndex, labels: tuple[str, ...], work: WorkResult, name: str):
-    """Drop files that failed to decode (listed in one warning); a class with none left is an error."""
-    warn_skipped(list(index.skipped) + work.failures)
-    keep = [i for i, r in enumerate(work.results) if r is not None]
-    present = {index.records[i].label for i in keep}
-    for label in index.labels:
-        if label not in present:
-            raise EvaluationError(
-                f"Set '{name}': no readable images in {index.root / label} (every file failed to decode); "
-                "replace the files or remove the folder"
-            )
-    y_true = np.array([labels.index(index.records[i].label) for i in keep], np.int64)
-    return keep, y_true
-
-
-def _throughput(works: list[WorkResult]) -> dict:
-    n = sum(len(w.results) for w in works)
-    wall = sum(w.wall_s for w in works)
-    cores = os.cpu_count() or 1
-    return {
-        "images": n,
-        "workers": works[0].workers if works else 1,
-        "cores": cores,
-        "seconds": wall,
-        "images_per_s": n / wall if wall > 0 else None,
-        "decode_s": sum(w.decode_s for w in works),
-        "infer_s": sum(w.infer_s for w in works),
-        "cpu_utilisation": sum(w.cpu_s for w in works) / (wall * cores) if wall > 0 else None,
-        # Fraction of the wall time the workers spent decoding or inferring (1.0: never starved).
-        "worker_busy": (
-            sum(w.decode_s + w.infer_s for w in works) / (wall * works[0].workers)
-            if works and wall > 0
-            else None
-        ),
-    }
-
-
-def _gaps(results: dict[str, dict], reference: str) -> dict:
-    ref = results[reference]
-    gaps = {}
-    for name, s in results.items():
-        if name == reference:
-            continue
-        lo, hi = difference_interval(s["correct"], s["n"], ref["correct"], ref["n"])
-        gaps[name] = {
-            "reference": reference,
-            "difference": s["top1"] - ref["top1"],
-            "difference_ci95": [lo, hi],
-            "significant": not (lo <= 0.0 <= hi),
-        }
-    return gaps
-
-
-def _predictions_csv(rows: list[tuple]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["set", "path", "true", "predicted", "confidence"])
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 @dataclass(frozen=True)
@@ -355,9 +232,9 @@ def evaluate(
     spec = ClassifierSpec(str(model_path), labels, config.input_mean, config.input_std)
     clf = spec.open(threads=threads)
     indexes = {name: scan_set(name, Path(folder), clf.labels) for name, folder in sets}
-    unknown = {name: _scan_unknown(name, Path(folder)) for name, folder in unknown_sets}
+    unknown = {name: scan_unknown(name, Path(folder)) for name, folder in unknown_sets}
     backgrounds = (
-        _load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
+        load_backgrounds(sweeps.backgrounds_dir, clf.image_size_px, clf.prepare)
         if sweeps.position_set and sweeps.backgrounds_dir
         else []
     )
@@ -381,7 +258,7 @@ def evaluate(
                 workers, clf, report, data[reference], diagnose, misclassified, show_progress
             )
         unknown_probs = {
-            name: _unknown_probabilities(workers, name, paths, show_progress)
+            name: unknown_probabilities(workers, name, paths, show_progress)
             for name, paths in unknown.items()
         }
     _add_training_overlap(report, model_path, rows, indexes, show_progress)
@@ -397,13 +274,13 @@ def evaluate(
             clf.labels, clf.reserved_index, clf.open_set, known, unknown_probs
         )
         for name, (paths, probs) in unknown_probs.items():
-            rows += _unknown_rows(clf, name, Path(dict(unknown_sets)[name]), paths, probs)
+            rows += unknown_rows(clf, name, Path(dict(unknown_sets)[name]), paths, probs)
     gallery = gallery_items(misclassified, clf.prepare, config.gallery_max)
     unknown_gallery = gallery_items(confident_unknowns, clf.prepare, config.gallery_max)
     html = render_report_html(report, gallery, unknown_gallery, diagnosis_shown=shown)
     with atomic_dir(report_dir, overwrite=overwrite) as tmp:
         atomic_write_json(tmp / REPORT_JSON, report)
-        atomic_write_text(tmp / PREDICTIONS_CSV, _predictions_csv(rows))
+        atomic_write_text(tmp / PREDICTIONS_CSV, predictions_csv(rows))
         atomic_write_text(tmp / REPORT_HTML, html)
     return report
 
@@ -465,7 +342,7 @@ def _run_all(
     for name, index in indexes.items():
         work = run(ProbabilitiesTask(), [r.path for r in index.records], f"evaluate {name}")
         works.append(work)
-        keep, y_true = _kept(index, clf.labels, work, name)
+        keep, y_true = kept_images(index, clf.labels, work, name)
         probs = np.stack([work.results[i] for i in keep])
         paths = [index.records[i].path for i in keep]
         check_finite(clf.path, probs, paths, name)
@@ -518,7 +395,7 @@ def _run_all(
         },
         "sets": results,
         "reference": reference,
-        "gaps": _gaps(results, reference),
+        "gaps": gaps(results, reference),
     }
     size = clf.image_size_px
     if sweeps.position_set:
@@ -552,7 +429,7 @@ def _run_all(
 
     first = data[names[0]].paths[0]
     report["latency_ms"] = clf.measure_latency(clf.prepare(read_rgb(first)))
-    report["throughput"] = _throughput(works)
+    report["throughput"] = throughput(works)
     return report, rows, misclassified, data, known
 
 
