@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeposinv.util.files import atomic_write_bytes, atomic_write_json
+from edgeposinv.util.signals import raise_if_pending
 
 log = logging.getLogger(__name__)
 # TensorFlow's checkpoint writer logs one absl INFO line per save; keep the epoch log readable.
@@ -87,6 +88,10 @@ def make_callback(
         def on_train_begin(self, logs=None):
             self.start = time.monotonic()
             self.first_epoch = None
+
+        def on_train_batch_end(self, batch, logs=None):
+            # a signal whose exception TensorFlow swallowed stops the run here
+            raise_if_pending()
 
         def on_epoch_begin(self, epoch, logs=None):
             if self.first_epoch is None:
