@@ -53,7 +53,6 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     ),
     "folders": ({"folder_weights": "sqrt"}, {"folders": True}),
     "folders-equal": ({"folder_weights": "equal"}, {"folders": True}),
-    "folders-equal-20ep": ({"folder_weights": "equal", "epochs": 20}, {"folders": True}),
     "strong": ({"augment": "strong"}, {}),
     "oversample+strong": ({"augment": "strong"}, {"capture_share": 0.3}),
     "size128": ({"image_size_px": 128}, {}),
