@@ -20,7 +20,8 @@ from pathlib import Path
 from edgeposinv.data.images import is_image_name
 from edgeposinv.data.manifest import MANIFEST_NAME as MANIFEST
 from edgeposinv.data.manifest import read_manifest
-from edgeposinv.device.adb_eval import CAPTURE_DIR, DeviceError, connect
+from edgeposinv.device.adb import CAPTURE_DIR, connect
+from edgeposinv.errors import DeviceError
 from edgeposinv.util.files import atomic_write_bytes
 
 __all__ = [
