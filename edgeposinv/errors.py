@@ -113,6 +113,10 @@ class CaptureWriteError(DatasetError):
     """The dataset folder cannot take more images (disk full, not writable)."""
 
 
+class ApkBuildError(EdgeposinvError):
+    """The APK cannot be built: a tool, a dependency or the app's project is missing or failed."""
+
+
 class DeviceError(EdgeposinvError):
     """adb, the phone or the app is not in a state to do what was asked."""
 

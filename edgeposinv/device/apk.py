@@ -22,23 +22,28 @@ which are those of the Gradle project. No TensorFlow is imported here.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import shutil
-import struct
 import subprocess
 import tempfile
 import time
-import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeposinv.errors import ConfigError, EdgeposinvError, ModelError, OutputExistsError
+from edgeposinv.device.android_project import (
+    Artifact,
+    cache_dir,
+    dependencies,
+    fetch,
+    find_project,
+    gradle_config,
+)
+from edgeposinv.device.apk_zip import SO_ALIGNMENT_BYTES, assemble, native_code_offsets
+from edgeposinv.errors import ApkBuildError, ConfigError, ModelError, OutputExistsError
 
 __all__ = [
     "ABIS",
@@ -63,8 +68,6 @@ log = logging.getLogger(__name__)
 ABIS = ("arm64-v8a", "armeabi-v7a", "x86", "x86_64")
 MODEL_ASSET = "model.tflite"
 LABELS_ASSET = "labels.txt"
-R8_VERSION = "8.7.18"
-MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
 #: The Debian package that provides each tool the build runs.
 TOOL_PACKAGES = {
     "java": "openjdk-17-jdk-headless",
@@ -79,24 +82,6 @@ _DEBUG_KEY_PASS = "android"  # the well-known Android debug keystore convention
 _KEYTOOL = "keytool -genkeypair -alias androiddebugkey -keyalg RSA -keysize 2048 -validity 10000"
 
 
-class ApkBuildError(EdgeposinvError):
-    """The APK cannot be built: a tool, a dependency or the app's project is missing or failed."""
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One file on a Maven repository."""
-
-    group: str
-    name: str
-    version: str
-    ext: str = "jar"
-
-    @property
-    def path(self) -> str:
-        return f"{self.group.replace('.', '/')}/{self.name}/{self.version}/{self.name}-{self.version}.{self.ext}"
-
-
 @dataclass(frozen=True)
 class ApkResult:
     path: Path
@@ -105,28 +90,6 @@ class ApkResult:
     model: Path | None
     labels: int
     seconds: float
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "edgeposinv" / "android"
-
-
-def find_project(project: str | os.PathLike | None = None) -> Path:
-    """The ``android_demo`` folder: the one given, or the source checkout's (beside ``edgeposinv/``, or in the cwd)."""
-    if project is not None:
-        candidates = [Path(project)]
-    else:
-        here = Path(__file__).resolve()
-        candidates = [p / "android_demo" for p in here.parents] + [Path.cwd() / "android_demo"]
-    for c in candidates:
-        if (c / "app" / "src" / "main" / "AndroidManifest.xml").is_file():
-            return c
-    where = candidates[0] if project is not None else "this source checkout"
-    raise ConfigError(
-        f"No Android app project (android_demo/app/src/main/AndroidManifest.xml) in {where}; "
-        "android-apk builds from a source checkout of edgeposinv: run it there or pass its android_demo folder"
-    )
 
 
 def check_tools() -> None:
@@ -185,86 +148,6 @@ def model_labels(model: Path) -> list[str]:
             if labels:
                 return list(labels)
     return []
-
-
-def gradle_config(project: Path) -> dict[str, str]:
-    """applicationId, minSdk, targetSdk, versionCode, versionName from ``app/build.gradle`` (one source of truth)."""
-    text = (project / "app" / "build.gradle").read_text("utf-8")
-    config = {}
-    for key in ("applicationId", "minSdk", "targetSdk", "versionCode", "versionName"):
-        m = re.search(rf"^\s*{key}\s+'?([\w.]+)'?\s*$", text, re.MULTILINE)
-        if m is None:
-            raise ApkBuildError(
-                f"No '{key}' in {project / 'app' / 'build.gradle'}; the APK build reads it from there"
-            )
-        config[key] = m.group(1)
-    return config
-
-
-def dependencies(project: Path) -> dict[str, Artifact]:
-    """The platform jar, D8 and the app's libraries, at the versions of ``android_demo/maven/pom.xml``."""
-    pom = project / "maven" / "pom.xml"
-    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    properties = ET.parse(pom).getroot().find("m:properties", ns)
-    if properties is None:
-        raise ApkBuildError(
-            f"No <properties> in {pom}; the APK build reads the library versions there"
-        )
-    props = {e.tag.split("}")[1]: (e.text or "").strip() for e in properties}
-    tfl = props["tflite.version"]
-    return {
-        "android-all": Artifact("org.robolectric", "android-all", props["android.all.version"]),
-        "r8": Artifact("com.android.tools", "r8", R8_VERSION),
-        "tensorflow-lite": Artifact("org.tensorflow", "tensorflow-lite", tfl, "aar"),
-        "tensorflow-lite-api": Artifact("org.tensorflow", "tensorflow-lite-api", tfl, "aar"),
-        "tensorflow-lite-gpu": Artifact("org.tensorflow", "tensorflow-lite-gpu", tfl, "aar"),
-        "tensorflow-lite-gpu-api": Artifact(
-            "org.tensorflow", "tensorflow-lite-gpu-api", props["tflite.gpu.api.version"], "aar"
-        ),
-        "tensorflow-lite-metadata": Artifact(
-            "org.tensorflow", "tensorflow-lite-metadata", props["tflite.metadata.version"]
-        ),
-        "flatbuffers-java": Artifact(
-            "com.google.flatbuffers", "flatbuffers-java", props["flatbuffers.version"]
-        ),
-    }
-
-
-def fetch(artifact: Artifact, cache: Path) -> Path:
-    """The artifact from ~/.m2, from the cache, or downloaded (checked against its .sha1) into the cache."""
-    local = Path.home() / ".m2" / "repository" / artifact.path
-    if local.is_file():
-        return local
-    target = cache / "maven" / artifact.path
-    if target.is_file():
-        return target
-    base = os.environ.get("EDGEPOSINV_MAVEN_URL", MAVEN_CENTRAL).rstrip("/")
-    url = f"{base}/{artifact.path}"
-    log.info("downloading %s", url)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        sha1 = hashlib.sha1()
-        with urllib.request.urlopen(url, timeout=60) as r, os.fdopen(fd, "wb") as f:
-            for chunk in iter(lambda: r.read(1 << 20), b""):
-                sha1.update(chunk)
-                f.write(chunk)
-        with urllib.request.urlopen(url + ".sha1", timeout=60) as r:
-            expected = r.read().decode("ascii").split()[0].strip().lower()
-        if sha1.hexdigest() != expected:
-            raise ApkBuildError(
-                f"{url}: SHA-1 {sha1.hexdigest()} does not match the repository's {expected}; try again"
-            )
-        os.replace(tmp, target)
-    except OSError as e:  # URLError is an OSError
-        raise ApkBuildError(
-            f"Cannot download {url} ({e}); the APK build needs Maven Central "
-            "(or a mirror in $EDGEPOSINV_MAVEN_URL) once, then works from the cache"
-        ) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
 
 
 def _run(args: Sequence[str | os.PathLike], what: str, cwd: Path | None = None) -> str:
@@ -400,55 +283,6 @@ def _dex(
     return dex
 
 
-#: zipalign's extra field (id, size, alignment, padding); apksigner keeps the alignment it names.
-_ALIGNMENT_FIELD = 0xD935
-#: Native code is aligned for 16 KB pages in the zip, as AGP 8.5+ does, so the APK installs on
-#: 16 KB-page phones (whether the libraries' own segments load there is another matter).
-SO_ALIGNMENT_BYTES = 16384
-
-
-def _write_stored(dst: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes, align: int) -> None:
-    """One uncompressed entry whose data starts at a multiple of ``align`` in the file."""
-    info.compress_type = zipfile.ZIP_STORED
-    assert dst.fp is not None
-    data_start = dst.fp.tell() + 30 + len(info.filename.encode("utf-8")) + 6  # local header, field
-    pad = -data_start % align
-    info.extra = struct.pack("<HHH", _ALIGNMENT_FIELD, 2 + pad, align) + bytes(pad)
-    dst.writestr(info, data)
-    info.extra = b""  # the padding belongs in the local header only, not the central directory
-
-
-def _assemble(base: Path, dex: Path, so_files: dict[str, bytes], out: Path) -> None:
-    """aapt2's APK plus the dex files and the native code. Models, resources.arsc and native code
-    are stored, 4-byte aligned (native code 16 KB): what ``zipalign -p`` does, with 16 KB pages."""
-    with zipfile.ZipFile(base) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            info.extra = b""
-            # Models stored, whatever this aapt2's '-0' did to assets: the app memory-maps them.
-            if info.filename.endswith(".tflite") or info.compress_type == zipfile.ZIP_STORED:
-                _write_stored(dst, info, data, 4)
-            else:
-                dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
-        for d in sorted(dex.glob("classes*.dex")):
-            dst.write(d, d.name, compress_type=zipfile.ZIP_DEFLATED)
-        for name, so in sorted(so_files.items()):
-            entry = zipfile.ZipInfo(name, date_time=(2010, 1, 1, 0, 0, 0))
-            _write_stored(dst, entry, so, SO_ALIGNMENT_BYTES)
-
-
-def native_code_offsets(apk: str | os.PathLike) -> dict[str, int]:
-    """Where each ``lib/*.so`` entry's data starts in the APK file (for alignment checks)."""
-    offsets = {}
-    with zipfile.ZipFile(apk) as z, open(apk, "rb") as f:
-        for info in z.infolist():
-            if info.filename.startswith("lib/") and info.filename.endswith(".so"):
-                f.seek(info.header_offset + 26)
-                name_len, extra_len = struct.unpack("<HH", f.read(4))
-                offsets[info.filename] = info.header_offset + 30 + name_len + extra_len
-    return offsets
-
-
 def build_apk(
     out: str | os.PathLike,
     model: str | os.PathLike | None = None,
@@ -504,7 +338,7 @@ def build_apk(
         link += ["--version-code", config["versionCode"], "--version-name", config["versionName"]]
         _run(link, "aapt2 link")
         dex = _dex(proj, platform, libs, deps["r8"], config["minSdk"], tmp)
-        _assemble(base, dex, so_files, tmp / "aligned.apk")
+        assemble(base, dex, so_files, tmp / "aligned.apk")
         signed = out.parent / f".{out.name}.{os.getpid()}.tmp"
         key: list[str | os.PathLike] = [
             "--ks",
