@@ -17,6 +17,7 @@ tell a test set that overlaps the training data (:func:`centre_hashes`,
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -198,18 +199,15 @@ def named_source(name: str) -> str | None:
 def named_source_groups(names: Sequence[str], strata: np.ndarray) -> list[str | None]:
     """A group id per image (``"src<first index>"``) for images whose names give the same
     :func:`named_source` within their stratum (class); ``None`` otherwise."""
+    keys = [
+        None if (src := named_source(name)) is None else (int(s), src)
+        for name, s in zip(names, strata)
+    ]
     first: dict[tuple[int, str], int] = {}
-    keys: list[tuple[int, str] | None] = []
-    for i, (name, s) in enumerate(zip(names, strata)):
-        src = named_source(name)
-        key = None if src is None else (int(s), src)
-        keys.append(key)
+    for i, key in enumerate(keys):
         if key is not None:
             first.setdefault(key, i)
-    sizes: dict = {}
-    for key in keys:
-        if key is not None:
-            sizes[key] = sizes.get(key, 0) + 1
+    sizes = Counter(k for k in keys if k is not None)
     return [None if key is None or sizes[key] < 2 else f"src{first[key]}" for key in keys]
 
 

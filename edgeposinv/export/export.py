@@ -333,8 +333,13 @@ def export_run(
     if open_opts.enabled and open_opts.unknown_score == "features":
         from edgeposinv.export.feature_gate import add_to_model
 
-        train_sample = None if run.is_qat else _training_sample(run, FEATURE_GATE_SAMPLE, seed)
-        model, run, gate_info = add_to_model(model, run, train_sample, data, open_opts.keep_correct)
+        model, run, gate_info = add_to_model(
+            model,
+            run,
+            lambda: _training_sample(run, FEATURE_GATE_SAMPLE, seed),
+            data,
+            open_opts.keep_correct,
+        )
     calibration, calibration_info = None, None
     if spec.needs_calibration:
         batch = int(run.config.get("train", {}).get("batch_size", 1))

@@ -189,9 +189,10 @@ def range_images(calibration: np.ndarray, seed: int = 0, share: float = 0.25) ->
     return out
 
 
-def add_to_model(model, run, train, val, keep: float):
+def add_to_model(model, run, load_train, val, keep: float):
     """Export's step: the model with a feature-distance ``_background`` output, the run with
-    that label appended, and the gate's description (``train``/``val``: loaded images)."""
+    that label appended, and the gate's description. ``val``: the loaded validation images;
+    ``load_train()`` loads the training images, only once the run is known to qualify."""
     import dataclasses
 
     from edgeposinv.tflite.open_set import RESERVED_LABEL, reserved_index
@@ -206,6 +207,7 @@ def add_to_model(model, run, train, val, keep: float):
         raise refuse("cannot extend a quantization-aware-trained model")
     if val is None or not len(val.images):
         raise refuse("needs the run's validation images (to scale the distances)")
+    train = load_train()
     if train is None or len(train.images) < 2:
         raise refuse("needs the run's training images (to fit the distances)")
     log.info("fitting the feature-distance gate on %d training images", len(train.images))
