@@ -27,11 +27,11 @@ def test_link_similar_joins_close_embeddings_within_a_class_only():
 
 
 def test_union_of_hash_and_feature_groups():
-    from edgeposinv.data.splits import _union
+    from edgeposinv.data.duplicates import union_groups
 
     a = ["x", "x", None, None, None]
     b = [None, "y", "y", None, "z"]
-    u = _union(a, b)
+    u = union_groups(a, b)
     assert u[0] == u[1] == u[2] and u[0] is not None
     assert u[3] is None and u[4] is None  # a group of one is no group
 

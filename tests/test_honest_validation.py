@@ -4,6 +4,7 @@ in split.json, --val DIR and --val-split 0, dataset overlap, training fingerprin
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -217,6 +218,24 @@ def test_dataset_stats_reports_near_duplicate_clusters(tmp_path):
     assert [len(c) for c in stats.near_duplicates["a"]] == [3, 3, 3, 3]
     assert any("4 cluster(s), 12 of 12 images, largest 3" in line for line in stats.lines())
     assert len(stats.to_dict()["near_duplicate_clusters"]["b"]) == 4
+
+
+def test_dataset_stats_counts_files_named_after_one_source_as_one_cluster(tmp_path):
+    """``dataset stats`` groups as the split does: exports of one original look unlike each
+    other (no hash links them), but their names say they are one photo."""
+    from edgeposinv.data.stats import dataset_stats
+
+    rng = np.random.default_rng(5)
+    for s in range(3):
+        for k in range(2):
+            digest = f"{rng.integers(0, 2**63):016x}{rng.integers(0, 2**63):016x}"
+            _write(tmp_path / "d" / "a" / f"a.{s:04d}_png.rf.{digest}_{k}.jpg", _scene(rng))
+    _write(tmp_path / "d" / "a" / "lonely.jpg", _scene(rng))
+    stats = dataset_stats(tmp_path / "d", show_progress=False)
+    assert [len(c) for c in stats.near_duplicates["a"]] == [2, 2, 2]
+    assert all(
+        len({Path(f).name.split("_png")[0] for f in c}) == 1 for c in stats.near_duplicates["a"]
+    )
 
 
 def test_fingerprints_round_trip_through_the_metadata(int8_model):

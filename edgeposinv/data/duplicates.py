@@ -50,6 +50,7 @@ __all__ = [
     "phash",
     "phash256",
     "sequence_neighbours",
+    "union_groups",
     "window_hashes",
     "window_hashes64",
 ]
@@ -209,6 +210,33 @@ def named_source_groups(names: Sequence[str], strata: np.ndarray) -> list[str | 
             first.setdefault(key, i)
     sizes = Counter(k for k in keys if k is not None)
     return [None if key is None or sizes[key] < 2 else f"src{first[key]}" for key in keys]
+
+
+def union_groups(a: list, b: list) -> list:
+    """Group ids joining every pair of images that share a group in ``a`` or in ``b``."""
+    n = len(a)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for ids in (a, b):
+        first: dict = {}
+        for i, g in enumerate(ids):
+            if g is None:
+                continue
+            if g in first:
+                ra, rb = find(first[g]), find(i)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+            else:
+                first[g] = i
+    roots = [find(i) for i in range(n)]
+    sizes = np.bincount(roots, minlength=n)
+    return [f"dup{r}" if sizes[r] > 1 else None for r in roots]
 
 
 def cluster(

@@ -188,33 +188,6 @@ def require_validation(plan: SplitPlan, n: int, val_fraction: float) -> None:
         )
 
 
-def _union(a: list, b: list) -> list:
-    """Group ids joining every pair of images that share a group in ``a`` or in ``b``."""
-    n = len(a)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for ids in (a, b):
-        first: dict = {}
-        for i, g in enumerate(ids):
-            if g is None:
-                continue
-            if g in first:
-                ra, rb = find(first[g]), find(i)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-            else:
-                first[g] = i
-    roots = [find(i) for i in range(n)]
-    sizes = np.bincount(roots, minlength=n)
-    return [f"dup{r}" if sizes[r] > 1 else None for r in roots]
-
-
 def duplicate_groups(
     data,
     show_progress: bool = False,
@@ -236,6 +209,7 @@ def duplicate_groups(
         hash_images,
         link_similar,
         named_source_groups,
+        union_groups,
     )
 
     if method not in NEAR_DUPLICATE_METHODS[:3]:
@@ -278,7 +252,7 @@ def duplicate_groups(
             "linkage": "single (connected components), per class",
             "n_images_in_clusters": n_feat,
         }
-        local = _union(local, feat) if "hash" in method else feat
+        local = union_groups(local, feat) if "hash" in method else feat
     named = named_source_groups([data.paths[i].name for i in idx], strata)
     n_named = sum(g is not None for g in named)
     if n_named:
@@ -287,7 +261,7 @@ def duplicate_groups(
             "exports) or video ('<video>_mp4-<frame>')",
             "n_images_in_clusters": n_named,
         }
-        local = _union(local, named)
+        local = union_groups(local, named)
     for i, g in zip(idx, local):
         if g is not None:
             groups[i] = (int(folders[i]), g)

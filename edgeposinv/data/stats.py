@@ -21,7 +21,7 @@ import numpy as np
 
 from edgeposinv.capture.guide import cell_name
 from edgeposinv.data.dataset import check_dataset_dir
-from edgeposinv.data.duplicates import cluster, window_hashes
+from edgeposinv.data.duplicates import cluster, named_source_groups, union_groups, window_hashes
 from edgeposinv.data.images import is_image_name
 from edgeposinv.data.manifest import MANIFEST_NAME, read_manifest
 from edgeposinv.errors import DatasetError
@@ -228,11 +228,17 @@ def dataset_stats(root: str | os.PathLike, show_progress: bool = True) -> Datase
         by_hash[hashlib.sha256(data).hexdigest()].append((label, rel))
         windows[label].append((rel, window_hashes(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))))
     for label, items in windows.items():
-        ids = cluster(np.stack([w for _, w in items]), names=[rel for rel, _ in items])
-        groups: dict[int, list[str]] = defaultdict(list)
-        for (rel, _), c in zip(items, ids):
-            groups[int(c)].append(rel)
-        stats.near_duplicates[label] = sorted(g for g in groups.values() if len(g) > 1)
+        # as the training split groups them: similar pixels, or one original named in the files
+        rels = [rel for rel, _ in items]
+        ids = union_groups(
+            list(cluster(np.stack([w for _, w in items]), names=rels)),
+            named_source_groups([Path(rel).name for rel in rels], np.zeros(len(rels), int)),
+        )
+        groups: dict[str, list[str]] = defaultdict(list)
+        for rel, c in zip(rels, ids):
+            if c is not None:
+                groups[c].append(rel)
+        stats.near_duplicates[label] = sorted(groups.values())
     for group in by_hash.values():
         if len({label for label, _ in group}) > 1:
             stats.cross_label_duplicates.append(sorted(rel for _, rel in group))
