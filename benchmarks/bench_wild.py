@@ -39,6 +39,13 @@ WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_
 LABELS = ("paper", "rock", "scissors")
 FOLDS = 3
 
+ORIENT = {
+    "preset": "default",
+    "flip_horizontal": True,
+    "flip_vertical": True,
+    "max_rotation_deg": 180.0,
+}
+
 # name → (TrainConfig overrides, options of this benchmark)
 RECIPES: dict[str, tuple[dict, dict]] = {
     "default": ({}, {}),
@@ -59,6 +66,12 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     # fine-tuning on the rig may distort the pretrained features (Kumar et al. 2022)
     "head-mostly": ({"frozen_epochs": 11}, {}),
     "shallow-ft": ({"fine_tune_fraction": 0.2}, {}),
+    # the rig's hands all enter from the right, in colour; wild hands come from any side,
+    # and some wild cameras are grey: a gesture's class survives flips and any rotation
+    "orient": ({}, {"augment": ORIENT}),
+    "orient+grey": ({}, {"augment": {**ORIENT, "saturation_range": [0.0, 1.2]}}),
+    "orient+synthbg": ({}, {"augment": {**ORIENT, "background_prob": 0.8}, "synthetic_bg": True}),
+    "orient+shelfbg": ({}, {"augment": {**ORIENT, "background_prob": 0.8}, "shelf_bg": True}),
 }
 BASE = dict(
     arch="mobilenet_v2",
@@ -129,6 +142,37 @@ def captures_folder(dest: Path, captures: list[tuple[Path, int]]) -> Path:
     return dest
 
 
+def synthetic_backgrounds(out: Path, n: int, seed: int) -> Path:
+    """Rooms without photos: smooth colour fields, walls, frames and clutter, blurred."""
+    import cv2
+
+    out.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        grid = rng.integers(0, 256, (rng.integers(2, 6), rng.integers(2, 6), 3)).astype(np.uint8)
+        img = cv2.resize(grid, (160, 160), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        for _ in range(rng.integers(0, 8)):  # walls, doors, shelves, screens
+            x0, y0 = rng.integers(-40, 160, 2)
+            w, h = rng.integers(8, 120, 2)
+            color = rng.integers(0, 256, 3).tolist()
+            cv2.rectangle(img, (int(x0), int(y0)), (int(x0 + w), int(y0 + h)), color, -1)
+        for _ in range(rng.integers(0, 6)):  # edges, cables, frames
+            p = rng.integers(0, 160, 4).tolist()
+            cv2.line(
+                img,
+                (p[0], p[1]),
+                (p[2], p[3]),
+                rng.integers(0, 256, 3).tolist(),
+                int(rng.integers(1, 6)),
+            )
+        grey = img.mean(axis=2, keepdims=True)  # rooms are mostly muted
+        img = grey + rng.uniform(0.1, 0.6) * (img - grey)
+        img += rng.normal(0, rng.uniform(0, 12), img.shape)
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 4)))
+        cv2.imwrite(str(out / f"bg_{i:04d}.png"), np.clip(img, 0, 255).astype(np.uint8))
+    return out
+
+
 def pick_captures(pool: list[tuple[Path, int]], k: int, seed: int) -> list[tuple[Path, int]]:
     rng = np.random.default_rng([seed, k])
     out = []
@@ -175,6 +219,14 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
         adapt_dir.mkdir()
         for path, _ in pool:
             os.symlink(path, adapt_dir / path.name)
+    if options.get("augment"):  # AugmentConfig keys over a preset, as --augment-config takes
+        aug = dict(options["augment"])
+        if options.get("synthetic_bg"):
+            aug["background_dir"] = str(synthetic_backgrounds(work / "synthbg", 300, seed))
+        if options.get("shelf_bg"):
+            aug["background_dir"] = str(SHARED / "datasets" / "unknown_dev" / "images")
+        (work / "augment.json").write_text(json.dumps(aug))
+        overrides = {**overrides, "augment_config": str(work / "augment.json")}
     config = TrainConfig(
         **{**BASE, **overrides, "seed": seed, "adapt_dir": str(adapt_dir) if adapt_dir else None}
     )
