@@ -75,6 +75,23 @@ def burst(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 
+def view(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Another shot of the same scene from elsewhere: a different part of it (55-85% of the
+    area), turned up to 10 degrees, other light; pixels as unlike as two phone shots of one
+    shop shelf (hash distance ~110 of 256 bits, like unrelated photos)."""
+    h, w = rgb.shape[:2]
+    side = rng.uniform(0.55, 0.85) ** 0.5
+    ch, cw = int(h * side), int(w * side)
+    y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    m = cv2.getRotationMatrix2D((cw / 2, ch / 2), rng.uniform(-10, 10), 1.0)
+    out = cv2.warpAffine(
+        rgb[y0 : y0 + ch, x0 : x0 + cw], m, (cw, ch), borderMode=cv2.BORDER_REFLECT_101
+    )
+    out = np.clip(out.astype(np.float32) * rng.uniform(0.8, 1.2) + rng.uniform(-15, 15), 0, 255)
+    ok, buf = cv2.imencode(".jpg", out.astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
 def with_sessions(train_dir: Path, dest: Path, session_of) -> Path:
     """A hard-linked copy of ``train_dir`` plus a manifest naming each image's session."""
     shutil.copytree(train_dir, dest, copy_function=os.link)
@@ -122,6 +139,40 @@ def build_rps(out: Path, shots: int, seed: int) -> tuple[Path, Path]:
             cv2.imwrite(str(train_dir / label / f"{f.stem}_0.jpg"), bgr)
             for k in range(1, shots):
                 cv2.imwrite(str(train_dir / label / f"{f.stem}_{k}.jpg"), burst(bgr, rng))
+    return train_dir, test_dir
+
+
+def build_gallery(out: Path, shots: int, seed: int) -> tuple[Path, Path]:
+    """rps_wild_dev as a phone gallery: each source clip is one visit, each of its photos is
+    shot ``shots`` times from different places (:func:`view`), and each class folder is
+    numbered in shooting order (``rock_0001.jpg``, ...): no names of originals, no hash links
+    — only the numbering says which shots belong together (the issue's shop photos)."""
+    root = SHARED / "datasets" / "rps_wild_dev"
+    sources: dict[str, list[Path]] = defaultdict(list)
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for f in sorted(label_dir.glob("*.jpg")):
+            sources[f"{label_dir.name}/{source_of(f.name)}"].append(f)
+    held = held_apart(sources, seed)
+    rng = np.random.default_rng([seed, 13])
+    train_dir, test_dir = out / "train", out / "held"
+    counter: dict[str, int] = defaultdict(int)
+    visits = {}
+    for k in rng.permutation(len(sources)):  # visits in a random order
+        key = list(sources)[k]
+        label = key.split("/", 1)[0]
+        for f in sources[key]:
+            bgr = cv2.imread(str(f))
+            if key in held:
+                (test_dir / label).mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, test_dir / label / f.name)
+                continue
+            (train_dir / label).mkdir(parents=True, exist_ok=True)
+            for _ in range(shots):
+                counter[label] += 1
+                name = f"{label}_{counter[label]:04d}.jpg"
+                cv2.imwrite(str(train_dir / label / name), view(bgr, rng))
+                visits[f"{label}/{name}"] = key
+    (out / "visits.json").write_text(json.dumps(visits))
     return train_dir, test_dir
 
 
@@ -208,11 +259,15 @@ SPLITS = {
     "features": ("features", "train"),
     "hash+features": ("hash+features", "train"),
     "sessions": ("hash", "sessions"),
+    # the default without the numbered-sequence rule (as before it existed)
+    "grouped, no numbering": ("hash", "train"),
 }
 
 
-def source_key(data: str):
-    """Split-file path (``label/name``) -> its source (rps: the clip; video: the clip)."""
+def source_key(data: str, base: Path):
+    """Split-file path (``label/name``) -> its source (rps, gallery: the clip; video: the clip)."""
+    if data == "gallery":
+        return json.loads((base / "visits.json").read_text()).__getitem__
     if data == "rps":
         return lambda rel: rel.split("/")[0] + "/" + source_of(rel.split("/")[1])
     return lambda rel: rel.rsplit("_f", 1)[0]
@@ -220,7 +275,9 @@ def source_key(data: str):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", nargs="+", default=["rps", "video"], choices=["rps", "video"])
+    ap.add_argument(
+        "--data", nargs="+", default=["rps", "video"], choices=["rps", "video", "gallery"]
+    )
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--shots", type=int, default=4, help="rps: shots per photo")
@@ -235,12 +292,15 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the folders and runs here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    import edgeposinv.data.duplicates as dup
     from edgeposinv.training.train import TrainConfig, train
+
+    min_run = dup.MIN_NUMBERED_RUN
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="split_leak_"))
     rows = []
     for data in args.data:
-        if data == "rps" and not (SHARED / "datasets" / "rps_wild_dev").is_dir():
+        if data in ("rps", "gallery") and not (SHARED / "datasets" / "rps_wild_dev").is_dir():
             print(f"skip rps: {SHARED / 'datasets' / 'rps_wild_dev'} absent")
             continue
         for seed in args.seeds:
@@ -248,6 +308,8 @@ def main() -> None:
             shutil.rmtree(base, ignore_errors=True)
             if data == "rps":
                 train_dir, held_dir = build_rps(base, args.shots, seed)
+            elif data == "gallery":
+                train_dir, held_dir = build_gallery(base, args.shots, seed)
             else:
                 train_dir, held_dir = build_video(base, args.clips, seed)
             common = dict(
@@ -257,7 +319,7 @@ def main() -> None:
                 alpha=0.35,
                 frozen_epochs=max(1, args.epochs - 2),
             )
-            sessions = with_sessions(train_dir, base / "train_sessions", source_key(data))
+            sessions = with_sessions(train_dir, base / "train_sessions", source_key(data, base))
             for split in args.splits:
                 near, which = SPLITS[split]
                 folder = train_dir if which == "train" else sessions
@@ -269,14 +331,15 @@ def main() -> None:
                     near_duplicates=near,
                     **common,
                 )
-                run_dir = base / f"run_{split.replace(' ', '_')}"
+                run_dir = base / f"run_{split.replace(' ', '_').replace(',', '')}"
                 t0 = time.monotonic()
+                dup.MIN_NUMBERED_RUN = 10**9 if split.endswith("no numbering") else min_run
                 result = train(folder, run_dir, config, show_progress=False)
                 n_val = result.n_val
                 k_val = int(round(result.val_accuracy * n_val))
                 k_held, n_held = accuracy(run_dir, held_dir)
                 split_json = json.loads((run_dir / "split.json").read_text())
-                src = source_key(data)
+                src = source_key(data, base)
                 train_src = {src(f) for f in split_json["train"]}
                 leaks = sum(src(f) in train_src for f in split_json["val"])
                 near = split_json["grouping"].get("near_duplicates", {})

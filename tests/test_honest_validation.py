@@ -160,6 +160,45 @@ def test_split_keeps_files_named_after_one_source_on_one_side(tmp_path):
     assert grouping["near_duplicates"]["hash"]["n_images_in_clusters"] == 0
 
 
+def test_numbered_blocks_cut_long_sequences_into_stretches():
+    from edgeposinv.data.duplicates import MIN_NUMBERED_RUN, numbered_blocks
+
+    names = [f"IMG_{n:04d}.jpg" for n in range(1, 41)]  # a gallery of 40 shots, steps of 1
+    names += [f"IMG_{n:04d}.jpg" for n in range(100, 100 + 10 * (MIN_NUMBERED_RUN - 1), 10)]
+    names += ["cover.jpg", "b_001.jpg", "b_002.jpg"]  # no number, a short sequence
+    ids = numbered_blocks(names, np.zeros(len(names), int), 0.2)
+    blocks = [ids[:40][k : k + 8] for k in range(0, 40, 8)]
+    assert all(len(set(b)) == 1 and b[0] is not None for b in blocks)  # 5 stretches of 8
+    assert len({b[0] for b in blocks}) == 5
+    assert ids[40:] == [None] * len(ids[40:])  # steps of 10, too short, or no number
+    other_class = numbered_blocks(names[:40], np.repeat([0, 1], 20), 0.2)
+    assert len(set(other_class)) == 10  # each class's 20 shots in 5 blocks of 4 ...
+    assert other_class[19] != other_class[20]  # ... never across classes
+
+
+def test_split_keeps_a_numbered_gallery_in_stretches(tmp_path):
+    """The issue's shop photos: sessions of consecutive shots of one shelf, each shot unlike
+    the others (no hash links them), one gallery numbering per class. Validation takes a
+    stretch of the numbering, so at most the sessions at its two ends straddle the split."""
+    from edgeposinv.data.dataset import load_images, scan_dataset
+    from edgeposinv.data.splits import split_loaded
+
+    rng = np.random.default_rng(4)
+    root = tmp_path / "d"
+    for label in ("a", "b", "c"):
+        for n in range(42):  # sessions of 6 shots
+            _write(root / label / f"{label}_{n + 1:03d}.jpg", _scene(rng))
+    data = load_images(scan_dataset(root), 48, show_progress=False)
+    plan, grouping = split_loaded(data, 0.2, seed=0)
+    session = [p.parent.name + str((int(p.stem.split("_")[1]) - 1) // 6) for p in data.paths]
+    shared = {session[i] for i in plan.train_idx} & {session[i] for i in plan.val_idx}
+    assert len(plan.val_idx) == 27 and len(shared) <= 2 * 3
+    assert grouping["near_duplicates"]["numbered_blocks"]["n_images_in_blocks"] == 126
+    by_image, _ = split_loaded(data, 0.2, seed=0, near_duplicates="off")
+    leaky = {session[i] for i in by_image.train_idx} & {session[i] for i in by_image.val_idx}
+    assert len(leaky) > 10  # scattered validation shots touch most sessions
+
+
 def test_fallback_is_per_class_and_recorded():
     from edgeposinv.data.splits import FALLBACK, GROUPED, plan_split
 

@@ -32,6 +32,7 @@ __all__ = [
     "HASH_CROP_PX",
     "HASH_INPUT_PX",
     "MAX_SEQUENCE_STEP",
+    "MIN_NUMBERED_RUN",
     "NEAR_DUPLICATE_BITS",
     "SEQUENCE_BITS",
     "ahash",
@@ -46,7 +47,10 @@ __all__ = [
     "hash_images",
     "hash_input",
     "link_similar",
+    "named_source",
+    "named_source_groups",
     "nearest_fingerprint",
+    "numbered_blocks",
     "phash",
     "phash256",
     "sequence_neighbours",
@@ -174,6 +178,42 @@ def sequence_neighbours(names: Sequence[str]) -> list[tuple[int, int]]:
         run.sort()
         pairs += [(i, j) for (a, i), (b, j) in zip(run, run[1:]) if b - a <= MAX_SEQUENCE_STEP]
     return pairs
+
+
+MIN_NUMBERED_RUN = 8  # numbered files in a row cut into blocks by :func:`numbered_blocks`
+
+
+def numbered_blocks(
+    names: Sequence[str], strata: np.ndarray, block_fraction: float
+) -> list[str | None]:
+    """A group id per image (``"seq<first index>"``) for images in a long numbered sequence
+    within their stratum: at least ``MIN_NUMBERED_RUN`` names with the same text around the
+    last number, numbers at most ``MAX_SEQUENCE_STEP`` apart (a phone gallery, a burst, a
+    folder of frames). Each sequence is cut into consecutive blocks of ``block_fraction`` of
+    its length (at least 2), so that validation takes a stretch of the sequence rather than
+    images scattered through it: shots of one shelf or one session sit next to each other in
+    the numbering, however unlike each other their pixels are. ``None`` for the others."""
+    runs: dict[tuple, list[tuple[int, int]]] = {}
+    for i, (name, stratum) in enumerate(zip(names, strata)):
+        m = _NUMBERED.match(Path(name).stem)
+        if m:
+            runs.setdefault((int(stratum), m.group(1), m.group(3)), []).append((int(m.group(2)), i))
+    out: list[str | None] = [None] * len(names)
+    for run in runs.values():
+        run.sort()
+        cuts = [k for k in range(1, len(run)) if run[k][0] - run[k - 1][0] > MAX_SEQUENCE_STEP]
+        for lo, hi in zip([0, *cuts], [*cuts, len(run)]):
+            stretch = [i for _, i in run[lo:hi]]
+            if len(stretch) < MIN_NUMBERED_RUN:
+                continue
+            size = max(2, int(np.ceil(len(stretch) * block_fraction)))
+            starts = list(range(0, len(stretch), size))
+            if len(stretch) - starts[-1] < 2 and len(starts) > 1:  # no block of one
+                starts.pop()
+            for a, b in zip(starts, [*starts[1:], len(stretch)]):
+                for i in stretch[a:b]:
+                    out[i] = f"seq{stretch[a]}"
+    return out
 
 
 # A Roboflow export keeps the original file name before ".rf.<32 hex>" (every augmented

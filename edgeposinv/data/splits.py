@@ -193,22 +193,29 @@ def duplicate_groups(
     show_progress: bool = False,
     method: str = "hash",
     embed: Callable[[np.ndarray], np.ndarray] | None = None,
+    val_fraction: float = 0.2,
 ) -> tuple[list, dict]:
     """Near-duplicate clusters (per folder and class) of the images without a session.
 
     ``method``: ``hash`` (perceptual hashes), ``features`` (``embed(images)`` -> one
     embedding per image, linked by cosine similarity, see
     :func:`~edgeposinv.data.duplicates.link_similar`) or ``hash+features`` (the union).
+    File names add two rules, whatever the method: names of one original photo or video
+    (:func:`~edgeposinv.data.duplicates.named_source_groups`), and long numbered sequences
+    cut into blocks of ``val_fraction`` of their length
+    (:func:`~edgeposinv.data.duplicates.numbered_blocks`).
     Returns one group id per image (``None``: no near-duplicate, its own group) and a
     summary for ``split.json``."""
     from edgeposinv.data.duplicates import (
         MAX_SEQUENCE_STEP,
+        MIN_NUMBERED_RUN,
         NEAR_DUPLICATE_BITS,
         SEQUENCE_BITS,
         cluster_per_class,
         hash_images,
         link_similar,
         named_source_groups,
+        numbered_blocks,
         union_groups,
     )
 
@@ -262,6 +269,17 @@ def duplicate_groups(
             "n_images_in_clusters": n_named,
         }
         local = union_groups(local, named)
+    blocks = numbered_blocks([data.paths[i].name for i in idx], strata, val_fraction)
+    n_blocked = sum(g is not None for g in blocks)
+    if n_blocked:
+        summary["numbered_blocks"] = {
+            "rule": f"at least {MIN_NUMBERED_RUN} file names numbered in a row (steps of at "
+            f"most {MAX_SEQUENCE_STEP}) are cut into consecutive blocks of "
+            f"{val_fraction:.0%} of the sequence (a gallery, a burst, frames)",
+            "n_blocks": len({g for g in blocks if g is not None}),
+            "n_images_in_blocks": n_blocked,
+        }
+        local = union_groups(local, blocks)
     for i, g in zip(idx, local):
         if g is not None:
             groups[i] = (int(folders[i]), g)
@@ -317,7 +335,7 @@ def split_loaded(
     grouping: dict = {"sessions": {"n_images": n_sessions, "n_groups": len(set(groups) - {None})}}
     if near_duplicates != "off":
         dup_groups, grouping["near_duplicates"] = duplicate_groups(
-            data, show_progress, near_duplicates, embed
+            data, show_progress, near_duplicates, embed, val_fraction
         )
         groups = [g if g is not None else d for g, d in zip(groups, dup_groups)]
     else:
