@@ -292,7 +292,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the folders and runs here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    import edgeposinv.data.duplicates as dup
+    import edgeposinv.data.names as dup
     from edgeposinv.training.train import TrainConfig, train
 
     min_run = dup.MIN_NUMBERED_RUN

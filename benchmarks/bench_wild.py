@@ -71,6 +71,10 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     "orient": ({}, {"augment": ORIENT}),
     "orient+grey": ({}, {"augment": {**ORIENT, "saturation_range": [0.0, 1.2]}}),
     "orient+synthbg": ({}, {"augment": {**ORIENT, "background_prob": 0.8}, "synthetic_bg": True}),
+    "crop+orient+synthbg": (
+        {},
+        {"augment": {**ORIENT, "background_prob": 0.8}, "synthetic_bg": True, "rig_crop": True},
+    ),
     "orient+shelfbg": ({}, {"augment": {**ORIENT, "background_prob": 0.8}, "shelf_bg": True}),
 }
 BASE = dict(
@@ -109,7 +113,34 @@ def wild_folds(seed: int = 0) -> list[list[tuple[Path, int]]]:
     return [[items[j] for j in test] for _, test in splitter.split(np.zeros(len(y)), y, groups)]
 
 
-def build_training_folder(root: Path, captures: list[tuple[Path, int]], repeat: int) -> Path:
+def cropped_rig(dest: Path) -> Path:
+    """The rig photos cropped to a square around the hand (found by its green backdrop),
+    as wild photos are framed: the hand centred and filling most of the picture."""
+    import cv2
+
+    from edgeposinv.data.images import read_rgb
+    from edgeposinv.transforms.background import backdrop_mask
+
+    for lab in LABELS:
+        (dest / lab).mkdir(parents=True)
+        for p in sorted((RIG / lab).iterdir()):
+            rgb = read_rgb(p)
+            ys, xs = np.nonzero(backdrop_mask(rgb[None], "green")[0] > 0.5)
+            if len(xs) < 100:
+                cv2.imwrite(str(dest / lab / p.name), rgb[:, :, ::-1])
+                continue
+            cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+            half = int(max(xs.max() - xs.min(), ys.max() - ys.min()) * 0.6)
+            pad = cv2.copyMakeBorder(rgb, half, half, half, half, cv2.BORDER_REPLICATE)
+            x0, y0 = int(cx), int(cy)  # centre + half - half in padded coordinates
+            crop = pad[y0 : y0 + 2 * half, x0 : x0 + 2 * half]
+            cv2.imwrite(str(dest / lab / p.name), crop[:, :, ::-1])
+    return dest
+
+
+def build_training_folder(
+    root: Path, captures: list[tuple[Path, int]], repeat: int, rig: Path = RIG
+) -> Path:
     """Rig photos + captures (each repeated ``repeat`` times) as symlinks; the manifest
     groups a capture's copies, and captures of one source, into one session (each rig
     photo is its own session), so copies never straddle train and validation."""
@@ -117,7 +148,7 @@ def build_training_folder(root: Path, captures: list[tuple[Path, int]], repeat: 
     lines = []
     for lab in LABELS:
         (data / lab).mkdir(parents=True)
-        for p in sorted((RIG / lab).iterdir()):
+        for p in sorted((rig / lab).iterdir()):
             os.symlink(p, data / lab / p.name)
             # Every image needs a session for the split to be grouped at all.
             lines.append(json.dumps({"path": f"{lab}/{p.name}", "session": "rig-" + p.stem}))
@@ -212,7 +243,8 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
     if options.get("folders"):  # train RIG CAPTURES: the captures' batch share is folder_weights'
         data = [RIG] + ([captures_folder(work / "captures", captures)] if captures else [])
     else:
-        data = build_training_folder(work, captures, repeat)
+        rig = cropped_rig(work / "rig_cropped") if options.get("rig_crop") else RIG
+        data = build_training_folder(work, captures, repeat, rig)
     adapt_dir = None
     if options.get("adapt"):
         adapt_dir = work / "frames"

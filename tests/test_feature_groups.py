@@ -27,7 +27,7 @@ def test_link_similar_joins_close_embeddings_within_a_class_only():
 
 
 def test_union_of_hash_and_feature_groups():
-    from edgeposinv.data.duplicates import union_groups
+    from edgeposinv.data.names import union_groups
 
     a = ["x", "x", None, None, None]
     b = [None, "y", "y", None, "z"]

@@ -133,7 +133,7 @@ def test_split_keeps_near_duplicates_on_one_side(tmp_path):
     ],
 )
 def test_named_source_reads_exports_and_video_frames(name, source):
-    from edgeposinv.data.duplicates import named_source
+    from edgeposinv.data.names import named_source
 
     assert named_source(name) == source
 
@@ -161,7 +161,7 @@ def test_split_keeps_files_named_after_one_source_on_one_side(tmp_path):
 
 
 def test_numbered_blocks_cut_long_sequences_into_stretches():
-    from edgeposinv.data.duplicates import MIN_NUMBERED_RUN, numbered_blocks
+    from edgeposinv.data.names import MIN_NUMBERED_RUN, numbered_blocks
 
     names = [f"IMG_{n:04d}.jpg" for n in range(1, 41)]  # a gallery of 40 shots, steps of 1
     names += [f"IMG_{n:04d}.jpg" for n in range(100, 100 + 10 * (MIN_NUMBERED_RUN - 1), 10)]

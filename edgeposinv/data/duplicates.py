@@ -16,13 +16,12 @@ tell a test set that overlaps the training data (:func:`centre_hashes`,
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 import cv2
 import numpy as np
+
+from edgeposinv.data.names import sequence_neighbours
 
 __all__ = [
     "CENTRE",
@@ -31,8 +30,6 @@ __all__ = [
     "HASHES",
     "HASH_CROP_PX",
     "HASH_INPUT_PX",
-    "MAX_SEQUENCE_STEP",
-    "MIN_NUMBERED_RUN",
     "NEAR_DUPLICATE_BITS",
     "SEQUENCE_BITS",
     "ahash",
@@ -47,14 +44,9 @@ __all__ = [
     "hash_images",
     "hash_input",
     "link_similar",
-    "named_source",
-    "named_source_groups",
     "nearest_fingerprint",
-    "numbered_blocks",
     "phash",
     "phash256",
-    "sequence_neighbours",
-    "union_groups",
     "window_hashes",
     "window_hashes64",
 ]
@@ -158,125 +150,6 @@ def distances(windows_a: np.ndarray, windows_b: np.ndarray) -> np.ndarray:
     ab = hamming(windows_a[:, CENTRE], flat_b).reshape(na, nb, 25).min(-1)
     ba = hamming(windows_b[:, CENTRE], flat_a).reshape(nb, na, 25).min(-1)
     return np.minimum(ab, ba.T)
-
-
-_NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
-MAX_SEQUENCE_STEP = 5
-
-
-def sequence_neighbours(names: Sequence[str]) -> list[tuple[int, int]]:
-    """Pairs of file names that are neighbours in a numbered sequence: same text around the
-    last number, numbers adjacent in sorted order and at most ``MAX_SEQUENCE_STEP`` apart
-    (video frames saved every few frames, burst shots)."""
-    runs: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for i, name in enumerate(names):
-        m = _NUMBERED.match(Path(name).stem)
-        if m:
-            runs.setdefault((m.group(1), m.group(3)), []).append((int(m.group(2)), i))
-    pairs = []
-    for run in runs.values():
-        run.sort()
-        pairs += [(i, j) for (a, i), (b, j) in zip(run, run[1:]) if b - a <= MAX_SEQUENCE_STEP]
-    return pairs
-
-
-MIN_NUMBERED_RUN = 8  # numbered files in a row cut into blocks by :func:`numbered_blocks`
-
-
-def numbered_blocks(
-    names: Sequence[str], strata: np.ndarray, block_fraction: float
-) -> list[str | None]:
-    """A group id per image (``"seq<first index>"``) for images in a long numbered sequence
-    within their stratum: at least ``MIN_NUMBERED_RUN`` names with the same text around the
-    last number, numbers at most ``MAX_SEQUENCE_STEP`` apart (a phone gallery, a burst, a
-    folder of frames). Each sequence is cut into consecutive blocks of ``block_fraction`` of
-    its length (at least 2), so that validation takes a stretch of the sequence rather than
-    images scattered through it: shots of one shelf or one session sit next to each other in
-    the numbering, however unlike each other their pixels are. ``None`` for the others."""
-    runs: dict[tuple, list[tuple[int, int]]] = {}
-    for i, (name, stratum) in enumerate(zip(names, strata)):
-        m = _NUMBERED.match(Path(name).stem)
-        if m:
-            runs.setdefault((int(stratum), m.group(1), m.group(3)), []).append((int(m.group(2)), i))
-    out: list[str | None] = [None] * len(names)
-    for run in runs.values():
-        run.sort()
-        cuts = [k for k in range(1, len(run)) if run[k][0] - run[k - 1][0] > MAX_SEQUENCE_STEP]
-        for lo, hi in zip([0, *cuts], [*cuts, len(run)]):
-            stretch = [i for _, i in run[lo:hi]]
-            if len(stretch) < MIN_NUMBERED_RUN:
-                continue
-            size = max(2, int(np.ceil(len(stretch) * block_fraction)))
-            starts = list(range(0, len(stretch), size))
-            if len(stretch) - starts[-1] < 2 and len(starts) > 1:  # no block of one
-                starts.pop()
-            for a, b in zip(starts, [*starts[1:], len(stretch)]):
-                for i in stretch[a:b]:
-                    out[i] = f"seq{stretch[a]}"
-    return out
-
-
-# A Roboflow export keeps the original file name before ".rf.<32 hex>" (every augmented
-# copy of one photo shares it); frames cut from a video are named after the video and a frame
-# number ("IMG_5567_mp4-32_jpg"). Hugging Face / Roboflow Universe datasets are mostly such
-# exports, and their "copies" can differ far more than any hash or feature threshold allows.
-_ROBOFLOW = re.compile(r"^(.+?)[._-]rf[._-][0-9a-f]{32}", re.IGNORECASE)
-_VIDEO_FRAME = re.compile(r"^(.+?[._](?:mp4|mov|avi|mkv|webm|m4v|3gp))[-_.]\d+", re.IGNORECASE)
-
-
-def named_source(name: str) -> str | None:
-    """The original photo or video a file name says it was cut from, or ``None``.
-
-    ``rock.0007_png.rf.0b61…_00623.jpg`` → ``rock.0007_png``;
-    ``rock.IMG_5567_mp4-32_jpg.rf.9c1…_00287.jpg`` → ``rock.IMG_5567_mp4``.
-    """
-    stem = Path(name).stem
-    m = _ROBOFLOW.match(stem)
-    origin = m.group(1) if m else None
-    frame = _VIDEO_FRAME.match(origin or stem)
-    return frame.group(1) if frame else origin
-
-
-def named_source_groups(names: Sequence[str], strata: np.ndarray) -> list[str | None]:
-    """A group id per image (``"src<first index>"``) for images whose names give the same
-    :func:`named_source` within their stratum (class); ``None`` otherwise."""
-    keys = [
-        None if (src := named_source(name)) is None else (int(s), src)
-        for name, s in zip(names, strata)
-    ]
-    first: dict[tuple[int, str], int] = {}
-    for i, key in enumerate(keys):
-        if key is not None:
-            first.setdefault(key, i)
-    sizes = Counter(k for k in keys if k is not None)
-    return [None if key is None or sizes[key] < 2 else f"src{first[key]}" for key in keys]
-
-
-def union_groups(a: list, b: list) -> list:
-    """Group ids joining every pair of images that share a group in ``a`` or in ``b``."""
-    n = len(a)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for ids in (a, b):
-        first: dict = {}
-        for i, g in enumerate(ids):
-            if g is None:
-                continue
-            if g in first:
-                ra, rb = find(first[g]), find(i)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-            else:
-                first[g] = i
-    roots = [find(i) for i in range(n)]
-    sizes = np.bincount(roots, minlength=n)
-    return [f"dup{r}" if sizes[r] > 1 else None for r in roots]
 
 
 def cluster(

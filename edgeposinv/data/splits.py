@@ -201,19 +201,21 @@ def duplicate_groups(
     embedding per image, linked by cosine similarity, see
     :func:`~edgeposinv.data.duplicates.link_similar`) or ``hash+features`` (the union).
     File names add two rules, whatever the method: names of one original photo or video
-    (:func:`~edgeposinv.data.duplicates.named_source_groups`), and long numbered sequences
+    (:func:`~edgeposinv.data.names.named_source_groups`), and long numbered sequences
     cut into blocks of ``val_fraction`` of their length
-    (:func:`~edgeposinv.data.duplicates.numbered_blocks`).
+    (:func:`~edgeposinv.data.names.numbered_blocks`).
     Returns one group id per image (``None``: no near-duplicate, its own group) and a
     summary for ``split.json``."""
     from edgeposinv.data.duplicates import (
-        MAX_SEQUENCE_STEP,
-        MIN_NUMBERED_RUN,
         NEAR_DUPLICATE_BITS,
         SEQUENCE_BITS,
         cluster_per_class,
         hash_images,
         link_similar,
+    )
+    from edgeposinv.data.names import (
+        MAX_SEQUENCE_STEP,
+        MIN_NUMBERED_RUN,
         named_source_groups,
         numbered_blocks,
         union_groups,

@@ -21,9 +21,10 @@ import numpy as np
 
 from edgeposinv.capture.guide import cell_name
 from edgeposinv.data.dataset import check_dataset_dir
-from edgeposinv.data.duplicates import cluster, named_source_groups, union_groups, window_hashes
+from edgeposinv.data.duplicates import cluster, window_hashes
 from edgeposinv.data.images import is_image_name
 from edgeposinv.data.manifest import MANIFEST_NAME, read_manifest
+from edgeposinv.data.names import named_source_groups, union_groups
 from edgeposinv.errors import DatasetError
 from edgeposinv.tflite.open_set import RESERVED_LABEL
 from edgeposinv.util.files import atomic_write_bytes
