@@ -10,8 +10,9 @@ import pytest
 from conftest import run_cli
 
 from edgeposinv.errors import ConfigError
-from edgeposinv.transforms.augment import PRESETS, AugmentConfig, apply_params
+from edgeposinv.transforms.augment import PRESETS, AugmentConfig
 from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
+from edgeposinv.transforms.params import apply_params
 
 
 def test_presets_exist_and_none_is_identity():

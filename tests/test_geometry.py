@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from edgeposinv.transforms import geometry
-from edgeposinv.transforms.augment import AugmentConfig, apply_params, fixed_params
+from edgeposinv.transforms.augment import AugmentConfig
+from edgeposinv.transforms.params import apply_params, fixed_params
 
 SIZE = 48
 MARKER = (30.0, 14.0)  # x, y of the marker's centre in the source

@@ -25,7 +25,7 @@ from edgeposinv.errors import ConfigError
 from edgeposinv.evaluation.metrics import difference_interval, wilson_interval
 from edgeposinv.evaluation.occlusion import OcclusionConfig, centre_share, occlusion_map, overlay
 from edgeposinv.tflite.runtime import TFLiteClassifier
-from edgeposinv.transforms.augment import apply_params, fixed_params
+from edgeposinv.transforms.params import apply_params, fixed_params
 
 # A geometry share at or above this makes the verdict "geometry"; below it, "appearance".
 GEOMETRY_SHARE_VERDICT = 0.5

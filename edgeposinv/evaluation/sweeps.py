@@ -2,7 +2,7 @@
 
 Each sweep is a frozen config plus a picklable task for :mod:`edgeposinv.tflite.parallel`: the
 task makes the variants of one prepared image with :mod:`edgeposinv.transforms.geometry` (rotation
-and shifts through :func:`edgeposinv.transforms.augment.apply_params`, the function that applies
+and shifts through :func:`edgeposinv.transforms.params.apply_params`, the function that applies
 training's augmentation with OpenCV) and returns the top-1 class id of every variant.
 """
 
@@ -18,7 +18,8 @@ from edgeposinv.errors import ConfigError, ParameterError
 from edgeposinv.evaluation.metrics import wilson_interval
 from edgeposinv.tflite.runtime import TFLiteClassifier
 from edgeposinv.transforms import geometry
-from edgeposinv.transforms.augment import AugmentConfig, AugmentParams, apply_params, fixed_params
+from edgeposinv.transforms.augment import AugmentConfig
+from edgeposinv.transforms.params import AugmentParams, apply_params, fixed_params
 
 BACKGROUNDS = ("mean", "blur", "folder")
 TRAINING_FILL_MODE = AugmentConfig().fill_mode

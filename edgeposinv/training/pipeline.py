@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeposinv.training.keras_api import tf
-from edgeposinv.transforms.augment import AugmentConfig, AugmentParams
+from edgeposinv.transforms.augment import AugmentConfig
+from edgeposinv.transforms.params import AugmentParams
 
 
 def sampling_grid(transforms, lens_k, size_px: int):

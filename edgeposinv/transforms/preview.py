@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from edgeposinv.errors import ConfigError, ParameterError
-from edgeposinv.transforms.augment import AugmentConfig, apply_params
+from edgeposinv.transforms.augment import AugmentConfig
+from edgeposinv.transforms.params import apply_params
 from edgeposinv.util.files import atomic_write_bytes, check_can_write, check_not_in_dataset
 
 
