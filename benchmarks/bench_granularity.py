@@ -141,12 +141,8 @@ def main() -> int:
     from bench_export import DATA, WEIGHTS, train_mobilenet_run
 
     from edgeposinv.data.calibration import load_calibration
-    from edgeposinv.export.export import (
-        embed_metadata,
-        model_description,
-        open_classifier,
-        validation_images,
-    )
+    from edgeposinv.export.description import embed_metadata, model_description
+    from edgeposinv.export.export import open_classifier, validation_images
     from edgeposinv.export.quantize import QuantSpec, convert, load_run_model
     from edgeposinv.training.runs import read_run
     from edgeposinv.util.machine import machine_info

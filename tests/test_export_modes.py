@@ -79,7 +79,7 @@ def run_model(trained_run):
 @pytest.mark.parametrize("key", list(SPECS), ids=lambda k: f"{k[0]}-{k[1]}")
 def test_every_mode_loads_in_litert_and_matches_keras(run_model, key, tmp_path):
     from edgeposinv.data.calibration import load_calibration
-    from edgeposinv.export.export import embed_metadata, model_description
+    from edgeposinv.export.description import embed_metadata, model_description
     from edgeposinv.export.quantize import convert
     from edgeposinv.tflite.runtime import TFLiteClassifier
 

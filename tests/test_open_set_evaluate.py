@@ -71,7 +71,7 @@ def test_unknown_set_figures_match_a_recomputation(int8_model, sets, tmp_path):
 
 def test_reserved_label_never_appears_as_a_class(int8_model, tmp_path):
     """A model whose third output is ``_background``: metrics know two classes only."""
-    from edgeposinv.export.export import embed_metadata
+    from edgeposinv.export.description import embed_metadata
     from edgeposinv.tflite.metadata import write_entries
 
     description = read_contract(int8_model.read_bytes())

@@ -38,7 +38,7 @@ def _unknown_images(root, n=60, size=48, seed=1):
 
 
 def test_threshold_round_trips_through_both_metadata_blocks():
-    from edgeposinv.export.export import embed_metadata
+    from edgeposinv.export.description import embed_metadata
 
     model = GOLDEN_MODEL.read_bytes()
     description = read_contract(model)
