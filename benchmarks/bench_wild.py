@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -75,6 +76,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {
         {},
         {"augment": {**ORIENT, "background_prob": 0.8}, "synthetic_bg": True, "rig_crop": True},
     ),
+    # self-training: the first model labels unlabeled device frames, its surest ones train a second
+    "folders-equal+pseudo": ({"folder_weights": "equal"}, {"folders": True, "pseudo": True}),
     "orient+shelfbg": ({}, {"augment": {**ORIENT, "background_prob": 0.8}, "shelf_bg": True}),
 }
 BASE = dict(
@@ -173,6 +176,45 @@ def captures_folder(dest: Path, captures: list[tuple[Path, int]]) -> Path:
     return dest
 
 
+def pseudo_labels(
+    run_dir: Path,
+    frames: list[tuple[Path, int]],
+    dest: Path,
+    per_class: int = 30,
+    min_p: float = 0.7,
+) -> tuple[Path, dict]:
+    """The first model's surest answers on unlabeled device frames, as a dataset folder: per
+    predicted class, the ``per_class`` most confident frames at ``min_p`` or above (their true
+    labels are only used to report the pseudo-labels' precision)."""
+    from edgeposinv.data.images import read_rgb
+    from edgeposinv.tflite.preprocess import prepare
+    from edgeposinv.training.runs import load_keras_model, read_run
+
+    run = read_run(run_dir)
+    model = load_keras_model(run)
+    pixels = np.stack([prepare(read_rgb(p), run.contract.image_size_px) for p, _ in frames])
+    probs = model.predict(pixels.astype(np.float32), verbose=0, batch_size=64)
+    ids = [run.labels.index(lab) for lab in LABELS]
+    probs = probs[:, ids]
+    pred, conf = probs.argmax(1), probs.max(1)
+    chosen = []
+    for c in range(len(LABELS)):
+        mine = [i for i in np.argsort(-conf) if pred[i] == c and conf[i] >= min_p]
+        chosen += [(frames[i][0], c, frames[i][1]) for i in mine[:per_class]]
+    lines = []
+    for path, c, _ in chosen:
+        (dest / LABELS[c]).mkdir(parents=True, exist_ok=True)
+        os.symlink(path, dest / LABELS[c] / path.name)
+        lines.append(
+            json.dumps({"path": f"{LABELS[c]}/{path.name}", "session": source_of(path.name)})
+        )
+    for lab in LABELS:
+        (dest / lab).mkdir(parents=True, exist_ok=True)
+    (dest / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    right = sum(c == y for _, c, y in chosen)
+    return dest, {"n": len(chosen), "correct": int(right), "of_frames": len(frames)}
+
+
 def synthetic_backgrounds(out: Path, n: int, seed: int) -> Path:
     """Rooms without photos: smooth colour fields, walls, frames and clutter, blurred."""
     import cv2
@@ -264,6 +306,12 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
     )
     t0 = time.monotonic()
     result = train(data, work / "run", config, show_progress=False)
+    pseudo_info = None
+    if options.get("pseudo"):
+        unlabeled = [item for item in pool if item not in captures]
+        folder, pseudo_info = pseudo_labels(work / "run", unlabeled, work / "pseudo")
+        shutil.move(work / "run", work / "run_first")
+        result = train([*data, folder], work / "run", config, show_progress=False)
     train_s = time.monotonic() - t0
     model = work / "model.tflite"
     fast = ExportOptions(compare_float32=False, latency_runs=1, latency_warmup=0)
@@ -275,8 +323,6 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
         rels = [rel for rel in split["val"] if "/cap" not in rel]
     val = [(RIG / rel, LABELS.index(rel.split("/")[0])) for rel in rels]
     if keep is not None:
-        import shutil
-
         keep.mkdir(parents=True, exist_ok=True)
         shutil.copy(model, keep / f"{recipe}_k{k}_s{seed}.tflite")
         (keep / f"{recipe}_k{k}_s{seed}.test.txt").write_text(
@@ -303,6 +349,7 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
         "train_s": train_s,
         "total_s": time.monotonic() - t0,
         "config": {**overrides, **options},
+        **({"pseudo": pseudo_info} if pseudo_info else {}),
     }
 
 
