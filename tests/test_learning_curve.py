@@ -35,6 +35,8 @@ def test_learning_curve_writes_points_with_intervals_and_a_projection(folders, t
     assert (out / "curve.png").stat().st_size > 5000
     # 50 is more than exists: clipped to the 8 per class available, counted once.
     assert [p["captures_per_class"] for p in curve["points"]] == [0, 2, 8]
+    # the rig validates, so every capture of a step trains (3 classes)
+    assert [r["captures_trained"] for r in curve["runs"]] == [0, 6, 24]
     for p in curve["points"]:
         assert p["n"] == 30 and 0 <= p["correct"] <= 30
         lo, hi = p["top1_ci95"]

@@ -243,10 +243,14 @@ def learning_curve(
                 data.append(
                     captures_folder(work / "captures", {lab: order[lab][:k] for lab in rig})
                 )
-            tc = TrainConfig.from_dict(
-                {**asdict(config.train), "seed": config.train.seed + seed_offset}
-            )
+            settings = {**asdict(config.train), "seed": config.train.seed + seed_offset}
+            if k and not settings["val_dirs"] and settings["val_split"] > 0:
+                # the rig validates: all k captures per class train (the curve's x axis)
+                settings["val_from"] = settings["val_from"] or str(rig_dir)
+            tc = TrainConfig.from_dict(settings)
             train(data, work / "run", tc, show_progress=False)
+            split = json.loads((work / "run" / "split.json").read_text("utf-8"))
+            trained_captures = sum(f == 1 for f in split.get("train_folder", ()))
             model = work / "model.tflite"
             export = export_run(
                 work / "run",
@@ -268,6 +272,7 @@ def learning_curve(
                     "top1": correct / n if n else 0.0,
                     "top1_ci95": list(wilson_interval(correct, n)),
                     "val_top1_int8": export.parity.get("tflite_top1"),
+                    "captures_trained": trained_captures,
                     "seconds": seconds,
                 }
             )
