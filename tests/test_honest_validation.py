@@ -160,26 +160,28 @@ def test_split_keeps_files_named_after_one_source_on_one_side(tmp_path):
     assert grouping["near_duplicates"]["hash"]["n_images_in_clusters"] == 0
 
 
-def test_numbered_blocks_cut_long_sequences_into_stretches():
+def test_numbered_blocks_cut_long_sequences_into_their_ends_and_middle():
     from edgeposinv.data.names import MIN_NUMBERED_RUN, numbered_blocks
 
     names = [f"IMG_{n:04d}.jpg" for n in range(1, 41)]  # a gallery of 40 shots, steps of 1
     names += [f"IMG_{n:04d}.jpg" for n in range(100, 100 + 10 * (MIN_NUMBERED_RUN - 1), 10)]
     names += ["cover.jpg", "b_001.jpg", "b_002.jpg"]  # no number, a short sequence
     ids = numbered_blocks(names, np.zeros(len(names), int), 0.2)
-    blocks = [ids[:40][k : k + 8] for k in range(0, 40, 8)]
-    assert all(len(set(b)) == 1 and b[0] is not None for b in blocks)  # 5 stretches of 8
-    assert len({b[0] for b in blocks}) == 5
+    head, middle, tail = ids[:8], ids[8:32], ids[32:40]
+    assert all(len(set(part)) == 1 and part[0] is not None for part in (head, middle, tail))
+    assert len({head[0], middle[0], tail[0]}) == 3  # first 20%, the middle, last 20%
     assert ids[40:] == [None] * len(ids[40:])  # steps of 10, too short, or no number
-    other_class = numbered_blocks(names[:40], np.repeat([0, 1], 20), 0.2)
-    assert len(set(other_class)) == 10  # each class's 20 shots in 5 blocks of 4 ...
-    assert other_class[19] != other_class[20]  # ... never across classes
+    two_classes = numbered_blocks(names[:40], np.repeat([0, 1], 20), 0.2)
+    assert len(set(two_classes)) == 6  # each class's 20 shots: 4 + 12 + 4 ...
+    assert two_classes[19] != two_classes[20]  # ... never across classes
+    short = numbered_blocks(names[:8], np.zeros(8, int), 0.8)  # ends never overlap
+    assert short == ["seq0"] * 4 + ["seq4"] * 4
 
 
-def test_split_keeps_a_numbered_gallery_in_stretches(tmp_path):
+def test_split_validates_on_an_end_of_a_numbered_gallery(tmp_path):
     """The issue's shop photos: sessions of consecutive shots of one shelf, each shot unlike
-    the others (no hash links them), one gallery numbering per class. Validation takes a
-    stretch of the numbering, so at most the sessions at its two ends straddle the split."""
+    the others (no hash links them), one gallery numbering per class. Validation takes the
+    beginning or the end of the numbering, so at most one session per class straddles."""
     from edgeposinv.data.dataset import load_images, scan_dataset
     from edgeposinv.data.splits import split_loaded
 
@@ -192,7 +194,12 @@ def test_split_keeps_a_numbered_gallery_in_stretches(tmp_path):
     plan, grouping = split_loaded(data, 0.2, seed=0)
     session = [p.parent.name + str((int(p.stem.split("_")[1]) - 1) // 6) for p in data.paths]
     shared = {session[i] for i in plan.train_idx} & {session[i] for i in plan.val_idx}
-    assert len(plan.val_idx) == 27 and len(shared) <= 2 * 3
+    assert len(plan.val_idx) == 27 and len(shared) <= 3
+    for label in ("a", "b", "c"):
+        numbers = sorted(
+            int(data.paths[i].stem[2:]) for i in plan.val_idx if data.paths[i].parent.name == label
+        )
+        assert numbers in (list(range(1, 10)), list(range(34, 43)))
     assert grouping["near_duplicates"]["numbered_blocks"]["n_images_in_blocks"] == 126
     by_image, _ = split_loaded(data, 0.2, seed=0, near_duplicates="off")
     leaky = {session[i] for i in by_image.train_idx} & {session[i] for i in by_image.val_idx}

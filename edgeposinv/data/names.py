@@ -6,8 +6,8 @@ Three rules, used by the training split next to the perceptual hash
 - *numbered neighbours* (:func:`sequence_neighbours`): ``clip_f003`` and ``clip_f006`` are
   frames of one moving scene, so the hash may link them at a looser threshold;
 - *long numbered sequences* (:func:`numbered_blocks`): a phone gallery or a burst,
-  ``IMG_0001`` … ``IMG_0040``, is cut into consecutive blocks, so validation takes a
-  stretch of the shooting order rather than shots scattered through one session;
+  ``IMG_0001`` … ``IMG_0040``, is cut into its beginning, middle and end, so validation
+  takes an end of the shooting order rather than shots scattered through its sessions;
 - *named sources* (:func:`named_source`): exports that keep the original photo's or
   video's name (Roboflow's ``.rf.<32 hex>``, ``<video>_mp4-<frame>``).
 
@@ -62,10 +62,12 @@ def numbered_blocks(
     """A group id per image (``"seq<first index>"``) for images in a long numbered sequence
     within their stratum: at least ``MIN_NUMBERED_RUN`` names with the same text around the
     last number, numbers at most ``MAX_SEQUENCE_STEP`` apart (a phone gallery, a burst, a
-    folder of frames). Each sequence is cut into consecutive blocks of ``block_fraction`` of
-    its length (at least 2), so that validation takes a stretch of the sequence rather than
-    images scattered through it: shots of one shelf or one session sit next to each other in
-    the numbering, however unlike each other their pixels are. ``None`` for the others."""
+    folder of frames). Each sequence becomes three groups: its first and its last
+    ``block_fraction`` (at least 2 images each) and the middle, so that validation takes the
+    beginning or the end of the shooting order. Shots of one shelf or one session sit next
+    to each other in the numbering, however unlike each other their pixels are; a stretch
+    at an end of the sequence shares a session with training across one boundary only (a
+    stretch in the middle, two). ``None`` for the others."""
     runs: dict[tuple, list[tuple[int, int]]] = {}
     for i, (name, stratum) in enumerate(zip(names, strata)):
         m = _NUMBERED.match(Path(name).stem)
@@ -79,13 +81,10 @@ def numbered_blocks(
             stretch = [i for _, i in run[lo:hi]]
             if len(stretch) < MIN_NUMBERED_RUN:
                 continue
-            size = max(2, int(np.ceil(len(stretch) * block_fraction)))
-            starts = list(range(0, len(stretch), size))
-            if len(stretch) - starts[-1] < 2 and len(starts) > 1:  # no block of one
-                starts.pop()
-            for a, b in zip(starts, [*starts[1:], len(stretch)]):
-                for i in stretch[a:b]:
-                    out[i] = f"seq{stretch[a]}"
+            end = min(max(2, int(np.ceil(len(stretch) * block_fraction))), len(stretch) // 2)
+            for part in (stretch[:end], stretch[end:-end], stretch[-end:]):
+                for i in part:
+                    out[i] = f"seq{part[0]}"
     return out
 
 

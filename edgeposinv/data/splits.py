@@ -202,7 +202,7 @@ def duplicate_groups(
     :func:`~edgeposinv.data.duplicates.link_similar`) or ``hash+features`` (the union).
     File names add two rules, whatever the method: names of one original photo or video
     (:func:`~edgeposinv.data.names.named_source_groups`), and long numbered sequences
-    cut into blocks of ``val_fraction`` of their length
+    cut into their first and last ``val_fraction`` and the middle
     (:func:`~edgeposinv.data.names.numbered_blocks`).
     Returns one group id per image (``None``: no near-duplicate, its own group) and a
     summary for ``split.json``."""
@@ -276,8 +276,9 @@ def duplicate_groups(
     if n_blocked:
         summary["numbered_blocks"] = {
             "rule": f"at least {MIN_NUMBERED_RUN} file names numbered in a row (steps of at "
-            f"most {MAX_SEQUENCE_STEP}) are cut into consecutive blocks of "
-            f"{val_fraction:.0%} of the sequence (a gallery, a burst, frames)",
+            f"most {MAX_SEQUENCE_STEP}) are cut into their first {val_fraction:.0%}, the "
+            f"middle and the last {val_fraction:.0%}: validation takes an end of the "
+            "shooting order (a gallery, a burst, frames)",
             "n_blocks": len({g for g in blocks if g is not None}),
             "n_images_in_blocks": n_blocked,
         }
