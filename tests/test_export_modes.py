@@ -230,17 +230,22 @@ def test_int8_qat_from_a_qat_run(trained_run, tmp_path):
     config["train"]["qat"] = True
     (qat_run / "config.json").write_text(json.dumps(config))
 
-    opts = ExportOptions(latency_runs=1, latency_warmup=0, compare_float32=False)
+    # a toy run validated on ~20 images: one image that int8 flips is 4-6 points, above the
+    # default gate of 2 (tested above); here the QAT path is the subject
+    opts = ExportOptions(
+        latency_runs=1, latency_warmup=0, compare_float32=False, max_drop_points=10
+    )
     a = export_run(
         qat_run,
         tmp_path / "a.tflite",
         QuantSpec.int8_qat(),
-        options=ExportOptions(latency_runs=1, latency_warmup=0),
+        options=ExportOptions(latency_runs=1, latency_warmup=0, max_drop_points=10),
     )
     # the size baseline is the float network inside the QAT model, which is the base run's network
     plain = export_run(trained_run, tmp_path / "plain.tflite", QuantSpec.float32(), options=opts)
     assert abs(a.sidecar["size"]["float32_bytes"] - plain.size_bytes) <= 256
-    assert a.parity["top1_agreement"] >= 0.95 and a.parity["mean_abs_prob_diff"] < 0.03
+    assert a.parity["n"] - round(a.parity["top1_agreement"] * a.parity["n"]) <= 1  # one flip
+    assert a.parity["mean_abs_prob_diff"] < 0.03
     assert a.sidecar["quantization"] == "int8-qat" and a.sidecar["io_dtype"] == "uint8"
     export_run(qat_run, tmp_path / "b.tflite", QuantSpec.int8_qat(), options=opts)
     assert (tmp_path / "a.tflite").read_bytes() == (tmp_path / "b.tflite").read_bytes()
