@@ -127,9 +127,20 @@ def test_split_keeps_near_duplicates_on_one_side(tmp_path):
         ("rock.0007_png.rf.0b6136efce71b802acb1d1d689d44720_00623.jpg", "rock.0007_png"),
         ("rock.IMG_5567_mp4-32_jpg.rf.9c1b6136efce71b802acb1d1d689d447_3.jpg", "rock.IMG_5567_mp4"),
         ("walk_MOV-0012.png", "walk_MOV"),
+        # re-published with long names cut short: a few hex digits of the hash remain
+        (
+            "paper.egohands-public-1620852256502_png_jpg.rf.d824912fa558c67b333_00853.jpg",
+            "paper.egohands-public-1620852256502_png_jpg",
+        ),
+        (
+            "paper.Screen-Recording-9_48_18-PM_mov-216_jpg.rf.b1c_00038.jpg",
+            "paper.Screen-Recording-9_48_18-PM_mov",
+        ),
         ("IMG_0001.jpg", None),
         ("frame_000123.png", None),
         ("photo.rf.notahash.jpg", None),
+        ("photo.rf.ab.jpg", None),
+        ("brief.rf.deadline.jpg", None),
     ],
 )
 def test_named_source_reads_exports_and_video_frames(name, source):
@@ -244,15 +255,26 @@ def test_dataset_overlap_finds_planted_copies_across_folders(tmp_path):
     _write(b / "y" / "half.png", _half(photos[5]))
     for i in range(20):
         _write(b / "y" / f"new{i}.png", _scene(rng))
+    # two exports of one original photo (Roboflow names), unlike in pixels
+    digest = "0123456789abcdef" * 2
+    _write(a / "x" / f"x.0042_png.rf.{digest}_1.jpg", _scene(rng))
+    _write(b / "y" / f"x.0042_png.rf.{digest[::-1]}_7.jpg", _scene(rng))
     r = run_cli("dataset", "overlap", str(a), str(b), "--json", str(tmp_path / "o.json"))
     assert r.returncode == 0, r.stderr
-    assert "1 exact and 3 near copies" in r.stdout
+    assert "1 exact, 3 near and 1 named copies" in r.stdout
     out = json.loads((tmp_path / "o.json").read_text())
     assert out["exact"] == [{"b": "x/same.png", "a": "y/0.png"}]
     assert sorted((n["b"], n["a"]) for n in out["near"]) == [
         ("x/jpeg.jpg", "x/3.png"),
         ("y/half.png", "x/5.png"),
         ("y/shifted.png", "y/4.png"),
+    ]
+    assert out["named"] == [
+        {
+            "b": f"y/x.0042_png.rf.{digest[::-1]}_7.jpg",
+            "a": f"x/x.0042_png.rf.{digest}_1.jpg",
+            "source": "x.0042_png",
+        }
     ]
 
 
