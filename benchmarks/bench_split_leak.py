@@ -118,12 +118,18 @@ def held_apart(sources: dict[str, list], seed: int, frac: float = 1 / 3) -> set[
     return held
 
 
-def build_rps(out: Path, shots: int, seed: int) -> tuple[Path, Path]:
+def wild_sources() -> dict[str, list[Path]]:
+    """rps_wild_dev's photos by source (``label/clip``)."""
     root = SHARED / "datasets" / "rps_wild_dev"
     sources: dict[str, list[Path]] = defaultdict(list)
     for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for f in sorted(label_dir.glob("*.jpg")):
             sources[f"{label_dir.name}/{source_of(f.name)}"].append(f)
+    return sources
+
+
+def build_rps(out: Path, shots: int, seed: int) -> tuple[Path, Path]:
+    sources = wild_sources()
     held = held_apart(sources, seed)
     rng = np.random.default_rng([seed, 11])
     train_dir, test_dir = out / "train", out / "held"
@@ -147,11 +153,7 @@ def build_gallery(out: Path, shots: int, seed: int) -> tuple[Path, Path]:
     shot ``shots`` times from different places (:func:`view`), and each class folder is
     numbered in shooting order (``rock_0001.jpg``, ...): no names of originals, no hash links
     — only the numbering says which shots belong together (the issue's shop photos)."""
-    root = SHARED / "datasets" / "rps_wild_dev"
-    sources: dict[str, list[Path]] = defaultdict(list)
-    for label_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for f in sorted(label_dir.glob("*.jpg")):
-            sources[f"{label_dir.name}/{source_of(f.name)}"].append(f)
+    sources = wild_sources()
     held = held_apart(sources, seed)
     rng = np.random.default_rng([seed, 13])
     train_dir, test_dir = out / "train", out / "held"
