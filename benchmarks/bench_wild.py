@@ -78,6 +78,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     ),
     # self-training: the first model labels unlabeled device frames, its surest ones train a second
     "folders-equal+pseudo": ({"folder_weights": "equal"}, {"folders": True, "pseudo": True}),
+    "epochs24": ({"epochs": 24}, {}),
+    "folders-equal+epochs24": ({"folder_weights": "equal", "epochs": 24}, {"folders": True}),
     "orient+shelfbg": ({}, {"augment": {**ORIENT, "background_prob": 0.8}, "shelf_bg": True}),
 }
 BASE = dict(
