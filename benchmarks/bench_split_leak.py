@@ -128,6 +128,12 @@ def wild_sources() -> dict[str, list[Path]]:
     return sources
 
 
+def copy_held_apart(photo: Path, dest: Path) -> None:
+    """Copy a photo of a held-apart source, unchanged, into the held-apart class folder."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(photo, dest / photo.name)
+
+
 def build_rps(out: Path, shots: int, seed: int) -> tuple[Path, Path]:
     sources = wild_sources()
     held = held_apart(sources, seed)
@@ -136,11 +142,10 @@ def build_rps(out: Path, shots: int, seed: int) -> tuple[Path, Path]:
     for key, files in sources.items():
         label = key.split("/", 1)[0]
         for f in files:
-            bgr = cv2.imread(str(f))
             if key in held:
-                (test_dir / label).mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, test_dir / label / f.name)
+                copy_held_apart(f, test_dir / label)
                 continue
+            bgr = cv2.imread(str(f))
             (train_dir / label).mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(train_dir / label / f"{f.stem}_0.jpg"), bgr)
             for k in range(1, shots):
@@ -163,11 +168,10 @@ def build_gallery(out: Path, shots: int, seed: int) -> tuple[Path, Path]:
         key = list(sources)[k]
         label = key.split("/", 1)[0]
         for f in sources[key]:
-            bgr = cv2.imread(str(f))
             if key in held:
-                (test_dir / label).mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, test_dir / label / f.name)
+                copy_held_apart(f, test_dir / label)
                 continue
+            bgr = cv2.imread(str(f))
             (train_dir / label).mkdir(parents=True, exist_ok=True)
             for _ in range(shots):
                 counter[label] += 1

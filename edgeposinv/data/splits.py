@@ -234,12 +234,12 @@ def duplicate_groups(
         return groups, {"method": "none", "reason": "every image has a capture session"}
     idx = np.flatnonzero(need)
     strata = folders[idx] * len(data.labels) + data.label_ids[idx]
+    names = [data.paths[i].name for i in idx]
     summary: dict = {}
     local: list = [None] * len(idx)
     n_hash = n_feat = 0
     if "hash" in method:
         windows = hash_images(data.images[idx], show_progress=show_progress)
-        names = [data.paths[i].name for i in idx]
         local = cluster_per_class(windows, strata, names=names)
         n_hash = sum(g is not None for g in local)
         summary["hash"] = {
@@ -262,7 +262,7 @@ def duplicate_groups(
             "n_images_in_clusters": n_feat,
         }
         local = union_groups(local, feat) if "hash" in method else feat
-    named = named_source_groups([data.paths[i].name for i in idx], strata)
+    named = named_source_groups(names, strata)
     n_named = sum(g is not None for g in named)
     if n_named:
         summary["named_sources"] = {
@@ -271,7 +271,7 @@ def duplicate_groups(
             "n_images_in_clusters": n_named,
         }
         local = union_groups(local, named)
-    blocks = numbered_blocks([data.paths[i].name for i in idx], strata, val_fraction)
+    blocks = numbered_blocks(names, strata, val_fraction)
     n_blocked = sum(g is not None for g in blocks)
     if n_blocked:
         summary["numbered_blocks"] = {

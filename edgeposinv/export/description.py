@@ -11,8 +11,15 @@ both. :func:`embed_fingerprints` adds the training split's compact hashes (optio
 from __future__ import annotations
 
 from edgeposinv import __version__
+from edgeposinv.data.duplicates import FINGERPRINT_BITS, centre_hashes, fingerprint_bytes
 from edgeposinv.export.quantize import QuantSpec
-from edgeposinv.tflite.metadata import CONTRACT_NAME, CONTRACT_SCHEMA, canonical_json, write_entries
+from edgeposinv.tflite.metadata import (
+    CONTRACT_NAME,
+    CONTRACT_SCHEMA,
+    FINGERPRINTS_NAME,
+    canonical_json,
+    write_entries,
+)
 from edgeposinv.tflite.std_metadata import (
     LABELS_FILE,
     METADATA_NAME,
@@ -90,9 +97,6 @@ def embed_metadata(converted: bytes, description: dict) -> bytes:
 
 def embed_fingerprints(model_bytes: bytes, run: Run) -> tuple[bytes, dict]:
     """Add the training split's centre hashes as their own metadata entry."""
-    from edgeposinv.data.duplicates import FINGERPRINT_BITS, centre_hashes, fingerprint_bytes
-    from edgeposinv.tflite.metadata import FINGERPRINTS_NAME, write_entries
-
     paths = [p for p in run.split_paths("train") if p.is_file()]
     data = fingerprint_bytes(centre_hashes(paths))
     info = {
