@@ -203,16 +203,9 @@ def pseudo_labels(
     for c in range(len(LABELS)):
         mine = [i for i in np.argsort(-conf) if pred[i] == c and conf[i] >= min_p]
         chosen += [(frames[i][0], c, frames[i][1]) for i in mine[:per_class]]
-    lines = []
-    for path, c, _ in chosen:
-        (dest / LABELS[c]).mkdir(parents=True, exist_ok=True)
-        os.symlink(path, dest / LABELS[c] / path.name)
-        lines.append(
-            json.dumps({"path": f"{LABELS[c]}/{path.name}", "session": source_of(path.name)})
-        )
-    for lab in LABELS:
+    for lab in LABELS:  # a class may get no pseudo-label; its folder stays
         (dest / lab).mkdir(parents=True, exist_ok=True)
-    (dest / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    captures_folder(dest, [(path, c) for path, c, _ in chosen])
     right = sum(c == y for _, c, y in chosen)
     return dest, {"n": len(chosen), "correct": int(right), "of_frames": len(frames)}
 
