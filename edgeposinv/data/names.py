@@ -37,18 +37,23 @@ _NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
 MAX_SEQUENCE_STEP = 5
 
 
+def _numbered_runs(names: Sequence[str], strata: np.ndarray) -> list[list[tuple[int, int]]]:
+    """``(number, index)`` lists, sorted by number, of the names in one stratum with the same
+    text around their last number."""
+    runs: dict[tuple, list[tuple[int, int]]] = {}
+    for i, (name, stratum) in enumerate(zip(names, strata)):
+        m = _NUMBERED.match(Path(name).stem)
+        if m:
+            runs.setdefault((int(stratum), m.group(1), m.group(3)), []).append((int(m.group(2)), i))
+    return [sorted(run) for run in runs.values()]
+
+
 def sequence_neighbours(names: Sequence[str]) -> list[tuple[int, int]]:
     """Pairs of file names that are neighbours in a numbered sequence: same text around the
     last number, numbers adjacent in sorted order and at most ``MAX_SEQUENCE_STEP`` apart
     (video frames saved every few frames, burst shots)."""
-    runs: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for i, name in enumerate(names):
-        m = _NUMBERED.match(Path(name).stem)
-        if m:
-            runs.setdefault((m.group(1), m.group(3)), []).append((int(m.group(2)), i))
     pairs = []
-    for run in runs.values():
-        run.sort()
+    for run in _numbered_runs(names, np.zeros(len(names), int)):
         pairs += [(i, j) for (a, i), (b, j) in zip(run, run[1:]) if b - a <= MAX_SEQUENCE_STEP]
     return pairs
 
@@ -68,14 +73,8 @@ def numbered_blocks(
     to each other in the numbering, however unlike each other their pixels are; a stretch
     at an end of the sequence shares a session with training across one boundary only (a
     stretch in the middle, two). ``None`` for the others."""
-    runs: dict[tuple, list[tuple[int, int]]] = {}
-    for i, (name, stratum) in enumerate(zip(names, strata)):
-        m = _NUMBERED.match(Path(name).stem)
-        if m:
-            runs.setdefault((int(stratum), m.group(1), m.group(3)), []).append((int(m.group(2)), i))
     out: list[str | None] = [None] * len(names)
-    for run in runs.values():
-        run.sort()
+    for run in _numbered_runs(names, strata):
         cuts = [k for k in range(1, len(run)) if run[k][0] - run[k - 1][0] > MAX_SEQUENCE_STEP]
         for lo, hi in zip([0, *cuts], [*cuts, len(run)]):
             stretch = [i for _, i in run[lo:hi]]
