@@ -42,7 +42,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import cv2
@@ -348,6 +348,11 @@ def main() -> None:
                 src = source_key(data, base)
                 train_src = {src(f) for f in split_json["train"]}
                 leaks = sum(src(f) in train_src for f in split_json["val"])
+                # does validation look like the folder? shots of sources with 2+ photos
+                size = Counter(src(f) for f in split_json["train"] + split_json["val"])
+                big = max(2 * args.shots, 2)  # rps/gallery: 2+ photos; video: frames of a clip
+                share_val = np.mean([size[src(f)] >= big for f in split_json["val"]])
+                share_all = np.mean([n >= big for n in size.values() for _ in range(n)])
                 near = split_json["grouping"].get("near_duplicates", {})
                 rows.append(
                     (data, seed, split, k_val, n_val, k_held, n_held, time.monotonic() - t0)
@@ -357,7 +362,9 @@ def main() -> None:
                     f"held-apart {fmt(k_held, n_held)}  "
                     f"gap {100 * (k_val / n_val - k_held / n_held):+5.1f} points  "
                     f"{leaks}/{n_val} val shots from a source in training, "
-                    f"{near.get('n_clusters', '-')} clusters ({near.get('method', '-')})  "
+                    f"{near.get('n_clusters', '-')} clusters ({near.get('method', '-')}), "
+                    f"{share_val:.0%} of validation / {share_all:.0%} of the folder from "
+                    f"sources of {big}+ shots  "
                     f"({time.monotonic() - t0:.0f}s)",
                     flush=True,
                 )

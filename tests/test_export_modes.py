@@ -116,7 +116,12 @@ def test_export_writes_model_and_sidecar_with_figures(trained_run, tmp_path):
     )
     side = json.loads((tmp_path / "shapes.json").read_text())
     assert side["parity"]["checked"] and side["parity"]["top1_agreement"] >= 0.95
-    assert side["gate"] == {"max_drop_points": 2.0, "passed": True, "forced": False}
+    assert side["gate"] == {
+        "max_drop_points": 2.0,
+        "min_images_lost": 2,
+        "passed": True,
+        "forced": False,
+    }
     assert 0.2 < side["size"]["ratio_to_float32"] < 0.4  # int8 weights: about a quarter of float32
     assert (
         side["latency"]["threads"] == 1
@@ -170,6 +175,7 @@ def test_parity_gate_refuses_a_broken_calibration_and_writes_nothing(trained_run
     side = json.loads(out.with_suffix(".json").read_text())
     assert out.is_file() and side["gate"] == {
         "max_drop_points": 2.0,
+        "min_images_lost": 2,
         "passed": False,
         "forced": True,
     }
@@ -177,6 +183,23 @@ def test_parity_gate_refuses_a_broken_calibration_and_writes_nothing(trained_run
         side["parity"]["drop_points"] > 2.0
         and forced.parity["drop_points"] == side["parity"]["drop_points"]
     )
+    parity = side["parity"]  # the net images lost make up the drop, and there are two or more
+    assert parity["images_lost"] == round(parity["drop_points"] * parity["n"] / 100) >= 2
+
+
+@pytest.mark.parametrize(
+    ("drop", "lost", "refused"),
+    [
+        (5.0, 1, False),  # one image of 20: the check's resolution
+        (10.0, 2, True),
+        (1.5, 3, False),  # many images, but within max_drop_points (a large split)
+        (5.0, -1, False),  # more images right than before cannot be a drop
+    ],
+)
+def test_parity_gate_needs_more_than_one_lost_image(drop, lost, refused):
+    from edgeposinv.export.parity import gate_refuses
+
+    assert gate_refuses({"drop_points": drop, "images_lost": lost}, 2.0) is refused
 
 
 def test_too_few_calibration_images_is_an_error(trained_run, tmp_path):

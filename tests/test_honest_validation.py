@@ -181,12 +181,13 @@ def test_numbered_blocks_cut_long_sequences_into_their_ends_and_middle():
     head, middle, tail = ids[:8], ids[8:32], ids[32:40]
     assert all(len(set(part)) == 1 and part[0] is not None for part in (head, middle, tail))
     assert len({head[0], middle[0], tail[0]}) == 3  # first 20%, the middle, last 20%
+    assert [head[0][0], middle[0][0], tail[0][0]] == ["head", "mid", "tail"]
     assert ids[40:] == [None] * len(ids[40:])  # steps of 10, too short, or no number
     two_classes = numbered_blocks(names[:40], np.repeat([0, 1], 20), 0.2)
     assert len(set(two_classes)) == 6  # each class's 20 shots: 4 + 12 + 4 ...
     assert two_classes[19] != two_classes[20]  # ... never across classes
     short = numbered_blocks(names[:8], np.zeros(8, int), 0.8)  # ends never overlap
-    assert short == ["seq0"] * 4 + ["seq4"] * 4
+    assert short == [("head", 0)] * 4 + [("tail", 0)] * 4
 
 
 def test_split_validates_on_an_end_of_a_numbered_gallery(tmp_path):
@@ -217,6 +218,30 @@ def test_split_validates_on_an_end_of_a_numbered_gallery(tmp_path):
     assert len(leaky) > 10  # scattered validation shots touch most sessions
 
 
+def test_numbered_frames_of_whole_clips_validate_as_clips(tmp_path):
+    """Frames cut from clips (``clip03_f000.png``, every third frame): each clip's numbering
+    is a sequence and the hash joins its frames, so the clip is one group holding its own
+    middle; such a group is a clip to validate, not a middle to keep in training."""
+    from edgeposinv.data.dataset import load_images, scan_dataset
+    from edgeposinv.data.splits import GROUPED, split_loaded
+
+    rng = np.random.default_rng(5)
+    root = tmp_path / "d"
+    for label in ("a", "b", "c"):
+        for clip in range(6):
+            scene = _scene(rng)
+            for f in range(0, 30, 3):  # 10 frames, drifting a little
+                _write(root / label / f"clip{clip:02d}_f{f:03d}.png", _shift(scene, f / 3000))
+    data = load_images(scan_dataset(root), 48, show_progress=False)
+    plan, grouping = split_loaded(data, 0.2, seed=0)
+    assert [s["method"] for s in plan.strata] == [GROUPED] * 3
+    clip = [p.parent.name + p.stem[:6] for p in data.paths]
+    assert {clip[i] for i in plan.val_idx}.isdisjoint(clip[i] for i in plan.train_idx)
+    per_class = np.bincount(data.label_ids[plan.val_idx], minlength=3)
+    assert set(per_class.tolist()) <= {10, 20}  # target 12 of 60: one clip, or a cut one more
+    assert grouping["near_duplicates"]["numbered_blocks"]["n_images_in_blocks"] == 180
+
+
 def test_fallback_is_per_class_and_recorded():
     from edgeposinv.data.splits import FALLBACK, GROUPED, plan_split
 
@@ -230,6 +255,30 @@ def test_fallback_is_per_class_and_recorded():
     train_groups = {groups[i] for i in plan.train_idx if labels[i] < 2}
     assert val_groups.isdisjoint(train_groups) and len(val_groups) == 2
     assert sum(labels[i] == 2 for i in plan.val_idx) == 5
+
+
+def test_grouped_split_validates_every_image_alike_whatever_its_group_size():
+    """A validation set should look like the data: a long clip's frames must be as likely to
+    validate as a single photo. (The greedy picker this replaced validated the 30-frame
+    clip's images at about half the rate of single photos.)"""
+    from edgeposinv.data.splits import plan_split
+
+    sizes = [30, 20, 10, 10, 5, 5, 5, 5, 5, 5] + [1] * 10
+    groups = [g for g, size in enumerate(sizes) for _ in range(size)]
+    n, seeds = len(groups), 600
+    hits = np.zeros(n)
+    counts = []
+    for seed in range(seeds):
+        plan = plan_split([0] * n, 0.2, seed, groups)
+        hits[plan.val_idx] += 1
+        counts.append(len(plan.val_idx))
+        val = {groups[i] for i in plan.val_idx}
+        assert val.isdisjoint(groups[i] for i in plan.train_idx)  # whole groups only
+    rate = hits / seeds
+    big, small, single = rate[:30].mean(), rate[60:90].mean(), rate[100:].mean()
+    for r in (big, small, single):  # 0.2 each, within sampling noise (sd about 0.02)
+        assert abs(r - 0.2) < 0.06, (big, small, single)
+    assert abs(np.mean(counts) - 0.2 * n) < 2.0  # the target on average
 
 
 def test_one_image_per_class_needs_val_split_0():

@@ -238,7 +238,9 @@ def test_validation_from_one_folder_only(tmp_path):
     plan, _ = split_loaded(data, 0.5, seed=0, eligible=data.folders == 1)
     assert set(data.folders[plan.val_idx].tolist()) == {1}
     assert (data.folders[plan.train_idx] == 0).sum() == 60
-    assert len(plan.val_idx) == 4  # per class: target 3 of 6, whole sessions of 2 -> 2
+    # per class: target 3 of 6 in whole sessions of 2 -> one session, or two (3 on average)
+    per_class = np.bincount(data.label_ids[plan.val_idx], minlength=2)
+    assert set(per_class.tolist()) <= {2, 4}, per_class
 
 
 def test_two_folders_with_a_validation_folder_record_shares_and_sides(tmp_path):

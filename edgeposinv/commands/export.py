@@ -49,7 +49,8 @@ QUANT_CHOICES = ["float32", "float16", "dynamic", "int8", "int8-qat"]
     type=float,
     default=2.0,
     show_default=True,
-    help="Refuse the model if its validation accuracy drops more than this many points.",
+    help="Refuse the model if its validation accuracy drops more than this many points "
+    "(and by two images or more: one image is the check's resolution).",
 )
 @click.option(
     "--force",

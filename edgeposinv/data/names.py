@@ -63,8 +63,8 @@ MIN_NUMBERED_RUN = 8  # numbered files in a row cut into blocks by :func:`number
 
 def numbered_blocks(
     names: Sequence[str], strata: np.ndarray, block_fraction: float
-) -> list[str | None]:
-    """A group id per image (``"seq<first index>"``) for images in a long numbered sequence
+) -> list[tuple[str, int] | None]:
+    """A group id per image for images in a long numbered sequence
     within their stratum: at least ``MIN_NUMBERED_RUN`` names with the same text around the
     last number, numbers at most ``MAX_SEQUENCE_STEP`` apart (a phone gallery, a burst, a
     folder of frames). Each sequence becomes three groups: its first and its last
@@ -72,8 +72,10 @@ def numbered_blocks(
     beginning or the end of the shooting order. Shots of one shelf or one session sit next
     to each other in the numbering, however unlike each other their pixels are; a stretch
     at an end of the sequence shares a session with training across one boundary only (a
-    stretch in the middle, two). ``None`` for the others."""
-    out: list[str | None] = [None] * len(names)
+    stretch in the middle, two). Ids are ``("head" | "mid" | "tail", index of the
+    sequence's first image)``: the split keeps a middle in training unless the same group
+    holds the whole sequence. ``None`` for the others."""
+    out: list[tuple[str, int] | None] = [None] * len(names)
     for run in _numbered_runs(names, strata):
         cuts = [k for k in range(1, len(run)) if run[k][0] - run[k - 1][0] > MAX_SEQUENCE_STEP]
         for lo, hi in zip([0, *cuts], [*cuts, len(run)]):
@@ -81,9 +83,13 @@ def numbered_blocks(
             if len(stretch) < MIN_NUMBERED_RUN:
                 continue
             end = min(max(2, int(np.ceil(len(stretch) * block_fraction))), len(stretch) // 2)
-            for part in (stretch[:end], stretch[end:-end], stretch[-end:]):
+            for kind, part in (
+                ("head", stretch[:end]),
+                ("mid", stretch[end:-end]),
+                ("tail", stretch[-end:]),
+            ):
                 for i in part:
-                    out[i] = f"seq{part[0]}"
+                    out[i] = (kind, stretch[0])
     return out
 
 

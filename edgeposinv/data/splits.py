@@ -84,30 +84,55 @@ def apportion(sizes: np.ndarray, total: int, rng: np.random.Generator) -> np.nda
 
 
 def _split_stratum(
-    idx: np.ndarray, groups: list, target: int, rng: np.random.Generator
+    idx: np.ndarray, groups: list, pinned: np.ndarray, target: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, str, int]:
-    """Validation indices for one stratum; returns them, the method and the number of groups."""
+    """Validation indices for one stratum; returns them, the method and the number of groups.
+
+    Groups are laid end to end, in a random order, around a circle of one slot per image,
+    and validation takes the arc of ``target`` slots that starts at a random slot: the
+    groups wholly inside it, and each group the arc cuts with a probability equal to the
+    part of it inside. Every image is then in validation with the same probability,
+    ``target / n``, whatever the size of its group (a greedy "fill up to the target" picker
+    leaves large groups — long clips, big sessions — under-represented), and the count is
+    ``target`` up to the two cut groups. Groups with a ``pinned`` image (the middle of a
+    numbered sequence) stay in training and are not on the circle.
+    """
     by_group: dict = {}
-    for i, g in zip(idx, groups):
-        by_group.setdefault(("img", int(i)) if g is None else ("grp", g), []).append(int(i))
+    pinned_keys = set()
+    for i, g, pin in zip(idx, groups, pinned):
+        key = ("img", int(i)) if g is None else ("grp", g)
+        by_group.setdefault(key, []).append(int(i))
+        if pin:
+            pinned_keys.add(key)
     n_groups = len(by_group)
     has_groups = any(k[0] == "grp" for k in by_group)
-    if n_groups < 2:  # every image in one group: by image, for this stratum only
+    free = [k for k in by_group if k not in pinned_keys]
+    if n_groups < 2 or not free:  # one group, or none free: by image, for this stratum only
         return rng.choice(idx, size=target, replace=False), FALLBACK, n_groups
-    keys = list(by_group)
-    order = rng.permutation(len(keys))
-    val: list[int] = []
-    taken = 0
-    for k in order:
-        members = by_group[keys[k]]
-        if taken >= n_groups - 1 or len(val) >= target:
-            break
-        # take the group if it brings the validation count closer to the target
-        if len(val) + len(members) - target < target - len(val):
-            val.extend(members)
-            taken += 1
-    if not val:  # every group is larger than the target: the smallest one
-        val = min(by_group.values(), key=len)
+    order = [free[k] for k in rng.permutation(len(free))]
+    sizes = np.asarray([len(by_group[k]) for k in order], np.int64)
+    n = int(sizes.sum())
+    arc = min(target, n)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    starts = (starts - int(rng.integers(0, n))) % n  # the arc [0, arc) starts at a random slot
+    ends = starts + sizes
+    inside = np.minimum(ends, arc) - np.minimum(starts, arc)
+    inside += np.maximum(0, np.minimum(ends, n + arc) - n)  # the part that wraps past slot 0
+    share = inside / sizes
+    taken = share >= 1.0
+    # The (at most two) groups the arc cuts share one coin: the first is taken when u < its
+    # share, the second when u > 1 - its share. Each keeps its own probability, and the count
+    # stays near the target: never both when their shares add up to 1 or less, never neither
+    # when they add up to more.
+    u = rng.random()
+    for k, c in enumerate(np.flatnonzero((share > 0) & (share < 1.0))):
+        taken[c] = u < share[c] if k == 0 else u > 1.0 - share[c]
+    if taken.all() and not pinned_keys:  # keep a group for training: the cut one least inside
+        cut = np.flatnonzero(share < 1.0)
+        taken[cut[np.argmin(share[cut])] if len(cut) else int(np.argmin(sizes))] = False
+    if not taken.any():  # the coins said no to every cut group: the one most inside
+        taken[int(np.argmax(share))] = True
+    val = sorted(i for k, t in zip(order, taken) if t for i in by_group[k])
     return np.asarray(val, np.int64), GROUPED if has_groups else BY_IMAGE, n_groups
 
 
@@ -118,6 +143,7 @@ def plan_split(
     groups: Sequence | None = None,
     eligible: np.ndarray | None = None,
     stratum_names: dict | None = None,
+    pinned: np.ndarray | None = None,
 ) -> SplitPlan:
     """Seeded split stratified over ``strata`` (one key per image), grouped by ``groups``.
 
@@ -125,6 +151,8 @@ def plan_split(
     taken whole, per stratum. ``eligible``: images that may be validated (default all);
     the others train. The number of validation images is ``round(eligible * val_fraction)``,
     apportioned over the strata by size; every stratum keeps at least one training image.
+    ``pinned``: images whose groups train (the middle of a numbered sequence); unlike
+    ineligible ones, they count towards the validation target.
     """
     if not 0.0 < val_fraction < 1.0:
         raise ConfigError(f"The validation fraction must be in (0, 1). Got {val_fraction}.")
@@ -132,6 +160,7 @@ def plan_split(
     n = len(strata)
     groups = list(groups) if groups is not None else [None] * n
     eligible = np.ones(n, bool) if eligible is None else np.asarray(eligible, bool)
+    pinned = np.zeros(n, bool) if pinned is None else np.asarray(pinned, bool)
     rng = np.random.default_rng([seed, 0x5B117])
     keys = sorted(set(strata), key=str)
     members = {k: np.asarray([i for i in range(n) if strata[i] == k and eligible[i]]) for k in keys}
@@ -151,7 +180,9 @@ def plan_split(
                 {"stratum": name, "n": n_total, "n_val": 0, "method": TRAIN_ONLY, "n_groups": None}
             )
             continue
-        chosen, method, n_groups = _split_stratum(idx, [groups[i] for i in idx], int(target), rng)
+        chosen, method, n_groups = _split_stratum(
+            idx, [groups[i] for i in idx], pinned[idx], int(target), rng
+        )
         val.append(chosen)
         records.append(
             {
@@ -194,7 +225,7 @@ def duplicate_groups(
     method: str = "hash",
     embed: Callable[[np.ndarray], np.ndarray] | None = None,
     val_fraction: float = 0.2,
-) -> tuple[list, dict]:
+) -> tuple[list, np.ndarray, dict]:
     """Near-duplicate clusters (per folder and class) of the images without a session.
 
     ``method``: ``hash`` (perceptual hashes), ``features`` (``embed(images)`` -> one
@@ -204,8 +235,9 @@ def duplicate_groups(
     (:func:`~edgeposinv.data.names.named_source_groups`), and long numbered sequences
     cut into their first and last ``val_fraction`` and the middle
     (:func:`~edgeposinv.data.names.numbered_blocks`).
-    Returns one group id per image (``None``: no near-duplicate, its own group) and a
-    summary for ``split.json``."""
+    Returns one group id per image (``None``: no near-duplicate, its own group), which
+    images are pinned to training (their group holds the middle of a numbered sequence),
+    and a summary for ``split.json``."""
     from edgeposinv.data.duplicates import (
         NEAR_DUPLICATE_BITS,
         SEQUENCE_BITS,
@@ -230,8 +262,9 @@ def duplicate_groups(
     folders = data.folders
     need = np.asarray([s is None for s in data.sessions])
     groups: list = [None] * len(data.paths)
+    pinned = np.zeros(len(data.paths), bool)
     if not need.any():
-        return groups, {"method": "none", "reason": "every image has a capture session"}
+        return groups, pinned, {"method": "none", "reason": "every image has a capture session"}
     idx = np.flatnonzero(need)
     strata = folders[idx] * len(data.labels) + data.label_ids[idx]
     names = [data.paths[i].name for i in idx]
@@ -283,9 +316,21 @@ def duplicate_groups(
             "n_images_in_blocks": n_blocked,
         }
         local = union_groups(local, blocks)
+    # A group holding the middle of a numbered sequence trains, unless it holds the whole
+    # sequence (frames of one clip: the hash joins them anyway).
+    parts: dict = {}
+    for g, b in zip(local, blocks):
+        if b is not None:
+            parts.setdefault(g, {}).setdefault(b[1], set()).add(b[0])
+    middle = {
+        g
+        for g, seqs in parts.items()
+        if any("mid" in kinds and not {"head", "tail"} <= kinds for kinds in seqs.values())
+    }
     for i, g in zip(idx, local):
         if g is not None:
             groups[i] = (int(folders[i]), g)
+            pinned[i] = g in middle
     rel = data.relative_paths()
     clusters: dict = {}
     for k, g in enumerate(groups):
@@ -301,7 +346,7 @@ def duplicate_groups(
         "n_images_in_clusters": sum(len(c) for c in clusters.values()),
         "clusters": sorted(clusters.values()),
     }
-    return groups, summary
+    return groups, pinned, summary
 
 
 def split_loaded(
@@ -336,14 +381,15 @@ def split_loaded(
     groups = [None if s is None else (int(f), s) for f, s in zip(folders, data.sessions)]
     n_sessions = sum(g is not None for g in groups)
     grouping: dict = {"sessions": {"n_images": n_sessions, "n_groups": len(set(groups) - {None})}}
+    pinned = None
     if near_duplicates != "off":
-        dup_groups, grouping["near_duplicates"] = duplicate_groups(
+        dup_groups, pinned, grouping["near_duplicates"] = duplicate_groups(
             data, show_progress, near_duplicates, embed, val_fraction
         )
         groups = [g if g is not None else d for g, d in zip(groups, dup_groups)]
     else:
         grouping["near_duplicates"] = {"method": "off"}
-    return plan_split(strata, val_fraction, seed, groups, eligible, names), grouping
+    return plan_split(strata, val_fraction, seed, groups, eligible, names, pinned), grouping
 
 
 def no_split(data, is_val: np.ndarray, how: str) -> tuple[SplitPlan, dict]:

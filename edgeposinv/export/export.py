@@ -4,8 +4,8 @@ The model is converted (:mod:`edgeposinv.export.quantize`), its description embe
 the ``edgeposinv.model`` JSON entry the project's runtimes read, and standard TensorFlow
 Lite Metadata with a label file that third-party consumers read — and then checked: the
 LiteRT interpreter and the Keras model classify the run's validation split, and a model
-whose accuracy drops by more than ``max_drop_points`` is refused (nothing is written)
-unless ``force`` is set. ``MODEL.json`` beside the model mirrors the facts for humans,
+whose accuracy drops too far is refused (nothing is written) unless ``force`` is set
+(:mod:`edgeposinv.export.parity`). ``MODEL.json`` beside the model mirrors the facts for humans,
 with the parity figures, size, host latency and training provenance.
 """
 
@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 
 from edgeposinv.data.calibration import load_calibration
 from edgeposinv.data.dataset import DatasetIndex, ImageRecord, load_images
-from edgeposinv.errors import ExportError, ParameterError
+from edgeposinv.errors import ParameterError
 from edgeposinv.export.description import (
     embed_fingerprints,
     embed_metadata,
@@ -32,6 +31,7 @@ from edgeposinv.export.description import (
     standard_metadata,
 )
 from edgeposinv.export.open_set import OpenSetOptions
+from edgeposinv.export.parity import open_classifier, parity_check, parity_gate
 from edgeposinv.export.quantize import QuantSpec, check_spec_for_run, convert, load_run_model
 from edgeposinv.training.runs import Run, read_run
 
@@ -136,45 +136,6 @@ def unknown_validation_images(run: Run) -> np.ndarray:
 
     paths = [p for p in run.unknown_paths("val") if p.is_file()]
     return load_unknown_images(paths, run.contract.image_size_px)[0]
-
-
-def open_classifier(model_bytes: bytes, threads: int, labels: tuple[str, ...] | None = None):
-    """A LiteRT classifier over converted bytes that are not written anywhere yet."""
-    from edgeposinv.tflite.runtime import TFLiteClassifier
-
-    fd, path = tempfile.mkstemp(suffix=".tflite")
-    with os.fdopen(fd, "wb") as f:
-        f.write(model_bytes)
-    try:
-        return TFLiteClassifier(path, threads=threads, labels=labels)
-    finally:
-        os.unlink(path)  # the interpreter holds the bytes
-
-
-def parity_check(model, model_bytes: bytes, run: Run, threads: int = 1, data=None) -> dict:
-    """Compare the .tflite with the Keras model on the run's validation split."""
-    data = data if data is not None else validation_images(run)
-    if data is None or len(data.images) == 0:
-        log.warning("validation images of the run are not available; parity check skipped")
-        return {"checked": False}
-    keras_probs = model.predict(data.images.astype(np.float32), verbose=0, batch_size=64)
-    clf = open_classifier(model_bytes, threads)
-    lite_probs = np.stack([clf.predict_proba(x) for x in data.images])
-    k_top, l_top = keras_probs.argmax(1), lite_probs.argmax(1)
-    keras_top1, tflite_top1 = (
-        float((k_top == data.label_ids).mean()),
-        float((l_top == data.label_ids).mean()),
-    )
-    return {
-        "checked": True,
-        "split": "val",
-        "n": int(len(data.images)),
-        "top1_agreement": float((k_top == l_top).mean()),
-        "keras_top1": keras_top1,
-        "tflite_top1": tflite_top1,
-        "drop_points": round(100.0 * (keras_top1 - tflite_top1), 4),
-        "mean_abs_prob_diff": float(np.abs(keras_probs - lite_probs).mean()),
-    }
 
 
 def host_latency(model_bytes: bytes, pixels: np.ndarray, options: ExportOptions) -> dict:
@@ -299,7 +260,7 @@ def export_run(
 
     if no_validation:  # --val-split 0: the calibration sample of the training split stands in
         data = _training_sample(run, spec.calibration_size, seed)
-    parity = parity_check(model, model_bytes, run, options.threads, data)
+    parity = parity_check(model, model_bytes, data, options.threads)
     if no_validation and parity["checked"]:
         parity["split"] = "train_sample"
         parity["note"] = (
@@ -307,37 +268,7 @@ def export_run(
             "stratified sample of its training images (the calibration sample when int8 "
             "calibrates on the training split); accuracies here are on seen images"
         )
-    gate: dict[str, Any] = {
-        "max_drop_points": options.max_drop_points,
-        "passed": True,
-        "forced": False,
-    }
-    if parity["checked"]:
-        log.info(
-            "parity on %d validation images: top-1 agreement %.3f, keras %.3f, tflite %.3f, mean |dp| %.4f",
-            parity["n"],
-            parity["top1_agreement"],
-            parity["keras_top1"],
-            parity["tflite_top1"],
-            parity["mean_abs_prob_diff"],
-        )
-        if parity["drop_points"] > options.max_drop_points:
-            gate["passed"] = False
-            message = (
-                f"the {spec.mode} model loses {parity['drop_points']:.1f} accuracy points on the validation split "
-                f"(keras {parity['keras_top1']:.1%} → tflite {parity['tflite_top1']:.1%}, top-1 agreement "
-                f"{parity['top1_agreement']:.1%}), more than 'max_drop_points' {options.max_drop_points:g}"
-            )
-            if not options.force:
-                raise ExportError(
-                    f"Parity gate: {message}; nothing written. Use a calibration set from the "
-                    "target device, another quantization 'mode', or 'force' to keep it anyway",
-                    params=("max_drop_points", "mode", "force"),
-                )
-            gate["forced"] = True
-            log.warning("Parity gate: %s; kept because of --force", message)
-    else:
-        gate["passed"] = None
+    gate = parity_gate(parity, options.max_drop_points, options.force, spec.mode)
 
     size: dict[str, Any] = {"bytes": len(model_bytes)}
     if options.compare_float32:
