@@ -318,3 +318,31 @@ def diagnosis_html(diag: dict, shown: list[dict]) -> str:
         f"{share(occ['wild_centre_share'])} on '{html.escape(diag['set'])}' mistakes.</p>"
         f"<div class='gallery'>{cells}</div>"
     )
+
+
+def diagnose_set(workers, clf, report, ref, wild, misclassified, show_progress):
+    """The report's ``diagnosis`` of set ``wild``: the geometry check runs on the reference
+    set (``ref``, decoded with ``workers``), then :func:`diagnose`."""
+    config = GeometryCheckConfig()
+    keep = np.unique(np.linspace(0, len(ref.paths) - 1, min(len(ref.paths), config.max_images)))
+    keep = keep.round().astype(int)
+    paths = [ref.paths[i] for i in keep]
+    work = workers.run(
+        GeometryTask(config), paths, desc="diagnosis: geometry", show_progress=show_progress
+    )
+    ok = [i for i, r in enumerate(work.results) if r is not None]
+    y = ref.y_true[keep][ok]
+    predicted = {(s, str(p)) for s, p in ((m["set"], m["path"]) for m in misclassified)}
+    correct = np.array([(report["reference"], str(paths[i])) not in predicted for i in ok])
+    return diagnose(
+        report,
+        clf,
+        wild,
+        [paths[i] for i in ok],
+        ref.index.root,
+        y,
+        correct,
+        np.stack([work.results[i] for i in ok]),
+        config,
+        misclassified,
+    )

@@ -19,9 +19,11 @@ import numpy as np
 from edgeposinv import __version__
 from edgeposinv.data.dataset import DatasetIndex
 from edgeposinv.data.images import read_rgb
-from edgeposinv.errors import EvaluationError, ModelError
+from edgeposinv.errors import EvaluationError
+from edgeposinv.evaluation.diagnosis import diagnose_set
 from edgeposinv.evaluation.metrics import classification_metrics
 from edgeposinv.evaluation.open_set import open_set_section
+from edgeposinv.evaluation.overlap import add_training_overlap
 from edgeposinv.evaluation.sets import (
     kept_images,
     load_backgrounds,
@@ -30,7 +32,13 @@ from edgeposinv.evaluation.sets import (
     unknown_probabilities,
     unknown_rows,
 )
-from edgeposinv.evaluation.summary import gaps, predictions_csv, throughput
+from edgeposinv.evaluation.summary import (
+    check_finite,
+    gaps,
+    model_summary,
+    predictions_csv,
+    throughput,
+)
 from edgeposinv.evaluation.sweeps import (
     PositionSweepConfig,
     PositionTask,
@@ -95,27 +103,6 @@ class SweepRequest:
                 "Background 'folder' needs 'backgrounds_dir' (and 'backgrounds_dir' implies it)",
                 params=("backgrounds_dir",),
             )
-
-
-def model_summary(clf: TFLiteClassifier) -> dict:
-    info = clf.input_info
-    return {
-        "path": str(clf.path),
-        "sha256": clf.sha256,
-        "size_bytes": len(clf.model_bytes),
-        "input": {
-            "height": info.shape[1],
-            "width": info.shape[2],
-            "dtype": info.dtype,
-            "scale": info.scale,
-            "zero_point": info.zero_point,
-        },
-        "output": clf.output_info.to_dict(),
-        "quantization": clf.quantization,
-        "labels": list(clf.labels),
-        "contract": clf.contract.to_dict(),
-        "metadata": {k: v for k, v in clf.description.items() if k not in ("labels", "input")},
-    }
 
 
 @dataclass
@@ -254,14 +241,14 @@ def evaluate(
         )
         shown = None
         if diagnose is not None:
-            report["diagnosis"], shown = _diagnose(
+            report["diagnosis"], shown = diagnose_set(
                 workers, clf, report, data[reference], diagnose, misclassified, show_progress
             )
         unknown_probs = {
             name: unknown_probabilities(workers, name, paths, show_progress)
             for name, paths in unknown.items()
         }
-    _add_training_overlap(report, model_path, rows, indexes, show_progress)
+    add_training_overlap(report, model_path, rows, indexes, show_progress)
     report["throughput"]["startup_s"] = workers.startup_s
     rss = peak_rss_bytes()
     report["memory"] = {"peak_rss_bytes": rss["main"], "peak_rss_worker_bytes": rss["workers"]}
@@ -283,38 +270,6 @@ def evaluate(
         atomic_write_text(tmp / PREDICTIONS_CSV, predictions_csv(rows))
         atomic_write_text(tmp / REPORT_HTML, html)
     return report
-
-
-def check_finite(model: Path, probs: np.ndarray, paths: list[Path], set_name: str) -> None:
-    """A model whose scores are NaN or infinite is broken; say so instead of ranking them."""
-    bad = ~np.isfinite(probs).all(axis=1)
-    if bad.any():
-        raise ModelError(
-            f"{model} gives NaN or infinite scores for {int(bad.sum())} of {len(probs)} images "
-            f"of set '{set_name}' (e.g. {paths[int(np.argmax(bad))]}); the model is broken: "
-            "re-export it (for a third-party model, check 'input_mean' and 'input_std')",
-            params=("input_mean", "input_std"),
-        )
-
-
-def _add_training_overlap(report, model_path, rows, indexes, show_progress) -> None:
-    """When the model carries training fingerprints: per set, the overlap and the accuracy
-    on the images that do not overlap (``sets.<name>.training_overlap``, schema 1.2)."""
-    from edgeposinv.tflite.metadata import read_fingerprints
-
-    fingerprints = read_fingerprints(Path(model_path).read_bytes())
-    report["model"]["train_fingerprints"] = None if fingerprints is None else len(fingerprints)
-    if fingerprints is None:
-        return
-    from edgeposinv.evaluation.overlap import training_overlap
-
-    for name, index in indexes.items():
-        mine = [r for r in rows if r[0] == name]
-        paths = [index.root / r[1] for r in mine]
-        correct = np.asarray([r[2] == r[3] for r in mine])
-        report["sets"][name]["training_overlap"] = training_overlap(
-            name, fingerprints, paths, correct, show_progress
-        )
 
 
 def _run_all(
@@ -431,32 +386,3 @@ def _run_all(
     report["latency_ms"] = clf.measure_latency(clf.prepare(read_rgb(first)))
     report["throughput"] = throughput(works)
     return report, rows, misclassified, data, known
-
-
-def _diagnose(workers, clf, report, ref, wild, misclassified, show_progress):
-    """The report's ``diagnosis`` of set ``wild`` (geometry on the reference set, occlusion maps)."""
-    from edgeposinv.evaluation.diagnosis import GeometryCheckConfig, GeometryTask, diagnose
-
-    config = GeometryCheckConfig()
-    keep = np.unique(np.linspace(0, len(ref.paths) - 1, min(len(ref.paths), config.max_images)))
-    keep = keep.round().astype(int)
-    paths = [ref.paths[i] for i in keep]
-    work = workers.run(
-        GeometryTask(config), paths, desc="diagnosis: geometry", show_progress=show_progress
-    )
-    ok = [i for i, r in enumerate(work.results) if r is not None]
-    y = ref.y_true[keep][ok]
-    predicted = {(s, str(p)) for s, p in ((m["set"], m["path"]) for m in misclassified)}
-    correct = np.array([(report["reference"], str(paths[i])) not in predicted for i in ok])
-    return diagnose(
-        report,
-        clf,
-        wild,
-        [paths[i] for i in ok],
-        ref.index.root,
-        y,
-        correct,
-        np.stack([work.results[i] for i in ok]),
-        config,
-        misclassified,
-    )

@@ -17,9 +17,7 @@ import numpy as np
 from edgeposinv.data.duplicates import FINGERPRINT_BITS, nearest_fingerprint
 from edgeposinv.evaluation.metrics import wilson_interval
 
-__all__ = [
-    "training_overlap",
-]
+__all__ = ["add_training_overlap", "training_overlap"]
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +55,21 @@ def training_overlap(
             "n/a" if not n_rest else f"{entry['top1_non_overlapping']:.1%}",
         )
     return entry
+
+
+def add_training_overlap(report, model_path, rows, indexes, show_progress) -> None:
+    """When the model carries training fingerprints: per set, the overlap and the accuracy
+    on the images that do not overlap (``sets.<name>.training_overlap``, schema 1.2)."""
+    from edgeposinv.tflite.metadata import read_fingerprints
+
+    fingerprints = read_fingerprints(Path(model_path).read_bytes())
+    report["model"]["train_fingerprints"] = None if fingerprints is None else len(fingerprints)
+    if fingerprints is None:
+        return
+    for name, index in indexes.items():
+        mine = [r for r in rows if r[0] == name]
+        paths = [index.root / r[1] for r in mine]
+        correct = np.asarray([r[2] == r[3] for r in mine])
+        report["sets"][name]["training_overlap"] = training_overlap(
+            name, fingerprints, paths, correct, show_progress
+        )
