@@ -81,6 +81,14 @@ def test_cli_export_to_model_folder_with_card_and_android_assets(trained_run, tm
         "thread(s), on",
     ):
         assert needle in card, needle
+    assert "resolution" not in card  # nothing lost here: no note
+    # the same card when the gate let one lost image of a small split through
+    from edgeposinv.export.delivery import model_card
+
+    one = {**side, "parity": {**side["parity"], "drop_points": 5.0, "images_lost": 1}}
+    assert "passed (5.0 points, but 1 image: within the check's resolution)." in model_card(
+        one, None, "shapes"
+    )
     assert (assets / "model.tflite").read_bytes() == (folder / "model.tflite").read_bytes()
     assert (assets / "labels.txt").read_text().split() == ["circle", "square", "triangle"]
 

@@ -217,6 +217,14 @@ def model_card(sidecar: dict, report: dict | None, name: str) -> str:
             f"mean |Δp| {parity['mean_abs_prob_diff']:.4f}. Parity gate (max drop "
             f"{sidecar['gate']['max_drop_points']:g} points): "
             + ("passed" if sidecar["gate"]["passed"] else "FAILED, kept with --force")
+            + (
+                f" ({parity['drop_points']:.1f} points, but {parity['images_lost']} image: "
+                "within the check's resolution)"
+                if sidecar["gate"]["passed"]
+                and parity["drop_points"] > sidecar["gate"]["max_drop_points"]
+                and "images_lost" in parity
+                else ""
+            )
             + "."
             + (f" Note: {parity['note']}." if parity.get("note") else ""),
             "",
