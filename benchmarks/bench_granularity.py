@@ -142,7 +142,8 @@ def main() -> int:
 
     from edgeposinv.data.calibration import load_calibration
     from edgeposinv.export.description import embed_metadata, model_description
-    from edgeposinv.export.export import open_classifier, validation_images
+    from edgeposinv.export.export import validation_images
+    from edgeposinv.export.parity import open_classifier
     from edgeposinv.export.quantize import QuantSpec, convert, load_run_model
     from edgeposinv.training.runs import read_run
     from edgeposinv.util.machine import machine_info
