@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from edgeposinv.capture.writer import (
 )
 from edgeposinv.errors import ParameterError
 from edgeposinv.util.progress import progress
+from edgeposinv.util.signals import StopFlag, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -120,32 +119,6 @@ class CaptureSummary:
             out.append(f"  skipped {len(self.problems)} file(s), not copied:")
             out += [f"    {path}: {reason}" for path, reason in self.problems]
         return out
-
-
-class _StopFlag:
-    signum: int | None = None
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[_StopFlag]:
-    """SIGINT/SIGTERM only set a flag: the image being written is finished, then the loop stops."""
-    flag = _StopFlag()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    signums = (signal.SIGINT, signal.SIGTERM)
-    old = {s: signal.getsignal(s) for s in signums}
-
-    def handler(signum, _frame) -> None:
-        flag.signum = signum
-
-    for s in signums:
-        signal.signal(s, handler)
-    try:
-        yield flag
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 class _Run:
@@ -285,7 +258,7 @@ def _frames(source: FrameSource, mode: str) -> Iterator[Frame]:
     )
 
 
-def _headless(run: _Run, stop: _StopFlag) -> str:
+def _headless(run: _Run, stop: StopFlag) -> str:
     cfg, summary = run.config, run.summary
     live = run.source.live
     next_ms = float(cfg.every_ms) if live else 0.0
@@ -314,7 +287,7 @@ def _headless(run: _Run, stop: _StopFlag) -> str:
     return "end of source"
 
 
-def _preview(run: _Run, stop: _StopFlag, window: PreviewWindow) -> str:
+def _preview(run: _Run, stop: StopFlag, window: PreviewWindow) -> str:
     cfg, summary = run.config, run.summary
     burst, next_burst = False, 0.0
     kept_before = sum(summary.kept.values())

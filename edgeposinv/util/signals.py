@@ -6,6 +6,9 @@ swallowed there, and the command would carry on as if nothing had happened (meas
 SIGHUP during the first epoch, the run then trained to the end and exited 0). So every
 handled signal is also remembered, and long loops call :func:`raise_if_pending` at safe
 points (the training callback does, after every batch).
+
+Loops that must finish the item in hand (capture writing an image) use
+:func:`stop_on_signals` instead: the signal only sets a flag that the loop reads.
 """
 
 from __future__ import annotations
@@ -69,3 +72,31 @@ def interruption(e: BaseException) -> Interrupted | None:
     if isinstance(e, KeyboardInterrupt):
         return Interrupted("Interrupted (Ctrl-C)", signal.SIGINT)
     return None
+
+
+class StopFlag:
+    """Set by :func:`stop_on_signals`: the signal that asked to stop, or ``None``."""
+
+    signum: int | None = None
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[StopFlag]:
+    """SIGINT/SIGTERM only set a flag: the image being written is finished, then the loop stops."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    signums = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.getsignal(s) for s in signums}
+
+    def handler(signum, _frame) -> None:
+        flag.signum = signum
+
+    for s in signums:
+        signal.signal(s, handler)
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
