@@ -81,6 +81,8 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     "epochs24": ({"epochs": 24}, {}),
     "folders-equal+epochs24": ({"folder_weights": "equal", "epochs": 24}, {"folders": True}),
     "orient+shelfbg": ({}, {"augment": {**ORIENT, "background_prob": 0.8}, "shelf_bg": True}),
+    "randconv": ({}, {"randconv": 2}),
+    "folders-equal+randconv": ({"folder_weights": "equal"}, {"folders": True, "randconv": 2}),
 }
 BASE = dict(
     arch="mobilenet_v2",
@@ -143,6 +145,54 @@ def cropped_rig(dest: Path) -> Path:
     return dest
 
 
+def random_convolution(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The photo through a random 3->3-channel convolution (kernel 1, 3, 5 or 7, He-scaled
+    normal weights), rescaled to the photo's own mean and spread and blended with it
+    (weight of the original uniform in [0, 1]): colours and textures change, shapes stay
+    (RandConv, Xu et al., ICLR 2021)."""
+    import cv2
+
+    k = int(rng.choice([1, 3, 5, 7]))
+    weights = rng.normal(0.0, 1.0 / np.sqrt(3 * k * k), (3, 3, k, k)).astype(np.float32)
+    x = rgb.astype(np.float32) / 255.0
+    out = np.stack(
+        [
+            sum(
+                cv2.filter2D(x[..., c], -1, weights[o, c], borderType=cv2.BORDER_REFLECT_101)
+                for c in range(3)
+            )
+            for o in range(3)
+        ],
+        axis=-1,
+    )
+    out = (out - out.mean()) / (out.std() + 1e-6) * x.std() + x.mean()
+    alpha = rng.uniform()
+    return np.clip(255.0 * (alpha * x + (1 - alpha) * out), 0, 255).astype(np.uint8)
+
+
+def randconv_rig(dest: Path, copies: int, seed: int) -> Path:
+    """The rig photos plus ``copies`` random-convolution copies of each, with a manifest that
+    keeps a photo and its copies in one session."""
+    import cv2
+
+    from edgeposinv.data.images import read_rgb
+
+    rng = np.random.default_rng([seed, 29])
+    lines = []
+    for lab in LABELS:
+        (dest / lab).mkdir(parents=True)
+        for p in sorted((RIG / lab).iterdir()):
+            os.symlink(p, dest / lab / p.name)
+            lines.append(json.dumps({"path": f"{lab}/{p.name}", "session": p.stem}))
+            rgb = read_rgb(p)
+            for j in range(copies):
+                name = f"{p.stem}_rc{j}.png"
+                cv2.imwrite(str(dest / lab / name), random_convolution(rgb, rng)[:, :, ::-1])
+                lines.append(json.dumps({"path": f"{lab}/{name}", "session": p.stem}))
+    (dest / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return dest
+
+
 def build_training_folder(
     root: Path, captures: list[tuple[Path, int]], repeat: int, rig: Path = RIG
 ) -> Path:
@@ -153,10 +203,11 @@ def build_training_folder(
     lines = []
     for lab in LABELS:
         (data / lab).mkdir(parents=True)
-        for p in sorted((rig / lab).iterdir()):
+        for p in sorted(q for q in (rig / lab).iterdir() if q.name != "manifest.jsonl"):
             os.symlink(p, data / lab / p.name)
             # Every image needs a session for the split to be grouped at all.
-            lines.append(json.dumps({"path": f"{lab}/{p.name}", "session": "rig-" + p.stem}))
+            session = "rig-" + re.sub(r"_rc\d+$", "", p.stem)  # randconv copies: their photo's
+            lines.append(json.dumps({"path": f"{lab}/{p.name}", "session": session}))
     for path, label in captures:
         for r in range(repeat):
             rel = f"{LABELS[label]}/cap{r}_{path.name}"
@@ -277,10 +328,14 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
     share = options.get("capture_share")
     if share and captures:
         repeat = max(1, min(30, round(share * n_rig / ((1 - share) * len(captures)))))
+    rig = RIG
+    if options.get("rig_crop"):
+        rig = cropped_rig(work / "rig_cropped")
+    if options.get("randconv"):
+        rig = randconv_rig(work / "rig_randconv", options["randconv"], seed)
     if options.get("folders"):  # train RIG CAPTURES: the captures' batch share is folder_weights'
-        data = [RIG] + ([captures_folder(work / "captures", captures)] if captures else [])
+        data = [rig] + ([captures_folder(work / "captures", captures)] if captures else [])
     else:
-        rig = cropped_rig(work / "rig_cropped") if options.get("rig_crop") else RIG
         data = build_training_folder(work, captures, repeat, rig)
     adapt_dir = None
     if options.get("adapt"):
@@ -317,6 +372,7 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
         rels = [rel for rel, f in zip(split["val"], split["val_folder"]) if f == 0]
     else:
         rels = [rel for rel in split["val"] if "/cap" not in rel]
+    rels = [rel for rel in rels if "_rc" not in rel]  # published: the rig's own photos
     val = [(RIG / rel, LABELS.index(rel.split("/")[0])) for rel in rels]
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
