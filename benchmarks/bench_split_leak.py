@@ -350,9 +350,9 @@ def main() -> None:
                 leaks = sum(src(f) in train_src for f in split_json["val"])
                 # does validation look like the folder? shots of sources with 2+ photos
                 size = Counter(src(f) for f in split_json["train"] + split_json["val"])
-                big = max(2 * args.shots, 2)  # rps/gallery: 2+ photos; video: frames of a clip
+                big = 2 * args.shots  # rps, gallery: 2+ photos (video: every clip, so 100%)
                 share_val = np.mean([size[src(f)] >= big for f in split_json["val"]])
-                share_all = np.mean([n >= big for n in size.values() for _ in range(n)])
+                share_all = sum(n for n in size.values() if n >= big) / sum(size.values())
                 near = split_json["grouping"].get("near_duplicates", {})
                 rows.append(
                     (data, seed, split, k_val, n_val, k_held, n_held, time.monotonic() - t0)

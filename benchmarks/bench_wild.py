@@ -170,6 +170,14 @@ def random_convolution(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(255.0 * (alpha * x + (1 - alpha) * out), 0, 255).astype(np.uint8)
 
 
+_COPY = re.compile(r"_rc\d+$")  # the name suffix of a random-convolution copy
+
+
+def photo_of(stem: str) -> str:
+    """The rig photo a (random-convolution copy's) file stem comes from."""
+    return _COPY.sub("", stem)
+
+
 def randconv_rig(dest: Path, copies: int, seed: int) -> Path:
     """The rig photos plus ``copies`` random-convolution copies of each, with a manifest that
     keeps a photo and its copies in one session."""
@@ -203,10 +211,10 @@ def build_training_folder(
     lines = []
     for lab in LABELS:
         (data / lab).mkdir(parents=True)
-        for p in sorted(q for q in (rig / lab).iterdir() if q.name != "manifest.jsonl"):
+        for p in sorted((rig / lab).iterdir()):
             os.symlink(p, data / lab / p.name)
             # Every image needs a session for the split to be grouped at all.
-            session = "rig-" + re.sub(r"_rc\d+$", "", p.stem)  # randconv copies: their photo's
+            session = "rig-" + photo_of(p.stem)  # a random-convolution copy: its photo's
             lines.append(json.dumps({"path": f"{lab}/{p.name}", "session": session}))
     for path, label in captures:
         for r in range(repeat):
@@ -372,7 +380,7 @@ def run_one(recipe: str, k: int, seed: int, work: Path, keep: Path | None = None
         rels = [rel for rel, f in zip(split["val"], split["val_folder"]) if f == 0]
     else:
         rels = [rel for rel in split["val"] if "/cap" not in rel]
-    rels = [rel for rel in rels if "_rc" not in rel]  # published: the rig's own photos
+    rels = [rel for rel in rels if photo_of(Path(rel).stem) == Path(rel).stem]  # the rig's own
     val = [(RIG / rel, LABELS.index(rel.split("/")[0])) for rel in rels]
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeposinv.errors import ConfigError, ParameterError
+from edgeposinv.export.parity import kept_within_resolution
 from edgeposinv.util.files import (
     atomic_dir,
     atomic_write_bytes,
@@ -220,9 +221,7 @@ def model_card(sidecar: dict, report: dict | None, name: str) -> str:
             + (
                 f" ({parity['drop_points']:.1f} points, but {parity['images_lost']} image: "
                 "within the check's resolution)"
-                if sidecar["gate"]["passed"]
-                and parity["drop_points"] > sidecar["gate"]["max_drop_points"]
-                and "images_lost" in parity
+                if kept_within_resolution(parity, sidecar["gate"]["max_drop_points"])
                 else ""
             )
             + "."

@@ -17,7 +17,14 @@ import numpy as np
 
 from edgeposinv.errors import ExportError
 
-__all__ = ["MIN_IMAGES_LOST", "gate_refuses", "open_classifier", "parity_check", "parity_gate"]
+__all__ = [
+    "MIN_IMAGES_LOST",
+    "gate_refuses",
+    "kept_within_resolution",
+    "open_classifier",
+    "parity_check",
+    "parity_gate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +54,14 @@ def parity_check(model, model_bytes: bytes, data, threads: int = 1) -> dict:
     keras_probs = model.predict(data.images.astype(np.float32), verbose=0, batch_size=64)
     clf = open_classifier(model_bytes, threads)
     lite_probs = np.stack([clf.predict_proba(x) for x in data.images])
-    keras_right = keras_probs.argmax(1) == data.label_ids
-    lite_right = lite_probs.argmax(1) == data.label_ids
+    keras_top, lite_top = keras_probs.argmax(1), lite_probs.argmax(1)
+    keras_right, lite_right = keras_top == data.label_ids, lite_top == data.label_ids
     keras_top1, tflite_top1 = float(keras_right.mean()), float(lite_right.mean())
     return {
         "checked": True,
         "split": "val",
         "n": int(len(data.images)),
-        "top1_agreement": float((keras_probs.argmax(1) == lite_probs.argmax(1)).mean()),
+        "top1_agreement": float((keras_top == lite_top).mean()),
         "keras_top1": keras_top1,
         "tflite_top1": tflite_top1,
         "drop_points": round(100.0 * (keras_top1 - tflite_top1), 4),
@@ -68,6 +75,17 @@ def gate_refuses(parity: dict, max_drop_points: float) -> bool:
     """True when the converted model loses more than ``max_drop_points`` accuracy points and
     at least :data:`MIN_IMAGES_LOST` images (net) on the parity images."""
     return parity["drop_points"] > max_drop_points and parity["images_lost"] >= MIN_IMAGES_LOST
+
+
+def kept_within_resolution(parity: dict, max_drop_points: float) -> bool:
+    """True when the drop is above ``max_drop_points`` but too few images are lost for the
+    gate to refuse (the sidecar and the model card say so)."""
+    return (
+        bool(parity.get("checked"))
+        and "images_lost" in parity  # sidecars written before the count existed
+        and parity["drop_points"] > max_drop_points
+        and not gate_refuses(parity, max_drop_points)
+    )
 
 
 def parity_gate(parity: dict, max_drop_points: float, force: bool, mode: str) -> dict[str, Any]:
@@ -91,7 +109,7 @@ def parity_gate(parity: dict, max_drop_points: float, force: bool, mode: str) ->
         parity["mean_abs_prob_diff"],
     )
     if not gate_refuses(parity, max_drop_points):
-        if parity["drop_points"] > max_drop_points:
+        if kept_within_resolution(parity, max_drop_points):
             log.warning(
                 "Parity: the %s model loses %.1f points, but that is %d image of %d: within "
                 "the gate's resolution, kept",

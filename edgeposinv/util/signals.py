@@ -35,6 +35,17 @@ def _keyboard_interrupt(signum: int, frame) -> None:
 
 
 @contextlib.contextmanager
+def _handled(handlers: dict) -> Iterator[None]:
+    """``handlers`` (signal -> handler) installed inside the block, the previous ones after."""
+    previous = {s: signal.signal(s, h) for s, h in handlers.items()}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
 def signals_as_exceptions() -> Iterator[None]:
     """Inside the block SIGTERM and SIGHUP raise :class:`Interrupted`, Ctrl-C raises
     ``KeyboardInterrupt`` as usual (main thread only); each is remembered for
@@ -46,12 +57,10 @@ def signals_as_exceptions() -> Iterator[None]:
     handlers = {s: _raise for s in _SIGNALS}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         handlers[signal.SIGINT] = _keyboard_interrupt
-    previous = {s: signal.signal(s, h) for s, h in handlers.items()}
     try:
-        yield
+        with _handled(handlers):
+            yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         _pending.clear()
 
 
@@ -87,16 +96,9 @@ def stop_on_signals() -> Iterator[StopFlag]:
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
-    signums = (signal.SIGINT, signal.SIGTERM)
-    old = {s: signal.getsignal(s) for s in signums}
 
     def handler(signum, _frame) -> None:
         flag.signum = signum
 
-    for s in signums:
-        signal.signal(s, handler)
-    try:
+    with _handled({signal.SIGINT: handler, signal.SIGTERM: handler}):
         yield flag
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
