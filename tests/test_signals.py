@@ -11,6 +11,16 @@ from edgeposinv.errors import Interrupted
 from edgeposinv.util.signals import raise_if_pending, signals_as_exceptions
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_live():
+    """These tests are about a live Ctrl-C, but Python keeps SIGINT ignored when it starts
+    with it ignored (a background job of a non-interactive shell, as some CI runners
+    launch): make it live for each test, then put back what was there."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _swallowed(sig: int) -> None:
     """Deliver ``sig`` where its exception is lost, as TensorFlow's C++ callbacks can do."""
     try:
