@@ -912,6 +912,12 @@ def test_nan_scores_are_an_error_naming_the_model(tmp_path, tiny_data):
 
 
 # -- signals during train --overwrite (real processes) --------------------------------------
+def _ctrl_c_live() -> None:
+    """Run in the child before exec: Ctrl-C live even when the tests run in a background job
+    (which starts with SIGINT ignored; an ignored signal stays ignored across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_train(data: Path, run_dir: Path, epochs: int) -> subprocess.Popen:
     args = [sys.executable, "-m", "edgeposinv", "train", str(data), "--out", str(run_dir)]
     args += ["--overwrite", "--epochs", str(epochs), "--image-size", "16", "--batch-size", "4"]
@@ -921,6 +927,7 @@ def _start_train(data: Path, run_dir: Path, epochs: int) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_live,
     )
 
 
