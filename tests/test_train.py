@@ -213,6 +213,19 @@ def test_too_small_for_the_batch_is_a_clear_error(shapes_dir, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_each_architecture_trains_at_its_own_default_size():
+    """No --image-size: 64 px for tiny, 160 px for the MobileNets (the wild benchmark's
+    winner); a size given is kept, and a run records the number, never the 0 it was asked."""
+    from edgeposinv.training.config import config_dict
+    from edgeposinv.training.train import TrainConfig
+
+    assert TrainConfig().image_size_px == 64
+    assert TrainConfig(arch="mobilenet_v2").image_size_px == 160
+    assert TrainConfig(arch="mobilenet_v3_small").image_size_px == 160
+    assert TrainConfig(arch="mobilenet_v2", image_size_px=96).image_size_px == 96
+    assert config_dict(TrainConfig(arch="mobilenet_v2"))["image_size_px"] == 160
+
+
 def test_run_folder_is_reproducible_and_complete(shapes_dir, tmp_path):
     from edgeposinv.training.train import TrainConfig, train
 

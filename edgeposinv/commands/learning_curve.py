@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from edgeposinv.commands.train import ARCHS
+from edgeposinv.commands.options import model_options
 
 
 def _steps(value: str | None) -> tuple[int, ...] | None:
@@ -46,10 +46,7 @@ def _steps(value: str | None) -> tuple[int, ...] | None:
     type=float,
     help="Minutes; no new step starts when one more would pass it.",
 )
-@click.option("--arch", default="tiny", show_default=True, type=click.Choice(ARCHS))
-@click.option("--alpha", default=0.35, show_default=True, type=float)
-@click.option("--weights", default="default", show_default=True, help="imagenet | none | PATH.")
-@click.option("--image-size", "image_size", default=64, show_default=True, type=int)
+@model_options
 @click.option("--epochs", default=10, show_default=True, type=int)
 @click.option("--batch-size", "batch_size", default=32, show_default=True, type=int)
 @click.option(

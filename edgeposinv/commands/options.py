@@ -27,6 +27,37 @@ def parse_named_folders(
     return parsed
 
 
+ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
+
+
+def model_options(f: F) -> F:
+    """``--arch``, ``--alpha``, ``--weights`` and ``--image-size``: which network trains, from
+    which weights, at which input size (``train`` and ``learning-curve``)."""
+    f = click.option(
+        "--image-size",
+        "image_size",
+        default=0,
+        type=int,
+        help="Square input size in pixels (MobileNets: 96..224) "
+        "[default: 64 for tiny, 160 for MobileNets].",
+    )(f)
+    f = click.option(
+        "--weights",
+        default="default",
+        help="imagenet | none | PATH [default: imagenet for MobileNets, none for tiny].",
+    )(f)
+    f = click.option(
+        "--alpha", default=0.35, show_default=True, type=float, help="MobileNet width multiplier."
+    )(f)
+    return click.option(
+        "--arch",
+        default="tiny",
+        show_default=True,
+        type=click.Choice(ARCHS),
+        help="Model architecture.",
+    )(f)
+
+
 def test_sets_and_report(*, where: str = "") -> Callable[[F], F]:
     """``--set NAME=DIR`` and ``--unknown-set NAME=DIR`` (repeatable, parsed to
     ``[(name, Path)]``) and ``--report DIR``.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
+from edgeposinv.commands.options import model_options
 
 
 @click.command()
@@ -16,33 +16,10 @@ ARCHS = ["tiny", "mobilenet_v2", "mobilenet_v3_small"]
     type=click.Path(file_okay=False, path_type=str),
     help="Continue a killed run folder from its last completed epoch (other options come from it).",
 )
-@click.option(
-    "--arch",
-    default="tiny",
-    show_default=True,
-    type=click.Choice(ARCHS),
-    help="Model architecture.",
-)
-@click.option(
-    "--alpha", default=0.35, show_default=True, type=float, help="MobileNet width multiplier."
-)
+@model_options
 @click.option("--minimalistic", is_flag=True, help="MobileNetV3-Small minimalistic variant.")
 @click.option(
-    "--weights",
-    default="default",
-    show_default=True,
-    help="imagenet | none | PATH (default: imagenet for MobileNets, none for tiny).",
-)
-@click.option(
     "--antialias", is_flag=True, help="Blur before every subsampling (tiny, mobilenet_v2)."
-)
-@click.option(
-    "--image-size",
-    "image_size",
-    default=64,
-    show_default=True,
-    type=int,
-    help="Square input size in pixels (MobileNets: 96..224).",
 )
 @click.option("--epochs", default=20, show_default=True, type=int)
 @click.option(

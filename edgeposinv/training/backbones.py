@@ -19,6 +19,9 @@ from edgeposinv.training.models import blur_layer, classifier_head, pixels_input
 log = logging.getLogger(__name__)
 
 MOBILENET_SIZES = (96, 128, 160, 192, 224)
+#: The MobileNets' default input: on real wild hands, MobileNetV2-0.35 at 160 px beat 96 px
+#: by PLACEHOLDER (benchmarks/bench_wild.py); ImageNet's own weights exist at each MOBILENET_SIZES.
+DEFAULT_SIZE = 160
 V2_ALPHAS = (0.35, 0.5, 0.75, 1.0)
 V3_ALPHAS = (0.75, 1.0)
 FROM_SCRATCH_BN_MOMENTUM = 0.9
@@ -131,7 +134,7 @@ def _finish(
     return keras.Model(inputs, outputs, name=name)
 
 
-@register("mobilenet_v2")
+@register("mobilenet_v2", image_size_px=DEFAULT_SIZE)
 def build_mobilenet_v2(
     image_size_px: int,
     num_classes: int,
@@ -160,6 +163,7 @@ def build_mobilenet_v2(
 
 @register(
     "mobilenet_v3_small",
+    image_size_px=DEFAULT_SIZE,
     no_qat=(
         "tensorflow-model-optimization cannot wrap its hard-swish activations (TFOpLambda layers; "
         "tensorflow/model-optimization#1145)"

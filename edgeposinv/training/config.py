@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from edgeposinv.errors import ParameterError
-from edgeposinv.training.models import available, qat_unsupported
+from edgeposinv.training.models import available, default_image_size, qat_unsupported
 from edgeposinv.transforms.augment import PRESETS, AugmentConfig
 
 __all__ = ["OPEN_SET_MODES", "OPTIMIZERS", "TrainConfig", "TrainResult", "config_dict"]
@@ -24,13 +24,14 @@ class TrainConfig:
     """Everything that decides what a training run produces.
 
     ``weights``: ``default`` (ImageNet for MobileNets, none for ``tiny``), ``imagenet``,
-    ``none`` or a file path. ``frozen_epochs``: epochs with the pretrained backbone frozen
+    ``none`` or a file path. ``image_size_px`` 0: the architecture's default input size
+    (:func:`~edgeposinv.training.models.default_image_size`). ``frozen_epochs``: epochs with the pretrained backbone frozen
     (``None``: 30% of ``epochs``). ``early_stopping_patience`` 0 turns early stopping off;
     the weights of the lowest validation loss are kept either way.
     """
 
     arch: str = "tiny"
-    image_size_px: int = 64
+    image_size_px: int = 0  # 0: the architecture's default (64 px tiny, 160 px MobileNets)
     epochs: int = 20
     batch_size: int = 32
     augment: str = "default"
@@ -84,6 +85,8 @@ class TrainConfig:
             )
         if self.arch not in available():
             raise bad("arch", self.arch, f"must be one of: {', '.join(available())}")
+        if self.image_size_px == 0:
+            object.__setattr__(self, "image_size_px", default_image_size(self.arch))
         if self.qat and qat_unsupported(self.arch):
             can = " or ".join(a for a in available() if not qat_unsupported(a))
             raise bad(

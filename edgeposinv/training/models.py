@@ -17,17 +17,22 @@ from edgeposinv.errors import ConfigError, ParameterError
 ModelBuilder = Callable[..., "object"]
 _REGISTRY: dict[str, ModelBuilder] = {}
 _NO_QAT: dict[str, str] = {}  # architecture → why quantization-aware training cannot wrap it
+_SIZE: dict[str, int] = {}  # architecture → its default input size in pixels
 
 #: Layer names of the classification head (everything else but the input is backbone).
 HEAD_LAYERS = ("gap", "dropout", "probabilities")
 INPUT_LAYERS = ("pixels", "normalize")
 
 
-def register(name: str, no_qat: str | None = None) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Register a model builder; ``no_qat`` says why ``--qat`` cannot be used with it."""
+def register(
+    name: str, no_qat: str | None = None, image_size_px: int = 64
+) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register a model builder; ``no_qat`` says why ``--qat`` cannot be used with it, and
+    ``image_size_px`` is the input size it trains at unless told otherwise."""
 
     def wrap(fn: ModelBuilder) -> ModelBuilder:
         _REGISTRY[name] = fn
+        _SIZE[name] = image_size_px
         if no_qat:
             _NO_QAT[name] = no_qat
         return fn
@@ -44,6 +49,12 @@ def qat_unsupported(arch: str) -> str | None:
     """Why quantization-aware training cannot wrap ``arch``, or ``None`` when it can."""
     _load_backbones()
     return _NO_QAT.get(arch)
+
+
+def default_image_size(arch: str) -> int:
+    """The input size ``arch`` trains at when none is given (``TrainConfig.image_size_px`` 0)."""
+    _load_backbones()
+    return _SIZE[arch]
 
 
 def _load_backbones() -> None:
