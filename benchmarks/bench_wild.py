@@ -87,6 +87,10 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     # (benchmarks/probe_wild_features.py): does a fine-tuned network follow?
     "folders-equal+size160": ({"folder_weights": "equal", "image_size_px": 160}, {"folders": True}),
     "folders-equal+size224": ({"folder_weights": "equal", "image_size_px": 224}, {"folders": True}),
+    "folders-equal+size160+randconv": (
+        {"folder_weights": "equal", "image_size_px": 160},
+        {"folders": True, "randconv": 2},
+    ),
 }
 BASE = dict(
     arch="mobilenet_v2",
