@@ -91,6 +91,12 @@ RECIPES: dict[str, tuple[dict, dict]] = {
         {"folder_weights": "equal", "image_size_px": 160},
         {"folders": True, "randconv": 2},
     ),
+    # the same through train --randconv 2: copies of every training image (captures too),
+    # made at the training size after the split
+    "folders-equal+size160+train-randconv": (
+        {"folder_weights": "equal", "image_size_px": 160, "randconv_copies": 2},
+        {"folders": True},
+    ),
 }
 BASE = dict(
     arch="mobilenet_v2",
@@ -153,31 +159,6 @@ def cropped_rig(dest: Path) -> Path:
     return dest
 
 
-def random_convolution(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The photo through a random 3->3-channel convolution (kernel 1, 3, 5 or 7, He-scaled
-    normal weights), rescaled to the photo's own mean and spread and blended with it
-    (weight of the original uniform in [0, 1]): colours and textures change, shapes stay
-    (RandConv, Xu et al., ICLR 2021)."""
-    import cv2
-
-    k = int(rng.choice([1, 3, 5, 7]))
-    weights = rng.normal(0.0, 1.0 / np.sqrt(3 * k * k), (3, 3, k, k)).astype(np.float32)
-    x = rgb.astype(np.float32) / 255.0
-    out = np.stack(
-        [
-            sum(
-                cv2.filter2D(x[..., c], -1, weights[o, c], borderType=cv2.BORDER_REFLECT_101)
-                for c in range(3)
-            )
-            for o in range(3)
-        ],
-        axis=-1,
-    )
-    out = (out - out.mean()) / (out.std() + 1e-6) * x.std() + x.mean()
-    alpha = rng.uniform()
-    return np.clip(255.0 * (alpha * x + (1 - alpha) * out), 0, 255).astype(np.uint8)
-
-
 _COPY = re.compile(r"_rc\d+$")  # the name suffix of a random-convolution copy
 
 
@@ -192,6 +173,7 @@ def randconv_rig(dest: Path, copies: int, seed: int) -> Path:
     import cv2
 
     from edgeposinv.data.images import read_rgb
+    from edgeposinv.transforms.randconv import random_convolution
 
     rng = np.random.default_rng([seed, 29])
     lines = []

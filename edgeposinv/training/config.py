@@ -25,7 +25,9 @@ class TrainConfig:
 
     ``weights``: ``default`` (ImageNet for MobileNets, none for ``tiny``), ``imagenet``,
     ``none`` or a file path. ``image_size_px`` 0: the architecture's default input size
-    (:func:`~edgeposinv.training.models.default_image_size`). ``frozen_epochs``: epochs with the pretrained backbone frozen
+    (:func:`~edgeposinv.training.models.default_image_size`). ``randconv_copies``: random-
+    convolution copies of each training image (:mod:`edgeposinv.transforms.randconv`).
+    ``frozen_epochs``: epochs with the pretrained backbone frozen
     (``None``: 30% of ``epochs``). ``early_stopping_patience`` 0 turns early stopping off;
     the weights of the lowest validation loss are kept either way.
     """
@@ -56,6 +58,7 @@ class TrainConfig:
     qat: bool = False
     qat_epochs: int = 2
     folder_weights: str = "equal"
+    randconv_copies: int = 0
     val_dirs: tuple[str, ...] = ()
     val_from: str | None = None
     near_duplicates: str = "hash"  # hash | features | hash+features | off (True/False: hash/off)
@@ -99,6 +102,7 @@ class TrainConfig:
         if not 16 <= self.image_size_px <= 512:
             raise bad("image_size_px", self.image_size_px, "must be in [16, 512] pixels")
         for name, value, lo in (
+            ("randconv_copies", self.randconv_copies, 0),
             ("epochs", self.epochs, 1),
             ("batch_size", self.batch_size, 1),
             ("warmup_epochs", self.warmup_epochs, 0),
