@@ -111,8 +111,7 @@ from edgeposinv.commands.options import model_options
     show_default=True,
     type=click.IntRange(0, 8),
     help="Random-convolution copies of every training image (colours and textures change, "
-    "shapes stay): wild accuracy +3.9 points in benchmarks/bench_wild.py, N+1 times the "
-    "training images.",
+    "shapes stay; N+1 times the images and the time per epoch). Measured: docs/training.md.",
 )
 @click.option(
     "--val",
