@@ -71,7 +71,7 @@ def test_cli_records_randconv_and_rejects_a_bad_count(shapes_dir, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["train"]["randconv_copies"] == 1
-    assert "random convolutions: 1 copies" in r.stderr
+    assert "random convolutions: 1 copy(ies) of each of" in r.stderr
     r = run_cli("train", str(shapes_dir), "--out", str(tmp_path / "bad"), "--randconv", "-1")
     assert r.returncode == 2 and "--randconv" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "bad").exists()

@@ -35,9 +35,8 @@ class Prepared:
     grouping: dict | None = None  # how groups were found (split.json)
     unknown: Unknown | None = None
     open_set_mode: str = "background"
-    copies: np.ndarray | None = (
-        None  # train --randconv: copies of the training images, block j = copy j
-    )
+    # train --randconv: copies of the training images (block j: copy j of each)
+    copies: np.ndarray | None = None
 
     def split_record(self, side: str) -> dict:
         """The files of one side: paths relative to their folder, and the folder indices."""
@@ -176,7 +175,7 @@ def prepare_data(
             data.images[train_idx], config.randconv_copies, config.seed
         )
         log.info(
-            "random convolutions: %d copies of each of %d training images",
+            "random convolutions: %d copy(ies) of each of %d training images",
             config.randconv_copies,
             len(train_idx),
         )
