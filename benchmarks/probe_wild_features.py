@@ -51,8 +51,8 @@ def probe(size: int, ks: list[int]) -> dict[tuple[str, int], list[int]]:
     folds = wild_folds()
     rig = [(p, i) for i, lab in enumerate(LABELS) for p in sorted((RIG / lab).iterdir())]
     wild = [item for fold in folds for item in fold]
-    f_rig = features([p for p, _ in rig], size)
-    f_wild = features([p for p, _ in wild], size)
+    pooled = features([p for p, _ in rig + wild], size)  # one backbone for both
+    f_rig, f_wild = pooled[: len(rig)], pooled[len(rig) :]
     row = {str(p): j for j, (p, _) in enumerate(wild)}
     y_rig = np.array([y for _, y in rig])
     correct: dict[tuple[str, int], list[int]] = {}

@@ -75,3 +75,37 @@ def test_cli_records_randconv_and_rejects_a_bad_count(shapes_dir, tmp_path):
     r = run_cli("train", str(shapes_dir), "--out", str(tmp_path / "bad"), "--randconv", "-1")
     assert r.returncode == 2 and "--randconv" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_copy_is_composited_with_its_originals_backdrop_mask(tmp_path):
+    """With a backdrop to replace, each copy gets its original's mask: the copy's colours no
+    longer say where the green screen is."""
+    from dataclasses import replace
+
+    from edgeposinv.training.config import TrainConfig
+    from edgeposinv.training.prepare import prepare_data
+    from edgeposinv.transforms.augment import AugmentConfig
+
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(12):
+            img = np.full((32, 32, 3), (40, 200, 60), np.uint8)  # green screen
+            cv2.circle(img, (16, 16), 6 + 2 * (label == "b"), (170, 120, 90), -1)
+            img = np.clip(img + rng.integers(-6, 7, img.shape), 0, 255).astype(np.uint8)
+            cv2.imwrite(str(tmp_path / "data" / label / f"{i}.png"), img[:, :, ::-1])
+    (tmp_path / "rooms").mkdir()
+    cv2.imwrite(str(tmp_path / "rooms" / "room.png"), rng.integers(0, 255, (64, 64, 3), np.uint8))
+    augment = replace(
+        AugmentConfig.preset("none"),
+        backdrop="green",
+        background_dir=str(tmp_path / "rooms"),
+        background_prob=1.0,
+    )
+    config = TrainConfig(image_size_px=32, batch_size=4, randconv_copies=2, augment="none")
+    prep = prepare_data([tmp_path / "data"], config, augment, False)
+    n = len(prep.train_idx)
+    assert prep.masks is not None and len(prep.masks) == len(prep.train_arrays()[0]) == 3 * n
+    assert 0.05 < prep.masks[:n].mean() < 0.6  # the circle is object, the green is not
+    assert np.array_equal(prep.masks[n : 2 * n], prep.masks[:n])
+    assert np.array_equal(prep.masks[2 * n :], prep.masks[:n])

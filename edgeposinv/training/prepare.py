@@ -59,19 +59,15 @@ class Prepared:
         """Label id of unknown images: the background output, or -1 (uniform target)."""
         return len(self.data.labels) if self.open_set_mode == "background" else -1
 
-    def train_arrays(
-        self, copies_as_originals: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def train_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Training images, label ids and folder ids: the split's training images, then their
-        random-convolution copies (each with its image's label and folder; the originals
-        themselves in their place with ``copies_as_originals``, e.g. to find their backdrop),
-        then unknown images as one more folder (index: the number of dataset folders)."""
+        random-convolution copies (each with its image's label and folder), then unknown
+        images as one more folder (index: the number of dataset folders)."""
         x, y = self.data.images[self.train_idx], self.data.label_ids[self.train_idx]
         f = self.data.folders[self.train_idx]
         if self.copies is not None:
             n = len(self.copies) // len(x)
-            extra = np.tile(x, (n, 1, 1, 1)) if copies_as_originals else self.copies
-            x, y, f = np.concatenate([x, extra]), np.tile(y, n + 1), np.tile(f, n + 1)
+            x, y, f = np.concatenate([x, self.copies]), np.tile(y, n + 1), np.tile(f, n + 1)
         if self.unknown is None:
             return x, y, f
         u = self.unknown.images[self.unknown.train_idx]
@@ -168,7 +164,22 @@ def prepare_data(
     prep = Prepared(
         data, train_idx, val_idx, None, None, plan, shares, grouping, unknown, config.open_set_mode
     )
-    if config.randconv_copies:
+    if augment.uses_background:
+        from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
+
+        prep.masks = backdrop_mask(prep.train_arrays()[0], augment.backdrop)
+        if config.randconv_copies:  # a copy's backdrop is its original's (its colours changed)
+            n = len(train_idx)
+            originals = [prep.masks[:n]] * (config.randconv_copies + 1)
+            prep.masks = np.concatenate([*originals, prep.masks[n:]])
+        prep.tiles = load_background_tiles(
+            str(augment.background_dir),
+            config.image_size_px,
+            256,
+            config.seed,
+            augment.background_crop,
+        )
+    if config.randconv_copies:  # after the masks: made of the training images, block by block
         from edgeposinv.transforms.randconv import random_convolution_copies
 
         prep.copies = random_convolution_copies(
@@ -178,18 +189,6 @@ def prepare_data(
             "random convolutions: %d copy(ies) of each of %d training images",
             config.randconv_copies,
             len(train_idx),
-        )
-    if augment.uses_background:
-        from edgeposinv.transforms.background import backdrop_mask, load_background_tiles
-
-        # a copy's backdrop is its original's: its colours no longer say where the backdrop is
-        prep.masks = backdrop_mask(prep.train_arrays(copies_as_originals=True)[0], augment.backdrop)
-        prep.tiles = load_background_tiles(
-            str(augment.background_dir),
-            config.image_size_px,
-            256,
-            config.seed,
-            augment.background_crop,
         )
     return prep
 
